@@ -1,0 +1,76 @@
+"""Tollgate: an OAuth 2.0 authorization server and API-credential service."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the application: config -> extensions -> schema -> OAuth server -> blueprints ->
+    errors -> CLI."""
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("INSTANCE_PATH", str(PROJECT_ROOT / "instance")),
+        instance_relative_config=True,
+        template_folder="web/templates",
+        static_folder="web/static",
+    )
+
+    from app.config import load_config
+
+    load_config(app, overrides)
+    _init_extensions(app)
+
+    from app import schema
+
+    if app.config["AUTO_MIGRATE"]:
+        schema.upgrade(app)
+
+    from app.oauth2 import server as oauth2_server
+
+    oauth2_server.init_app(app)
+    _register_blueprints(app)
+
+    from app.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+    from app.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from app import models, ratelimit, requestctx  # noqa: F401 - models: complete metadata
+    from app.extensions import csrf, db, login_manager, migrate
+    from app.identity.services import load_session_user
+
+    if app.config["TRUSTED_PROXY_COUNT"]:
+        hops = app.config["TRUSTED_PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    login_manager.init_app(app)
+    login_manager.user_loader(load_session_user)
+    login_manager.session_protection = "strong"
+    csrf.init_app(app)
+    ratelimit.init_app(app)
+    requestctx.init_app(app)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from app.oauth2.views import bp as oauth2_bp
+    from app.web.views import bp as web_bp
+    from app.web.views import security_headers
+
+    app.register_blueprint(web_bp)
+    app.register_blueprint(oauth2_bp)
+    app.after_request(security_headers)

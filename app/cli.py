@@ -1,0 +1,110 @@
+"""Operator commands: thin wrappers over services. Each prints one JSON object on stdout on
+success; on failure a one-line error on stderr and a non-zero exit (a contract scripts and
+tests depend on)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from app.clock import utcnow
+from app.errors import TollgateError
+from app.identity import services as identity
+from app.identity.models import ROLES
+from app.oauth2 import services as oauth2
+
+users = AppGroup("users", help="Manage users.")
+clients = AppGroup("clients", help="Manage OAuth clients.")
+tokens = AppGroup("tokens", help="Housekeeping for codes and tokens.")
+
+
+def _emit(payload: dict[str, Any]) -> None:
+    click.echo(json.dumps(payload))
+
+
+def _fail(exc: TollgateError) -> click.ClickException:
+    return click.ClickException(str(exc.description))
+
+
+@users.command("create")
+@click.option("--email", required=True)
+@click.option("--password", required=True)
+@click.option("--first-name")
+@click.option("--last-name")
+@click.option("--role", type=click.Choice(ROLES), default="member", show_default=True)
+@click.option("--family-id", help="Join an existing family (tenant); default: a new family.")
+def create_user(email: str, password: str, first_name: str | None, last_name: str | None,
+                role: str, family_id: str | None) -> None:
+    """Create a user. Skips the signup complexity policy, not the minimum length."""
+    family: uuid.UUID | None = None
+    if family_id:
+        try:
+            family = uuid.UUID(family_id)
+        except ValueError as exc:
+            raise click.ClickException("--family-id must be a UUID") from exc
+    try:
+        user = identity.create_user(email=email, password=password, first_name=first_name,
+                                    last_name=last_name, role=role, family_id=family,
+                                    now=utcnow())
+    except TollgateError as exc:
+        raise _fail(exc) from exc
+    _emit({"id": str(user.id), "email": user.email, "family_id": str(user.family_id),
+           "role": user.role})
+
+
+@clients.command("create")
+@click.option("--name", required=True)
+@click.option("--redirect-uri", "redirect_uris", multiple=True)
+@click.option("--public", is_flag=True, help="A public client (no secret; PKCE only).")
+@click.option("--grant-type", "grant_types", multiple=True,
+              type=click.Choice(oauth2.GRANT_TYPES),
+              help="Repeatable; default: authorization_code and refresh_token.")
+@click.option("--scope", default="read", show_default=True)
+@click.option("--first-party", is_flag=True, help="A first-party app (may use password).")
+def create_client(name: str, redirect_uris: tuple[str, ...], public: bool,
+                  grant_types: tuple[str, ...], scope: str, first_party: bool) -> None:
+    """Register an OAuth client. A confidential client's secret is printed this once."""
+    try:
+        created = oauth2.create_client(
+            name=name,
+            redirect_uris=list(redirect_uris),
+            grant_types=list(grant_types) or ["authorization_code", "refresh_token"],
+            scope=scope,
+            public=public,
+            first_party=first_party,
+            now=utcnow(),
+        )
+    except TollgateError as exc:
+        raise _fail(exc) from exc
+    client = created.client
+    payload: dict[str, Any] = {"client_id": client.client_id}
+    if created.client_secret:
+        payload["client_secret"] = created.client_secret
+    payload.update(
+        name=client.name,
+        redirect_uris=client.redirect_uris,
+        grant_types=client.grant_types,
+        scope=client.scope,
+        token_endpoint_auth_method=client.token_endpoint_auth_method,
+    )
+    _emit(payload)
+
+
+@tokens.command("purge")
+@click.option("--batch-size", type=int, default=None)
+def purge(batch_size: int | None) -> None:
+    """Delete expired authorization codes and dead tokens, in batches."""
+    size = batch_size or current_app.config["TOKEN_PURGE_BATCH_SIZE"]
+    if size < 1:
+        raise click.ClickException("--batch-size must be at least 1")
+    _emit({"purged": oauth2.purge_expired(now=utcnow(), batch_size=size)})
+
+
+def register_cli(app: Flask) -> None:
+    for group in (users, clients, tokens):
+        app.cli.add_command(group)

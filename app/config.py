@@ -1,0 +1,173 @@
+"""Configuration: DefaultConfig -> instance/config.py -> environment -> overrides.
+
+Every key is listed in DefaultConfig with one comment. Environment variables use the same
+names (``DATABASE_URL`` and ``REDIS_URL`` are the two aliases). Secrets have no defaults: for
+the embedded default they are generated once into ``instance/secrets.json`` (mode 0600); with
+``APP_ENV=production`` a missing secret stops start-up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet
+from flask import Flask
+
+
+class ConfigurationError(RuntimeError):
+    """Raised at start-up when the configuration cannot work; the message says what to set."""
+
+
+class DefaultConfig:
+    # --- deployment -------------------------------------------------------------------------
+    APP_ENV = "development"  # "production" refuses to start without explicit secrets
+    APP_URL = ""  # public base URL: the OAuth issuer and absolute URLs; empty = from the request
+    SQLALCHEMY_DATABASE_URI = ""  # env DATABASE_URL; empty = SQLite file in instance/
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {}  # passed to create_engine
+    REDIS_URL = ""  # optional; rate-limit counters shared by every instance when set
+    AUTO_MIGRATE = None  # apply migrations at start-up; None = only on the embedded default
+    TRUSTED_PROXY_COUNT = 0  # how many X-Forwarded-* hops to trust (0: use the socket peer)
+
+    # --- secrets (no defaults; generated into instance/ outside production) -----------------
+    SECRET_KEY = ""  # signs session cookies and CSRF tokens
+    ENCRYPTION_KEYS = ""  # comma-separated Fernet keys for secrets stored encrypted; first encrypts
+
+    # --- sessions and the web UI --------------------------------------------------------------
+    SESSION_COOKIE_NAME = "tollgate_session"  # browser session cookie
+    SESSION_COOKIE_HTTPONLY = True  # never readable by scripts
+    SESSION_COOKIE_SAMESITE = "Lax"  # sent on top-level navigations only
+    SESSION_COOKIE_SECURE = None  # None = True outside development
+    PERMANENT_SESSION_LIFETIME = 12 * 3600  # seconds a browser sign-in lasts
+    WTF_CSRF_TIME_LIMIT = 3600  # seconds a form's CSRF token is valid
+
+    # --- passwords ----------------------------------------------------------------------------
+    PASSWORD_MIN_LENGTH = 8  # the model rule every password path enforces
+    ARGON2_TIME_COST = 3  # argon2id iterations
+    ARGON2_MEMORY_COST = 65536  # argon2id memory in KiB
+    ARGON2_PARALLELISM = 4  # argon2id lanes
+
+    # --- OAuth 2.0 ----------------------------------------------------------------------------
+    OAUTH2_SCOPES_SUPPORTED = ["read", "read_write"]  # read_write includes read
+    OAUTH2_DEFAULT_SCOPE = "read"  # scope when a request names none
+    OAUTH2_AUTHORIZATION_CODE_LIFETIME = 600  # seconds; RFC 6749 recommends at most 10 minutes
+    OAUTH2_TOKEN_EXPIRES_IN = {  # access-token lifetime per grant, seconds
+        "authorization_code": 31536000,
+        "refresh_token": 31536000,
+        "password": 31536000,
+        "client_credentials": 31536000,
+    }
+    OAUTH2_REFRESH_TOKEN_LIFETIME = 0  # seconds a refresh token lives; 0 = until revoked
+    TOKEN_PURGE_BATCH_SIZE = 1000  # rows deleted per statement by `flask tokens purge`
+
+    # --- throttling (limits syntax: "N per M minutes") ----------------------------------------
+    RATE_LIMIT_ENABLED = True  # switch every throttle off (benchmarks only)
+    RATE_LIMIT_LOGIN_ACCOUNT = "10 per 15 minutes"  # failed sign-ins per account
+    RATE_LIMIT_LOGIN_IP = "50 per 15 minutes"  # failed sign-ins per client IP
+    RATE_LIMIT_REGISTER_IP = "10 per 1 minute"  # dynamic client registrations per client IP
+
+
+_SECRET_KEYS = ("SECRET_KEY", "ENCRYPTION_KEYS")
+_ALIASES = {"DATABASE_URL": "SQLALCHEMY_DATABASE_URI"}
+
+
+def _parse_env(value: str, default: Any) -> Any:
+    if isinstance(default, bool) or default is None:
+        lowered = value.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        if default is None and lowered in {"", "auto"}:
+            return None
+        raise ConfigurationError(f"expected true or false, got {value!r}")
+    if isinstance(default, int):
+        return int(value)
+    if isinstance(default, list):
+        return value.split()
+    if isinstance(default, dict):
+        return json.loads(value)
+    return value
+
+
+def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
+    """Fill ``app.config`` in order: defaults, instance/config.py, environment, overrides."""
+    app.config.from_object(DefaultConfig)
+    app.config.from_pyfile("config.py", silent=True)
+    for key, default in vars(DefaultConfig).items():
+        if key.isupper() and key in os.environ:
+            try:
+                app.config[key] = _parse_env(os.environ[key], default)
+            except (ValueError, ConfigurationError) as exc:
+                raise ConfigurationError(f"environment variable {key}: {exc}") from exc
+    for env_name, key in _ALIASES.items():
+        if os.environ.get(env_name):
+            app.config[key] = os.environ[env_name]
+    app.config.update(overrides or {})
+
+    production = app.config["APP_ENV"] == "production"
+    embedded = not app.config["SQLALCHEMY_DATABASE_URI"]
+    if embedded:
+        if production:
+            raise ConfigurationError("DATABASE_URL must be set when APP_ENV=production")
+        os.makedirs(app.instance_path, exist_ok=True)
+        path = Path(app.instance_path, "tollgate.sqlite3")
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{path}"
+    if app.config["AUTO_MIGRATE"] is None:
+        app.config["AUTO_MIGRATE"] = embedded
+    if app.config["SESSION_COOKIE_SECURE"] is None:
+        app.config["SESSION_COOKIE_SECURE"] = app.config["APP_ENV"] != "development"
+    app.config["APP_URL"] = app.config["APP_URL"].rstrip("/")
+    _load_secrets(app, production)
+    _configure_engine(app)
+
+
+def _generate_secret(key: str) -> str:
+    if key == "ENCRYPTION_KEYS":
+        return Fernet.generate_key().decode()
+    return secrets.token_urlsafe(48)
+
+
+def _load_secrets(app: Flask, production: bool) -> None:
+    missing = [key for key in _SECRET_KEYS if not app.config.get(key)]
+    if not missing:
+        return
+    if production:
+        raise ConfigurationError(
+            f"{', '.join(missing)} must be set when APP_ENV=production "
+            "(environment variables or instance/config.py); refusing to start"
+        )
+    os.makedirs(app.instance_path, exist_ok=True)
+    path = Path(app.instance_path, "secrets.json")
+    stored: dict[str, str] = {}
+    if path.exists():
+        stored = json.loads(path.read_text())
+    if any(key not in stored for key in missing):
+        for key in missing:
+            stored.setdefault(key, _generate_secret(key))
+        # Created 0600 from the start so the secrets are never world-readable, not even briefly.
+        fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(stored, handle, indent=2)
+        os.replace(path.with_suffix(".tmp"), path)
+    for key in missing:
+        app.config[key] = stored[key]
+
+
+def _configure_engine(app: Flask) -> None:
+    uri: str = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("postgres://"):
+        uri = "postgresql://" + uri.removeprefix("postgres://")
+    if uri.startswith("postgresql://"):
+        # psycopg 3 is the driver we ship; plain postgresql:// would look for psycopg2.
+        uri = "postgresql+psycopg://" + uri.removeprefix("postgresql://")
+    app.config["SQLALCHEMY_DATABASE_URI"] = uri
+    options = dict(app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+    if uri.startswith("sqlite"):
+        options.setdefault("connect_args", {"timeout": 30})
+    else:
+        options.setdefault("pool_pre_ping", True)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options

@@ -1,0 +1,177 @@
+"""The error family and the one handler that renders every error.
+
+Views and services raise; this module chooses the shape by the surface the request hit:
+- OAuth endpoints (``/oauth/*`` JSON endpoints, ``/register``, ``/.well-known/*``): RFC 6749
+  §5.2 ``{"error", "error_description"}`` with ``Cache-Control: no-store``;
+- the JSON API (``/api/*``): the Sure envelope ``{"error", "message"}``;
+- browser pages: an HTML error page.
+Nothing internal (exception text, SQL, stack) ever reaches a response; it goes to the log.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from authlib.oauth2 import OAuth2Error
+from flask import Flask, Response, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from app.extensions import db
+
+log = logging.getLogger(__name__)
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_HTML_PATHS = ("/oauth/authorize",)
+_OAUTH_PREFIXES = ("/oauth/", "/register", "/.well-known/")
+
+
+class TollgateError(Exception):
+    """A client-facing error: a stable ``error`` code, an HTTP status, a short description."""
+
+    status = 400
+    error = "bad_request"
+    description = "The request is invalid."
+
+    def __init__(
+        self,
+        description: str | None = None,
+        *,
+        error: str | None = None,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(description or self.description)
+        if description is not None:
+            self.description = description
+        if error is not None:
+            self.error = error
+        if status is not None:
+            self.status = status
+        self.headers = dict(headers or {})
+        self.extra = dict(extra or {})
+
+
+class BadRequest(TollgateError):
+    status, error = 400, "bad_request"
+    description = "Required parameters are missing or invalid"
+
+
+class Unauthorized(TollgateError):
+    status, error = 401, "unauthorized"
+    description = "Authentication is required."
+
+
+class Forbidden(TollgateError):
+    status, error = 403, "forbidden"
+    description = "You are not authorized to perform this action"
+
+
+class NotFound(TollgateError):
+    status, error = 404, "record_not_found"
+    description = "The requested resource was not found"
+
+
+class Conflict(TollgateError):
+    status, error = 409, "conflict"
+    description = "The request conflicts with the current state."
+
+
+class ValidationFailed(TollgateError):
+    status, error = 422, "validation_failed"
+    description = "Validation failed"
+
+
+class TooManyRequests(TollgateError):
+    status, error = 429, "rate_limit_exceeded"
+    description = "Too many attempts. Try again later."
+
+    def __init__(self, retry_after: int, description: str | None = None, **kwargs: Any) -> None:
+        super().__init__(description, **kwargs)
+        self.retry_after = max(1, int(retry_after))
+        self.headers.setdefault("Retry-After", str(self.retry_after))
+
+
+class ServiceUnavailable(TollgateError):
+    status, error = 503, "service_unavailable"
+    description = "The service is temporarily unavailable. Try again later."
+
+
+def surface(path: str) -> str:
+    """Which error shape a path speaks: ``oauth``, ``api`` or ``html``."""
+    if path.startswith(_HTML_PATHS):
+        return "html"
+    if path.startswith(_OAUTH_PREFIXES):
+        return "oauth"
+    if path.startswith("/api/"):
+        return "api"
+    return "html"
+
+
+def render_error(
+    status: int,
+    error: str,
+    description: str,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Response:
+    kind = surface(request.path)
+    if kind == "html":
+        body = render_template("error.html", status=status, error=error, description=description)
+        response = Response(body, status=status, mimetype="text/html")
+    else:
+        key = "error_description" if kind == "oauth" else "message"
+        response = jsonify({"error": error, key: description, **(extra or {})})
+        response.status_code = status
+        if kind == "oauth":
+            response.headers.update(NO_STORE)
+    response.headers.update(headers or {})
+    return response
+
+
+def oauth2_error_response(error: OAuth2Error) -> Response:
+    """Render an Authlib error raised outside Authlib's own endpoints."""
+    status, body, headers = error()
+    response = Response(body if isinstance(body, str) else "", status=status)
+    if isinstance(body, dict | list):
+        response = jsonify(dict(body))
+        response.status_code = status
+    response.headers.update(dict(headers))
+    response.headers.update(NO_STORE)
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(TollgateError)
+    def _tollgate(exc: TollgateError) -> Response:
+        return render_error(exc.status, exc.error, exc.description, exc.headers, exc.extra)
+
+    @app.errorhandler(OAuth2Error)
+    def _oauth2(exc: OAuth2Error) -> Response:
+        return oauth2_error_response(exc)
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError) -> Response:
+        return render_error(
+            400,
+            "invalid_csrf_token",
+            "The form expired or did not come from this site. Go back, reload and try again.",
+        )
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Response:
+        code = exc.code or 500
+        name = (exc.name or "error").lower().replace(" ", "_")
+        response = render_error(code, name, exc.description or exc.name or "Error")
+        if code == 405 and exc.response is None:
+            allowed = exc.get_headers()
+            response.headers.extend(h for h in allowed if h[0] == "Allow")
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        db.session.rollback()
+        return render_error(500, "server_error", "An unexpected error occurred.")

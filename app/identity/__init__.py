@@ -1,0 +1,1 @@
+"""Families (tenants), users and their roles, second factors."""

@@ -1,0 +1,72 @@
+"""Families (tenants) and users."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.clock import utcnow
+from app.extensions import db
+
+ROLES = ("guest", "member", "admin", "super_admin")
+
+
+class Family(db.Model):
+    """A tenant. Every user belongs to exactly one; nothing crosses families."""
+
+    __tablename__ = "families"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    users: Mapped[list[User]] = relationship(back_populates="family")
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    family_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("families.id"), index=True)
+    # Normalised (stripped, lower-cased) before it is stored, so uniqueness is case-insensitive.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str | None] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(20), default="member")
+    active: Mapped[bool] = mapped_column(default=True)
+    # Bumped to end every browser session of the user at once (see identity.sessions).
+    session_epoch: Mapped[int] = mapped_column(default=0)
+    # TOTP seed, encrypted at rest (crypto.encrypt); MFA is on when otp_required is true.
+    otp_secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    otp_required: Mapped[bool] = mapped_column(default=False)
+    # The last accepted TOTP time step: a code is never accepted twice.
+    otp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    family: Mapped[Family] = relationship(back_populates="users")
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role in ("admin", "super_admin")
+
+    # Flask-Login protocol. The session stores "<id>:<epoch>", so bumping session_epoch (MFA
+    # change, deactivation, "sign out everywhere") invalidates every existing browser session.
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_epoch}"

@@ -1,0 +1,312 @@
+"""HTTP for the authorization server: authorize, token, revoke, introspect, token info,
+discovery (RFC 8414, RFC 9728), dynamic registration (RFC 7591) and the user's authorized
+applications. Views translate; Authlib and ``oauth2.services`` decide."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.common.urls import add_params_to_uri
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749.errors import InvalidRequestError
+from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from app import scopes
+from app.audit.services import record
+from app.clock import epoch, utcnow
+from app.errors import NO_STORE, NotFound, TollgateError, Unauthorized
+from app.extensions import csrf, db
+from app.oauth2 import services
+from app.oauth2.server import ANY_CLIENT_AUTH, CONFIDENTIAL_AUTH, authorization, issuer
+from app.ratelimit import Throttle
+from app.requestctx import current_caller
+
+bp = Blueprint("oauth2", __name__)
+
+REGISTER_PER_IP = Throttle("register-ip", "RATE_LIMIT_REGISTER_IP")
+SCOPE_DESCRIPTIONS = {
+    "read": "Read your data",
+    "read_write": "Read and change your data",
+}
+
+
+# --- authorization endpoint (RFC 6749 §4.1.1) ------------------------------------------------
+
+
+def _with_issuer(response: Response) -> Response:
+    """RFC 9207: every authorization response carries ``iss``."""
+    if response.location:
+        response.location = add_params_to_uri(response.location, [("iss", issuer())])
+    return response
+
+
+def _authorization_error(error: OAuth2Error) -> Response:
+    """Errors that can go back to a verified redirect URI are redirected (with ``state`` and
+    ``iss``); an unknown client or an unregistered redirect URI gets a page, never a
+    redirect (RFC 6749 §4.1.2.1)."""
+    if error.redirect_uri:
+        return _with_issuer(authorization.handle_error_response(None, error))
+    body = render_template(
+        "error.html",
+        status=400,
+        error=error.error,
+        description=error.description or "The authorization request is invalid.",
+    )
+    return Response(body, status=400, mimetype="text/html")
+
+
+def _login_redirect() -> Response:
+    next_path = request.full_path.rstrip("?") if request.method == "GET" else "/"
+    return redirect(url_for("web.login", next=next_path))
+
+
+@bp.get("/oauth/authorize")
+def authorize() -> Response | str:
+    if not current_user.is_authenticated:
+        return _login_redirect()
+    try:
+        grant = authorization.get_consent_grant(end_user=current_user)
+    except OAuth2Error as error:
+        return _authorization_error(error)
+    client = grant.client
+    hidden = {
+        key: request.args[key]
+        for key in ("client_id", "redirect_uri", "response_type", "scope", "state",
+                    "code_challenge", "code_challenge_method", "display")
+        if key in request.args
+    }
+    requested = scopes.to_list(grant.request.scope)
+    return render_template(
+        "consent.html",
+        client=client,
+        hidden=hidden,
+        scopes=[(name, SCOPE_DESCRIPTIONS.get(name, name)) for name in requested],
+        user=current_user,
+        redirect_host=(grant.redirect_uri or "").split("?")[0],
+    )
+
+
+@bp.post("/oauth/authorize")
+def authorize_decision() -> Response:
+    if not current_user.is_authenticated:
+        return _login_redirect()
+    try:
+        grant = authorization.get_consent_grant(end_user=current_user)
+    except OAuth2Error as error:
+        return _authorization_error(error)
+    approved = request.form.get("confirm") == "yes"
+    record(
+        "consent.granted" if approved else "consent.denied",
+        outcome="success" if approved else "failure",
+        now=utcnow(),
+        caller=current_caller(),
+        actor_user_id=current_user.id,
+        family_id=current_user.family_id,
+        client_id=grant.client.client_id,
+        scope=grant.request.scope,
+    )
+    db.session.commit()
+    response = authorization.create_authorization_response(
+        grant=grant, grant_user=current_user._get_current_object() if approved else None
+    )
+    return _with_issuer(response)
+
+
+# --- token, revocation, introspection ------------------------------------------------------
+
+
+def _require_form_body() -> None:
+    """RFC 6749 §3.2 / §4.1.3: form-encoded body, nothing in the query string, no parameter
+    twice (§3.1)."""
+    if request.args:
+        raise InvalidRequestError("Parameters must be sent in the request body, not the URL.")
+    if request.mimetype != "application/x-www-form-urlencoded":
+        raise InvalidRequestError(
+            "The request body must be application/x-www-form-urlencoded."
+        )
+    repeated = [key for key in request.form if len(request.form.getlist(key)) > 1]
+    if repeated:
+        raise InvalidRequestError(f"Parameter '{repeated[0]}' was sent more than once.")
+
+
+@bp.post("/oauth/token")
+@csrf.exempt
+def token() -> Response:
+    _require_form_body()
+    if not request.form.get("grant_type"):
+        raise InvalidRequestError("Missing 'grant_type' in request.")
+    return authorization.create_token_response()
+
+
+@bp.post("/oauth/revoke")
+@csrf.exempt
+def revoke() -> Response:
+    _require_form_body()
+    return authorization.create_endpoint_response("revocation")
+
+
+@bp.post("/oauth/introspect")
+@csrf.exempt
+def introspect() -> Response:
+    _require_form_body()
+    return authorization.create_endpoint_response("introspection")
+
+
+def _bearer_token() -> str:
+    """RFC 6750 §2.1: the token comes from the Authorization header only."""
+    if "access_token" in request.args or "access_token" in request.form:
+        raise TollgateError(
+            "Access tokens are accepted only in the Authorization header.",
+            error="invalid_request",
+            headers={"WWW-Authenticate": 'Bearer realm="Tollgate", error="invalid_request"'},
+        )
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.strip().partition(" ")
+    if not header:
+        raise Unauthorized(
+            "An access token is required.",
+            headers={"WWW-Authenticate": 'Bearer realm="Tollgate"'},
+        )
+    if scheme.lower() != "bearer" or not value.strip() or " " in value.strip():
+        raise _invalid_token()
+    return value.strip()
+
+
+def _invalid_token() -> TollgateError:
+    return Unauthorized(
+        "The access token is invalid, expired or revoked.",
+        error="invalid_token",
+        headers={"WWW-Authenticate": 'Bearer realm="Tollgate", error="invalid_token"'},
+    )
+
+
+@bp.get("/oauth/token/info")
+def token_info() -> Response:
+    now = utcnow()
+    row = services.find_active_access_token(_bearer_token(), now=now)
+    user = row.get_user() if row is not None else None
+    if row is None or (row.user_id is not None and (user is None or not user.active)):
+        raise _invalid_token()
+    response = jsonify(
+        resource_owner_id=str(row.user_id) if row.user_id else None,
+        scope=scopes.to_list(row.scope),
+        expires_in=max(0, int((row.access_expires_at - now).total_seconds())),
+        application={"uid": row.client_id},
+        created_at=epoch(row.issued_at),
+    )
+    response.headers.update(NO_STORE)
+    return response
+
+
+# --- discovery --------------------------------------------------------------------------------
+
+
+@bp.get("/.well-known/oauth-authorization-server")
+def authorization_server_metadata() -> Response:
+    """RFC 8414 §2; everything listed here is what the server really does."""
+    base = issuer()
+    return jsonify(
+        issuer=base,
+        authorization_endpoint=f"{base}/oauth/authorize",
+        token_endpoint=f"{base}/oauth/token",
+        revocation_endpoint=f"{base}/oauth/revoke",
+        introspection_endpoint=f"{base}/oauth/introspect",
+        registration_endpoint=f"{base}/register",
+        response_types_supported=["code"],
+        response_modes_supported=["query"],
+        grant_types_supported=list(services.GRANT_TYPES),
+        token_endpoint_auth_methods_supported=ANY_CLIENT_AUTH,
+        revocation_endpoint_auth_methods_supported=ANY_CLIENT_AUTH,
+        introspection_endpoint_auth_methods_supported=CONFIDENTIAL_AUTH,
+        code_challenge_methods_supported=["S256"],
+        scopes_supported=scopes.supported(),
+        authorization_response_iss_parameter_supported=True,
+    )
+
+
+@bp.get("/.well-known/oauth-protected-resource")
+def protected_resource_metadata() -> Response:
+    """RFC 9728 §2."""
+    base = issuer()
+    return jsonify(
+        resource=base,
+        authorization_servers=[base],
+        scopes_supported=scopes.supported(),
+        bearer_methods_supported=["header"],
+    )
+
+
+# --- dynamic client registration (RFC 7591, Sure's rules) ----------------------------------
+
+
+def _registration_error(description: str) -> TollgateError:
+    return services.InvalidClientMetadata(description)
+
+
+@bp.post("/register")
+@csrf.exempt
+def register() -> tuple[Response, int]:
+    ip = request.remote_addr or "unknown"
+    REGISTER_PER_IP.check(ip)
+    REGISTER_PER_IP.hit(ip)
+    body: Any = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise _registration_error("Invalid JSON")
+    raw_uris = body.get("redirect_uris")
+    if isinstance(raw_uris, str):
+        raw_uris = [raw_uris]
+    if not isinstance(raw_uris, list) or not all(isinstance(u, str) for u in raw_uris):
+        raise _registration_error("redirect_uris is required")
+    uris = [u.strip() for u in raw_uris if u.strip()]
+    if not uris:
+        raise _registration_error("redirect_uris is required")
+    name = body.get("client_name") or "MCP Client"
+    if not isinstance(name, str):
+        raise _registration_error("client_name must be a string")
+    created = services.create_client(
+        name=name,
+        redirect_uris=uris,
+        grant_types=["authorization_code", "refresh_token"],
+        scope="read_write",
+        public=True,
+        dynamic=True,
+        now=utcnow(),
+        caller=current_caller(),
+    )
+    client = created.client
+    response = jsonify(
+        client_id=client.client_id,
+        client_name=client.name,
+        redirect_uris=client.redirect_uris,
+        grant_types=client.grant_types,
+        response_types=["code"],
+        token_endpoint_auth_method="none",
+        scope=client.scope,
+        client_id_issued_at=epoch(client.created_at),
+    )
+    response.headers.update(NO_STORE)
+    return response, 201
+
+
+# --- the signed-in user's authorized applications --------------------------------------------
+
+
+def _session_user():  # type: ignore[no-untyped-def]
+    if not current_user.is_authenticated:
+        raise Unauthorized("Sign in to manage your authorized applications.")
+    return current_user._get_current_object()
+
+
+@bp.get("/oauth/authorized_applications")
+def authorized_applications() -> Response:
+    user = _session_user()
+    return jsonify(applications=services.authorized_applications(user.id, now=utcnow()))
+
+
+@bp.delete("/oauth/authorized_applications/<client_id>")
+def revoke_authorized_application(client_id: str) -> tuple[str, int]:
+    user = _session_user()
+    if not services.revoke_authorization(user, client_id, now=utcnow(), caller=current_caller()):
+        raise NotFound("No authorization for that application", error="not_found")
+    return "", 204

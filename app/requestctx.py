@@ -1,0 +1,39 @@
+"""What the rest of the code may know about the current HTTP request, as plain values.
+
+Services never read ``flask.request``; views pass values in. Authlib's grants run inside
+Authlib's request handling, so they read the caller from here (``g``), set once per request.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask, g, has_request_context, request
+
+from app.audit.services import SYSTEM, Caller
+
+CORRELATION_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+
+
+def _bind_caller() -> None:
+    correlation_id = request.headers.get("X-Correlation-ID", "")
+    g.caller = Caller(
+        ip=request.remote_addr,
+        correlation_id=correlation_id if CORRELATION_ID_RE.match(correlation_id) else None,
+        user_agent=(request.user_agent.string or None),
+    )
+
+
+def current_caller() -> Caller:
+    if has_request_context():
+        return g.get("caller", SYSTEM)
+    return SYSTEM
+
+
+def request_base_url() -> str:
+    """Scheme and host of the current request, without a trailing slash."""
+    return request.host_url.rstrip("/")
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_bind_caller)

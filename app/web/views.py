@@ -1,0 +1,92 @@
+"""Browser pages: sign in, sign out, home. Security headers for every HTML response."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+
+from app.clock import utcnow
+from app.errors import TooManyRequests
+from app.identity import services as identity
+from app.requestctx import current_caller
+
+bp = Blueprint("web", __name__)
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-origin absolute paths; anything else (other hosts, schemes, ``//host``,
+    backslash tricks, control characters) falls back to the home page."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return url_for("web.home")
+    if any(ord(ch) < 0x20 or ch == "\\" for ch in target):
+        return url_for("web.home")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return url_for("web.home")
+    return target
+
+
+@bp.get("/")
+def home() -> str:
+    return render_template("home.html", user=current_user)
+
+
+@bp.get("/login")
+def login() -> str | Response:
+    next_path = safe_next(request.args.get("next"))
+    if current_user.is_authenticated:
+        return redirect(next_path)
+    return render_template("login.html", next=next_path, error=None, email="")
+
+
+@bp.post("/login")
+def login_submit() -> str | Response | tuple[str, int, dict[str, str]]:
+    next_path = safe_next(request.form.get("next"))
+    email = request.form.get("email", "")
+    try:
+        sign_in = identity.authenticate_password(
+            email=email,
+            password=request.form.get("password", ""),
+            otp_code=request.form.get("otp_code") or None,
+            now=utcnow(),
+            caller=current_caller(),
+            channel="web",
+        )
+    except TooManyRequests as exc:
+        page = render_template("login.html", next=next_path, email=email,
+                               error="Too many attempts. Try again later.")
+        return page, 429, {"Retry-After": str(exc.retry_after)}
+    except identity.SecondFactorRequired:
+        return render_template("login.html", next=next_path, email=email, otp=True,
+                               error="Enter the 6-digit code from your authenticator app."), 401
+    except identity.InvalidCredentials:
+        return render_template("login.html", next=next_path, email=email,
+                               error="Invalid email or password."), 401
+    # A fresh session at sign-in: nothing from before (fixation) survives.
+    session.clear()
+    session.permanent = True
+    login_user(sign_in.user)
+    return redirect(next_path)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    logout_user()
+    session.clear()
+    return redirect(url_for("web.login"))
+
+
+def security_headers(response: Response) -> Response:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    if response.mimetype == "text/html":
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "frame-ancestors 'none'; base-uri 'none'",
+        )
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
