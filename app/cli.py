@@ -108,3 +108,37 @@ def purge(batch_size: int | None) -> None:
 def register_cli(app: Flask) -> None:
     for group in (users, clients, tokens):
         app.cli.add_command(group)
+    app.cli.add_command(serve)
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve with gunicorn (sync workers). Each worker builds its own app after the fork."""
+    from gunicorn.app.base import BaseApplication
+
+    from app import create_app
+
+    database = current_app.config["SQLALCHEMY_DATABASE_URI"].split("@")[-1]
+    click.echo(
+        f"Tollgate is listening on http://{host}:{port}  (database: {database})\n"
+        "Create the first admin in another terminal:\n"
+        "  .venv/bin/flask --app wsgi users create --email you@example.com "
+        "--password 'choose-a-long-one' --role super_admin\n"
+        "then sign in at /login. Register an OAuth client with "
+        "`.venv/bin/flask --app wsgi clients create --help`.",
+        err=True,
+    )
+
+    class _Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("accesslog", "-")
+
+        def load(self):  # type: ignore[no-untyped-def]
+            return create_app({"AUTO_MIGRATE": False})  # the command already migrated
+
+    _Server().run()

@@ -1,0 +1,101 @@
+"""A real Tollgate server process (gunicorn) on loopback, seeded through the CLI contract."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+from cryptography.fernet import Fernet
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+REDIRECT_URI = "https://client.example/callback"
+PASSWORD = "live server password"  # noqa: S105 - test fixture
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    base_url: str
+    env: dict[str, str]
+
+    def cli(self, *args: str) -> dict:
+        done = subprocess.run(
+            [str(BIN / "flask"), "--app", "wsgi", *args],
+            cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=60, check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    workdir = tmp_path_factory.mktemp("live")
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "INSTANCE_PATH": str(workdir),
+        "DATABASE_URL": f"sqlite:///{workdir / 'live.sqlite3'}",
+        "AUTO_MIGRATE": "true",
+        "SECRET_KEY": "live-" + os.urandom(16).hex(),
+        "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "APP_URL": base_url,
+        "APP_ENV": "development",
+        "ARGON2_TIME_COST": "1",
+        "ARGON2_MEMORY_COST": "8",
+        "ARGON2_PARALLELISM": "1",
+        "REDIS_URL": "",
+    }
+    server = LiveServer(base_url, env)
+    log = open(workdir / "gunicorn.log", "w")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [str(BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "wsgi:app"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(base_url + "/login", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError((workdir / "gunicorn.log").read_text())
+            time.sleep(0.2)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+            process.wait()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def live_user(live_server: LiveServer) -> dict:
+    return live_server.cli("users", "create", "--email", "live@example.com",
+                           "--password", PASSWORD, "--first-name", "Live")
+
+
+@pytest.fixture
+def live_client(live_server: LiveServer) -> dict:
+    return live_server.cli("clients", "create", "--name", "Live Client",
+                           "--redirect-uri", REDIRECT_URI, "--scope", "read read_write")
