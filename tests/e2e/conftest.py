@@ -19,7 +19,7 @@ from cryptography.fernet import Fernet
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 REDIRECT_URI = "https://client.example/callback"
-PASSWORD = "live server password"  # noqa: S105 - test fixture
+PASSWORD = "live server password"
 
 
 def _free_port() -> int:

@@ -95,6 +95,7 @@ def test_requests_oauthlib_client_full_journey(live_server, live_user, live_clie
                               scope=["read"], pkce="S256")
     url, state = session.authorization_url(metadata["authorization_endpoint"])
     callback = browser_consent(base, url, live_user["email"])
+    assert parse_qs(urlsplit(callback).query)["state"] == [state]
     token = session.fetch_token(metadata["token_endpoint"], authorization_response=callback,
                                 client_secret=live_client["client_secret"])
     assert token["scope"] == ["read"]
