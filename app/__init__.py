@@ -33,9 +33,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     if app.config["AUTO_MIGRATE"]:
         schema.upgrade(app)
 
-    from app.oauth2 import server as oauth2_server
-
-    oauth2_server.init_app(app)
+    _register_credentials(app)
     _register_blueprints(app)
 
     from app.errors import register_error_handlers
@@ -51,6 +49,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 def _init_extensions(app: Flask) -> None:
     from app import models, ratelimit, requestctx  # noqa: F401 - models: complete metadata
     from app.extensions import csrf, db, login_manager, migrate
+    from app.gate import http as gate_http
     from app.identity.services import load_session_user
 
     if app.config["TRUSTED_PROXY_COUNT"]:
@@ -63,14 +62,39 @@ def _init_extensions(app: Flask) -> None:
     login_manager.session_protection = "strong"
     csrf.init_app(app)
     ratelimit.init_app(app)
+    gate_http.init_app(app)  # before requestctx: the caller carries the correlation id
     requestctx.init_app(app)
 
 
+def _register_credentials(app: Flask) -> None:
+    """Each credential feature registers its verifiers with the gate (in resolution order)."""
+    from app.apikeys import verifier as apikeys
+    from app.gate import register_verifier
+    from app.oauth2 import server as oauth2_server
+    from app.oauth2.verifier import AccessTokenVerifier
+
+    oauth2_server.init_app(app)
+    register_verifier(app, AccessTokenVerifier())
+    register_verifier(app, apikeys.PersonalApiKeyVerifier())
+    register_verifier(app, apikeys.GlobalApiKeyVerifier())
+
+
 def _register_blueprints(app: Flask) -> None:
+    from app.apikeys.views import bp as apikeys_bp
+    from app.extensions import csrf
+    from app.gate.http import add_api_v1_twins
+    from app.oauth2.views import JSON_ENDPOINTS
     from app.oauth2.views import bp as oauth2_bp
+    from app.resources.views import bp as resources_bp
     from app.web.views import bp as web_bp
-    from app.web.views import security_headers
+    from app.web.views import docs_bp, security_headers
 
     app.register_blueprint(web_bp)
     app.register_blueprint(oauth2_bp)
+    app.register_blueprint(docs_bp)
+    # The gate checks CSRF itself, and only for cookie-authenticated writes.
+    for api in (resources_bp, apikeys_bp):
+        csrf.exempt(api)
+        app.register_blueprint(api)
+    add_api_v1_twins(app, JSON_ENDPOINTS)
     app.after_request(security_headers)

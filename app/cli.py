@@ -6,19 +6,25 @@ from __future__ import annotations
 
 import json
 import uuid
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from app.apikeys import services as apikey_services
+from app.apikeys.models import SCOPES, SOURCES, TIERS
 from app.clock import utcnow
 from app.errors import TollgateError
 from app.identity import services as identity
 from app.identity.models import ROLES
 from app.oauth2 import services as oauth2
+from app.resources import services as resources
 
 users = AppGroup("users", help="Manage users.")
+apikeys = AppGroup("apikeys", help="Manage personal API keys.")
+accounts = AppGroup("accounts", help="Manage demonstration resource accounts.")
 clients = AppGroup("clients", help="Manage OAuth clients.")
 tokens = AppGroup("tokens", help="Housekeeping for codes and tokens.")
 
@@ -95,6 +101,50 @@ def create_client(name: str, redirect_uris: tuple[str, ...], public: bool,
     _emit(payload)
 
 
+@apikeys.command("create")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--scope", required=True, type=click.Choice(SCOPES))
+@click.option("--source", type=click.Choice(SOURCES), default="web", show_default=True)
+@click.option("--tier", type=click.Choice(TIERS), default="standard", show_default=True)
+def create_api_key(email: str, name: str, scope: str, source: str, tier: str) -> None:
+    """Create a personal API key for a user; the key is printed this once."""
+    user = identity.find_by_email(email)
+    if user is None:
+        raise click.ClickException(f"no user with email {email}")
+    try:
+        created = apikey_services.create_api_key(user, name=name, scope=scope, source=source,
+                                                 tier=tier, now=utcnow())
+    except TollgateError as exc:
+        raise _fail(exc) from exc
+    key = created.api_key
+    _emit({"id": str(key.id), "name": key.name, "key": created.key, "scope": key.scope,
+           "source": key.source, "tier": key.tier})
+
+
+@accounts.command("create")
+@click.option("--family-id", required=True)
+@click.option("--name", required=True)
+@click.option("--currency", default="USD", show_default=True)
+@click.option("--balance", default="0", show_default=True)
+def create_account(family_id: str, name: str, currency: str, balance: str) -> None:
+    """Create an account in a family (accounts are read-only through the API)."""
+    try:
+        family = uuid.UUID(family_id)
+        amount = Decimal(balance)
+    except (ValueError, InvalidOperation) as exc:
+        raise click.ClickException("--family-id must be a UUID and --balance a number") from exc
+    if not amount.is_finite() or abs(amount) >= Decimal(10) ** 15:
+        raise click.ClickException("--balance is out of range")
+    try:
+        account = resources.create_account(family_id=family, name=name, currency=currency,
+                                           balance=amount, now=utcnow())
+    except TollgateError as exc:
+        raise _fail(exc) from exc
+    _emit({"id": str(account.id), "family_id": str(account.family_id), "name": account.name,
+           "currency": account.currency, "balance": str(account.balance)})
+
+
 @tokens.command("purge")
 @click.option("--batch-size", type=int, default=None)
 def purge(batch_size: int | None) -> None:
@@ -106,7 +156,7 @@ def purge(batch_size: int | None) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    for group in (users, clients, tokens):
+    for group in (users, clients, tokens, apikeys, accounts):
         app.cli.add_command(group)
     app.cli.add_command(serve)
 

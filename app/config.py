@@ -42,6 +42,7 @@ class DefaultConfig:
     SESSION_COOKIE_SAMESITE = "Lax"  # sent on top-level navigations only
     SESSION_COOKIE_SECURE = None  # None = True outside development
     PERMANENT_SESSION_LIFETIME = 12 * 3600  # seconds a browser sign-in lasts
+    SESSION_REFRESH_EACH_REQUEST = False  # no Set-Cookie on every API response
     WTF_CSRF_TIME_LIMIT = 3600  # seconds a form's CSRF token is valid
 
     # --- passwords ----------------------------------------------------------------------------
@@ -63,11 +64,20 @@ class DefaultConfig:
     OAUTH2_REFRESH_TOKEN_LIFETIME = 0  # seconds a refresh token lives; 0 = until revoked
     TOKEN_PURGE_BATCH_SIZE = 1000  # rows deleted per statement by `flask tokens purge`
 
+    # --- API keys ------------------------------------------------------------------------------
+    API_KEY_PREFIX = "tgk_"  # prefix of personal API keys (recognisable when leaked)
+    API_KEY_RATE_LIMITS = {"standard": 100, "premium": 1000, "enterprise": 10000}  # per hour
+    API_KEY_LAST_USED_PRECISION = 60  # seconds; last_used_at is written at most this often
+    SELF_HOSTED = False  # true: no per-key rate limit (Sure's self-hosted mode)
+    GLOBAL_API_KEY = ""  # legacy global key (>= 32 chars); off when unset or shorter
+    GLOBAL_API_KEY_FAMILY_ID = ""  # the one family the global key may read
+
     # --- throttling (limits syntax: "N per M minutes") ----------------------------------------
     RATE_LIMIT_ENABLED = True  # switch every throttle off (benchmarks only)
     RATE_LIMIT_LOGIN_ACCOUNT = "10 per 15 minutes"  # failed sign-ins per account
     RATE_LIMIT_LOGIN_IP = "50 per 15 minutes"  # failed sign-ins per client IP
     RATE_LIMIT_REGISTER_IP = "10 per 1 minute"  # dynamic client registrations per client IP
+    RATE_LIMIT_AUTH_FAILURES_IP = "60 per 1 minute"  # bad tokens / API keys per client IP
 
 
 _SECRET_KEYS = ("SECRET_KEY", "ENCRYPTION_KEYS")

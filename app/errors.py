@@ -16,6 +16,8 @@ from typing import Any
 from authlib.oauth2 import OAuth2Error
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from marshmallow import ValidationError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from app.extensions import db
@@ -101,6 +103,9 @@ class ServiceUnavailable(TollgateError):
 
 def surface(path: str) -> str:
     """Which error shape a path speaks: ``oauth``, ``api`` or ``html``."""
+    if path.startswith("/api/v1/"):
+        # OAuth JSON endpoints keep their RFC shape under their /api/v1 twin too.
+        return "oauth" if path.removeprefix("/api/v1").startswith(_OAUTH_PREFIXES) else "api"
     if path.startswith(_HTML_PATHS):
         return "html"
     if path.startswith(_OAUTH_PREFIXES):
@@ -143,6 +148,21 @@ def oauth2_error_response(error: OAuth2Error) -> Response:
     return response
 
 
+def _flatten(messages: Any, prefix: str = "") -> list[str]:
+    """marshmallow's nested {field: [messages]} as flat, readable strings."""
+    if isinstance(messages, dict):
+        out: list[str] = []
+        for key, value in messages.items():
+            label = prefix if key == "_schema" else f"{prefix}{key}"
+            out.extend(_flatten(value, f"{label}." if isinstance(value, dict) else label))
+        return out
+    if isinstance(messages, list):
+        return [f"{prefix}: {m}" if prefix else str(m) for m in messages
+                if not isinstance(m, dict | list)] + [
+            item for m in messages if isinstance(m, dict | list) for item in _flatten(m, prefix)]
+    return [f"{prefix}: {messages}" if prefix else str(messages)]
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(TollgateError)
     def _tollgate(exc: TollgateError) -> Response:
@@ -159,6 +179,23 @@ def register_error_handlers(app: Flask) -> None:
             "invalid_csrf_token",
             "The form expired or did not come from this site. Go back, reload and try again.",
         )
+
+    @app.errorhandler(ValidationError)
+    def _validation(exc: ValidationError) -> Response:
+        messages = _flatten(exc.messages)
+        return render_error(422, "validation_failed", "Validation failed",
+                            extra={"errors": messages})
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def _store_unreachable(exc: Exception) -> Response:
+        # Fail closed: an unreachable database is never an authentication failure (401) and
+        # never a reason to try a weaker credential.
+        log.error("database unavailable on %s %s: %s", request.method, request.path,
+                  exc.__class__.__name__)
+        db.session.rollback()
+        return render_error(503, ServiceUnavailable.error, ServiceUnavailable.description,
+                            headers={"Retry-After": "5"})
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:

@@ -1,7 +1,12 @@
 """Every model module, imported in one place so the metadata is complete (migrations, tests)."""
 
+from app.apikeys.models import ApiKey
 from app.audit.models import AuditEvent
 from app.identity.models import Family, User
 from app.oauth2.models import AuthorizationCode, OAuthClient, OAuthToken
+from app.resources.models import Account, Sync, Tag, Transaction, Valuation, transaction_tags
 
-__all__ = ["AuditEvent", "AuthorizationCode", "Family", "OAuthClient", "OAuthToken", "User"]
+__all__ = [
+    "Account", "ApiKey", "AuditEvent", "AuthorizationCode", "Family", "OAuthClient",
+    "OAuthToken", "Sync", "Tag", "Transaction", "User", "Valuation", "transaction_tags",
+]

@@ -82,3 +82,15 @@ def check_all(pairs: list[tuple[Throttle, str]]) -> None:
     waits = [w for t, k in pairs if (w := t.retry_after(k)) is not None]
     if waits:
         raise TooManyRequests(max(waits))
+
+
+# --- plain shared counters (the per-credential hourly budgets use these) -------------------
+
+
+def counter_get(key: str) -> int:
+    return int(_state().storage.get(key) or 0)
+
+
+def counter_incr(key: str, expiry: int) -> int:
+    """Increment a shared counter; it disappears ``expiry`` seconds after its first hit."""
+    return int(_state().storage.incr(key, expiry))

@@ -6,20 +6,15 @@ Authlib's request handling, so they read the caller from here (``g``), set once 
 
 from __future__ import annotations
 
-import re
-
 from flask import Flask, g, has_request_context, request
 
 from app.audit.services import SYSTEM, Caller
 
-CORRELATION_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
-
 
 def _bind_caller() -> None:
-    correlation_id = request.headers.get("X-Correlation-ID", "")
     g.caller = Caller(
         ip=request.remote_addr,
-        correlation_id=correlation_id if CORRELATION_ID_RE.match(correlation_id) else None,
+        correlation_id=g.get("correlation_id"),
         user_agent=(request.user_agent.string or None),
     )
 

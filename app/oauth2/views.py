@@ -24,6 +24,14 @@ from app.requestctx import current_caller
 
 bp = Blueprint("oauth2", __name__)
 
+# JSON endpoints outside the Sure contract: also served under /api/v1 (gate.http).
+JSON_ENDPOINTS = {
+    "oauth2.token", "oauth2.revoke", "oauth2.introspect", "oauth2.token_info",
+    "oauth2.authorization_server_metadata", "oauth2.protected_resource_metadata",
+    "oauth2.register", "oauth2.authorized_applications",
+    "oauth2.revoke_authorized_application",
+}
+
 REGISTER_PER_IP = Throttle("register-ip", "RATE_LIMIT_REGISTER_IP")
 SCOPE_DESCRIPTIONS = {
     "read": "Read your data",

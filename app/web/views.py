@@ -4,15 +4,27 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_user, logout_user
 
+from app import openapi
 from app.clock import utcnow
 from app.errors import TooManyRequests
 from app.identity import services as identity
 from app.requestctx import current_caller
 
 bp = Blueprint("web", __name__)
+docs_bp = Blueprint("docs", __name__)
 
 
 def safe_next(target: str | None) -> str:
@@ -78,9 +90,30 @@ def logout() -> Response:
     return redirect(url_for("web.login"))
 
 
+@docs_bp.get("/api/v1/openapi.json")
+def openapi_document() -> Response:
+    document = current_app.extensions.get("tollgate.openapi")
+    if document is None:
+        document = current_app.extensions["tollgate.openapi"] = openapi.build(current_app)
+    return jsonify(document)
+
+
+@docs_bp.get("/api/docs")
+def explorer() -> str:
+    return render_template("explorer.html")
+
+
 def security_headers(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "no-referrer")
+    if response.mimetype == "text/html" and request.path == "/api/docs":
+        # Swagger UI sets inline styles; scripts still come only from this origin.
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+            "script-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+        )
     if response.mimetype == "text/html":
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault(

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,7 @@ REDIRECT_URI = "https://client.example/callback"
 PASSWORD = "live server password"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -42,12 +43,8 @@ class LiveServer:
         return json.loads(done.stdout)
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    workdir = tmp_path_factory.mktemp("live")
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    env = {
+def server_env(workdir: Path, base_url: str, **extra: str) -> dict[str, str]:
+    return {
         **os.environ,
         "INSTANCE_PATH": str(workdir),
         "DATABASE_URL": f"sqlite:///{workdir / 'live.sqlite3'}",
@@ -60,33 +57,49 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         "ARGON2_MEMORY_COST": "8",
         "ARGON2_PARALLELISM": "1",
         "REDIS_URL": "",
+        **extra,
     }
-    server = LiveServer(base_url, env)
-    log = open(workdir / "gunicorn.log", "w")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [str(BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(base_url + "/login", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError((workdir / "gunicorn.log").read_text())
-            time.sleep(0.2)
-        yield server
-    finally:
-        process.terminate()
+
+
+@contextmanager
+def running_server(env: dict[str, str], port: int, log_path: Path,
+                   workers: int = 2) -> Iterator[subprocess.Popen]:
+    """gunicorn on 127.0.0.1:port until the block ends; stopped by PID (its own group)."""
+    base_url = f"http://127.0.0.1:{port}"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [str(BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}", "wsgi:app"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
-            process.wait()
-        log.close()
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if requests.get(base_url + "/login", timeout=1).status_code == 200:
+                        break
+                except requests.ConnectionError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(log_path.read_text())
+                time.sleep(0.2)
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, 9)
+                process.wait()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    workdir = tmp_path_factory.mktemp("live")
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = server_env(workdir, base_url)
+    with running_server(env, port, workdir / "gunicorn.log"):
+        yield LiveServer(base_url, env)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,1 @@
+"""Personal API keys (``X-Api-Key``) and the legacy global key."""

@@ -1,0 +1,46 @@
+"""Personal API keys: stored as a SHA-256 digest plus a short display prefix."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.clock import utcnow
+from app.extensions import db
+
+SCOPES = ("read", "read_write")
+SOURCES = ("web", "mobile", "monitoring")
+TIERS = ("standard", "premium", "enterprise")
+_ACTIVE = text("revoked_at IS NULL")
+
+
+class ApiKey(db.Model):
+    __tablename__ = "api_keys"
+    __table_args__ = (
+        # One active key per user and source, even under concurrent creation.
+        Index("uq_api_keys_active_source", "user_id", "source", unique=True,
+              postgresql_where=_ACTIVE, sqlite_where=_ACTIVE),
+        # Names are unique among a user's active keys (revoked names can be reused).
+        Index("uq_api_keys_active_name", "user_id", "name", unique=True,
+              postgresql_where=_ACTIVE, sqlite_where=_ACTIVE),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    family_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("families.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    scope: Mapped[str] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(String(20), default="web")
+    tier: Mapped[str] = mapped_column(String(20), default="standard")
+    key_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    display_prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column(index=True)
+    last_used_at: Mapped[datetime | None] = mapped_column()
+
+    def is_active(self, now: datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

@@ -1,0 +1,163 @@
+"""Personal API keys: create (one active per user and source), list, revoke, verify."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from app import crypto
+from app.apikeys.models import SCOPES, SOURCES, TIERS, ApiKey
+from app.audit.services import SYSTEM, Caller, record
+from app.errors import Conflict, NotFound, ValidationFailed
+from app.extensions import db
+from app.identity.models import User
+
+
+@dataclass(frozen=True)
+class NewApiKey:
+    api_key: ApiKey
+    key: str  # plaintext, returned once
+
+
+def _invalid(messages: list[str]) -> ValidationFailed:
+    return ValidationFailed(messages[0], extra={"errors": messages})
+
+
+def create_api_key(
+    user: User,
+    *,
+    name: str,
+    scope: str,
+    source: str = "web",
+    tier: str = "standard",
+    expires_at: datetime | None = None,
+    now: datetime,
+    caller: Caller = SYSTEM,
+) -> NewApiKey:
+    """Create a key; an active key of the same source is revoked in the same transaction.
+    A partial unique index makes two concurrent creations for one source impossible to both
+    stay active: the loser gets a 409. Commits."""
+    name = (name or "").strip()
+    errors = []
+    if not name:
+        errors.append("Name can't be blank")
+    elif len(name) > 100:
+        errors.append("Name is too long (maximum is 100 characters)")
+    if scope not in SCOPES:
+        errors.append("Scopes must be either 'read' or 'read_write'")
+    if source not in SOURCES:
+        errors.append(f"Source must be one of: {', '.join(SOURCES)}")
+    if tier not in TIERS:
+        errors.append(f"Tier must be one of: {', '.join(TIERS)}")
+    if expires_at is not None and expires_at <= now:
+        errors.append("Expires at must be in the future")
+    if errors:
+        raise _invalid(errors)
+
+    active = (ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None))
+    # Expired keys are retired here, so they never block a new key's source or name.
+    db.session.execute(
+        update(ApiKey).where(*active, ApiKey.expires_at <= now).values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    replaced = db.session.scalars(
+        select(ApiKey.id).where(*active, ApiKey.source == source)
+    ).all()
+    if replaced:
+        db.session.execute(
+            update(ApiKey).where(ApiKey.id.in_(replaced)).values(revoked_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    if db.session.scalar(select(ApiKey.id).where(*active, ApiKey.name == name)):
+        db.session.rollback()
+        raise _invalid(["Name has already been taken"])
+
+    key = crypto.new_token(current_app.config["API_KEY_PREFIX"])
+    api_key = ApiKey(
+        user_id=user.id, family_id=user.family_id, name=name, scope=scope, source=source,
+        tier=tier, key_digest=crypto.digest(key), display_prefix=key[:12], created_at=now,
+        expires_at=expires_at,
+    )
+    db.session.add(api_key)
+    record("api_key.created", now=now, caller=caller, actor_user_id=user.id,
+           family_id=user.family_id, api_key_id=str(api_key.id), source=source, scope=scope,
+           replaced=[str(r) for r in replaced] or None)
+    try:
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise Conflict("Another key was created for this source at the same time; retry",
+                       error="conflict") from exc
+    return NewApiKey(api_key=api_key, key=key)
+
+
+def list_api_keys(user: User) -> list[ApiKey]:
+    return list(db.session.scalars(
+        select(ApiKey).where(ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None))
+        .order_by(ApiKey.created_at.desc())
+    ))
+
+
+def revoke_api_key(user: User, key_id: str, *, now: datetime, caller: Caller) -> ApiKey:
+    """Revoke one of the user's own keys; anyone else's (or an unknown id) is a 404."""
+    try:
+        key_uuid = uuid.UUID(key_id)
+    except ValueError as exc:
+        raise NotFound() from exc
+    api_key = db.session.scalar(
+        select(ApiKey).where(ApiKey.id == key_uuid, ApiKey.user_id == user.id,
+                             ApiKey.revoked_at.is_(None))
+    )
+    if api_key is None:
+        raise NotFound()
+    api_key.revoked_at = now
+    record("api_key.revoked", now=now, caller=caller, actor_user_id=user.id,
+           family_id=user.family_id, api_key_id=str(api_key.id))
+    db.session.commit()
+    return api_key
+
+
+def find_for_verification(key: str) -> tuple[ApiKey, User] | None:
+    """The key and its owner in one round trip, by digest."""
+    found = db.session.execute(
+        select(ApiKey, User).join(User, User.id == ApiKey.user_id)
+        .where(ApiKey.key_digest == crypto.digest(key))
+    ).first()
+    return (found[0], found[1]) if found else None
+
+
+def touch(api_key: ApiKey, *, now: datetime) -> None:
+    """Record use without a write per request: ``last_used_at`` moves only when it is older
+    than API_KEY_LAST_USED_PRECISION seconds (so at most one write per key per interval)."""
+    precision = timedelta(seconds=current_app.config["API_KEY_LAST_USED_PRECISION"])
+    if api_key.last_used_at is not None and now - api_key.last_used_at < precision:
+        return
+    db.session.execute(
+        update(ApiKey).where(ApiKey.id == api_key.id).values(last_used_at=now)
+    )  # the default session synchronisation updates api_key in memory too
+    db.session.commit()
+
+
+def describe(api_key: ApiKey) -> dict[str, object]:
+    return {
+        "id": str(api_key.id),
+        "name": api_key.name,
+        "scope": api_key.scope,
+        "scopes": [api_key.scope],
+        "source": api_key.source,
+        "tier": api_key.tier,
+        "display_prefix": api_key.display_prefix,
+        "created_at": _iso(api_key.created_at),
+        "expires_at": _iso(api_key.expires_at),
+        "last_used_at": _iso(api_key.last_used_at),
+        "revoked_at": _iso(api_key.revoked_at),
+    }
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() + "Z" if moment is not None else None

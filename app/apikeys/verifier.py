@@ -1,0 +1,82 @@
+"""The gate's verifiers for ``X-Api-Key``: personal keys, then the legacy global key."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import current_app
+
+from app import crypto
+from app.apikeys import services
+from app.clock import utcnow
+from app.gate import CredentialRejected, Principal, RateLimitPolicy
+
+MSG_INVALID = "Access token or API key is invalid, expired, or missing"
+GLOBAL_KEY_PERMISSIONS = frozenset({
+    "accounts.view", "transactions.view", "tags.view", "valuations.view",
+})
+
+
+class PersonalApiKeyVerifier:
+    slot = "api_key"
+
+    def accepts(self, credential: str) -> bool:
+        return credential.startswith(current_app.config["API_KEY_PREFIX"])
+
+    def verify(self, credential: str) -> Principal:
+        now = utcnow()
+        found = services.find_for_verification(credential)
+        if found is None or not found[0].is_active(now):
+            raise CredentialRejected(MSG_INVALID)
+        api_key, user = found
+        if not user.active:
+            raise CredentialRejected("Account has been deactivated")
+        services.touch(api_key, now=now)
+        config = current_app.config
+        limit = None if config["SELF_HOSTED"] else config["API_KEY_RATE_LIMITS"][api_key.tier]
+        return Principal(
+            kind="user",
+            family_id=user.family_id,
+            credential_kind="api_key",
+            credential_id=str(api_key.id),
+            scopes=frozenset({api_key.scope}),
+            user=user,
+            rate_limit=RateLimitPolicy(bucket=f"apikey:{api_key.id}", limit=limit,
+                                       tier="noop" if limit is None else api_key.tier),
+            details=services.describe(api_key),
+        )
+
+
+class GlobalApiKeyVerifier:
+    """RedCloud's legacy global key: one configured key acting as a restricted, read-only
+    service principal in one configured family. Off unless GLOBAL_API_KEY (>= 32 characters)
+    and GLOBAL_API_KEY_FAMILY_ID are both set."""
+
+    slot = "api_key"
+
+    def _configured(self) -> tuple[str, uuid.UUID] | None:
+        key = current_app.config["GLOBAL_API_KEY"] or ""
+        family = current_app.config["GLOBAL_API_KEY_FAMILY_ID"] or ""
+        if len(key) < 32 or not family:
+            return None
+        try:
+            return key, uuid.UUID(str(family))
+        except ValueError:
+            return None
+
+    def accepts(self, credential: str) -> bool:
+        return bool(credential) and self._configured() is not None and not credential.startswith(
+            current_app.config["API_KEY_PREFIX"])
+
+    def verify(self, credential: str) -> Principal:
+        configured = self._configured()
+        if configured is None or not crypto.constant_time_equals(credential, configured[0]):
+            raise CredentialRejected(MSG_INVALID)
+        return Principal(
+            kind="service",
+            family_id=configured[1],
+            credential_kind="global_api_key",
+            credential_id="global",
+            scopes=frozenset({"read"}),
+            service_permissions=GLOBAL_KEY_PERMISSIONS,
+        )

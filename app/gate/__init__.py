@@ -1,0 +1,19 @@
+"""The gate: every protected request asks it who is calling.
+
+It resolves the request to a Principal through verifiers that credential features register at
+start-up (it imports none of them), then enforces what the view declared with ``require``.
+"""
+
+from app.gate.decorators import current_principal, require
+from app.gate.principal import Principal, RateLimitPolicy
+from app.gate.registry import CredentialRejected, Verifier, register_verifier
+
+__all__ = [
+    "CredentialRejected",
+    "Principal",
+    "RateLimitPolicy",
+    "Verifier",
+    "current_principal",
+    "register_verifier",
+    "require",
+]

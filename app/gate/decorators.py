@@ -1,0 +1,137 @@
+"""``require``: the one decorator protected views declare their needs with.
+
+Order per request (Sure's base controller, made stricter):
+1. resolve the caller: ``Authorization: Bearer`` first, then ``X-Api-Key`` (any casing), then
+   the browser session. The first credential present decides: an Authorization header that is
+   present but invalid is a 401 even if a valid API key is also sent;
+2. the credential's rate limit (counted before scope checks, as Sure does);
+3. the scope, then the permissions the view declared;
+4. the view, with the principal in ``g``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from flask import g, request
+from flask_login import current_user
+
+from app.errors import BadRequest, Forbidden, Unauthorized
+from app.extensions import csrf
+from app.gate import limits
+from app.gate.principal import Principal
+from app.gate.registry import CredentialRejected, verifiers
+from app.ratelimit import Throttle
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+REALM = 'Bearer realm="Tollgate"'
+MSG_MISSING = "Access token or API key is invalid, expired, or missing"
+MSG_BAD_TOKEN = "Access token is invalid, expired, or missing required scope"
+ALL_CREDENTIALS = frozenset({"oauth", "api_key", "session", "global_api_key"})
+AUTH_FAILURES_PER_IP = Throttle("auth-failures-ip", "RATE_LIMIT_AUTH_FAILURES_IP")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def current_principal() -> Principal:
+    return g.principal
+
+
+def _invalid(message: str) -> Unauthorized:
+    return Unauthorized(message, headers={"WWW-Authenticate": f'{REALM}, error="invalid_token"'})
+
+
+def _bearer_value(header: str) -> str | None:
+    """RFC 6750 §2.1: exactly ``Bearer <token>``; the scheme is case-insensitive."""
+    parts = header.split()
+    if len(parts) != 2 or parts[0].lower() != "bearer":
+        return None
+    return parts[1]
+
+
+def _verify(slot: str, value: str | None, failure_message: str) -> Principal:
+    ip = request.remote_addr or "unknown"
+    AUTH_FAILURES_PER_IP.check(ip)
+    if value:
+        for verifier in verifiers(slot):  # type: ignore[arg-type]
+            if verifier.accepts(value):
+                try:
+                    return verifier.verify(value)
+                except CredentialRejected as rejected:
+                    AUTH_FAILURES_PER_IP.hit(ip)
+                    raise _invalid(rejected.message) from None
+    AUTH_FAILURES_PER_IP.hit(ip)
+    raise _invalid(failure_message)
+
+
+def _session_principal() -> Principal | None:
+    if not current_user.is_authenticated:
+        return None
+    user = current_user._get_current_object()
+    if request.method not in SAFE_METHODS:
+        csrf.protect()  # cookie-authenticated writes need the CSRF token
+    return Principal(
+        kind="user",
+        family_id=user.family_id,
+        credential_kind="session",
+        credential_id="session",
+        scopes=frozenset({"read_write"}),
+        user=user,
+    )
+
+
+def resolve(allowed: frozenset[str]) -> Principal:
+    if "access_token" in request.args or "api_key" in request.args:
+        raise BadRequest("Credentials are accepted only in request headers, never in the URL")
+    authorization = request.headers.get("Authorization")
+    if authorization is not None:
+        return _verify("bearer", _bearer_value(authorization), MSG_BAD_TOKEN)
+    api_key = request.headers.get("X-Api-Key")
+    if api_key is not None:
+        return _verify("api_key", api_key.strip(), MSG_MISSING)
+    if "session" in allowed and (principal := _session_principal()) is not None:
+        return principal
+    raise Unauthorized(MSG_MISSING, headers={"WWW-Authenticate": REALM})
+
+
+def require(
+    scope: str | None = None,
+    permission: str | Iterable[str] | None = None,
+    *,
+    credentials: Iterable[str] = ALL_CREDENTIALS,
+    user_required: bool = False,
+) -> Callable[[F], F]:
+    """Protect a view: who may call it (credential kinds), with which scope, with which
+    permissions. Nothing else in views checks credentials."""
+    allowed = frozenset(credentials)
+    needed = frozenset([permission] if isinstance(permission, str) else permission or ())
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            principal = resolve(allowed)
+            g.principal = principal
+            limits.apply(principal)
+            if principal.credential_kind not in allowed:
+                raise Forbidden("This endpoint does not accept this kind of credential")
+            if user_required and principal.user is None:
+                raise Forbidden("This endpoint needs a user, not a service credential")
+            if scope is not None and not principal.has_scope(scope):
+                wanted = "read_write" if scope == "write" else scope
+                raise Forbidden(
+                    f"This action requires the '{scope}' scope",
+                    error="insufficient_scope",
+                    headers={"WWW-Authenticate":
+                             f'{REALM}, error="insufficient_scope", scope="{wanted}"'},
+                )
+            if not needed <= principal.permissions:
+                raise Forbidden("You are not authorized to perform this action")
+            return view(*args, **kwargs)
+
+        wrapper.required_scope = scope  # type: ignore[attr-defined]
+        wrapper.required_credentials = allowed  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorator

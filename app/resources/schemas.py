@@ -1,0 +1,155 @@
+"""Marshmallow schemas: what the resource API accepts (load) and returns (dump). The OpenAPI
+document is generated from these."""
+
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+CURRENCY = validate.Regexp(r"^[A-Z]{3}$", error="must be a 3-letter ISO currency code")
+# Up to 15 integer digits and 4 decimals: what NUMERIC(19, 4) holds.
+AMOUNT_RANGE = validate.Range(min=-(10**15) + 1, max=10**15 - 1)
+
+
+def _money(**kwargs) -> fields.Decimal:  # type: ignore[no-untyped-def]
+    return fields.Decimal(places=4, as_string=True, allow_nan=False, validate=AMOUNT_RANGE,
+                          **kwargs)
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class Pagination(Schema):
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+    total_count = fields.Integer(required=True)
+    total_pages = fields.Integer(required=True)
+
+
+class PageQuery(Schema):
+    class Meta:
+        unknown = RAISE
+
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+    per_page = fields.Integer(load_default=25, validate=validate.Range(min=1, max=100_000))
+
+
+class TransactionQuery(PageQuery):
+    account_id = fields.UUID()
+    start_date = fields.Date()
+    end_date = fields.Date()
+
+
+class AccountRef(Schema):
+    id = fields.UUID(required=True)
+    name = fields.String(required=True)
+
+
+class AccountOut(Schema):
+    id = fields.UUID(required=True)
+    name = fields.String(required=True)
+    balance = _money(required=True)
+    currency = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+
+
+class TagOut(Schema):
+    id = fields.UUID(required=True)
+    name = fields.String(required=True)
+    color = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+
+
+class TransactionOut(Schema):
+    id = fields.UUID(required=True)
+    date = fields.Date(required=True)
+    amount = _money(required=True)
+    currency = fields.String(required=True)
+    name = fields.String(required=True)
+    notes = fields.String(allow_none=True)
+    account = fields.Nested(AccountRef, required=True)
+    tags = fields.List(fields.Nested(TagOut), required=True)
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+
+
+class ValuationOut(Schema):
+    id = fields.UUID(required=True)
+    date = fields.Date(required=True)
+    amount = _money(required=True)
+    currency = fields.String(required=True)
+    account = fields.Nested(AccountRef, required=True)
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+
+
+class SyncOut(Schema):
+    id = fields.UUID(required=True)
+    status = fields.String(required=True)
+    family_id = fields.UUID(required=True)
+    accounts_synced = fields.Integer(required=True)
+    created_at = fields.DateTime(required=True)
+    completed_at = fields.DateTime(allow_none=True)
+
+
+class TransactionIn(StrictSchema):
+    account_id = fields.UUID(required=True)
+    date = fields.Date(required=True)
+    amount = _money(required=True)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    currency = fields.String(validate=CURRENCY)
+    notes = fields.String(allow_none=True, validate=validate.Length(max=10_000))
+    tag_ids = fields.List(fields.UUID(), validate=validate.Length(max=50))
+
+
+class TransactionPatch(TransactionIn):
+    """An update: every field optional, none may be null unless it is nullable."""
+
+    account_id = fields.UUID()
+    date = fields.Date()
+    amount = _money()
+    name = fields.String(validate=validate.Length(min=1, max=255))
+
+
+class TagIn(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    color = fields.String(validate=validate.Regexp(r"^#[0-9a-fA-F]{6}$",
+                                                   error="must be a hex color like #1a2b3c"))
+
+
+class TagPatch(TagIn):
+    name = fields.String(validate=validate.Length(min=1, max=100))
+
+
+class ValuationIn(StrictSchema):
+    account_id = fields.UUID(required=True)
+    date = fields.Date(required=True)
+    amount = _money(required=True)
+
+
+class ValuationPatch(StrictSchema):
+    date = fields.Date()
+    amount = _money()
+
+    @validates_schema
+    def _something(self, data: dict, **kwargs: object) -> None:
+        if not data:
+            raise ValidationError("nothing to update: send date and/or amount")
+
+
+def page_of(name: str, item: type[Schema]) -> type[Schema]:
+    """A list response: ``{<name>: [...], "pagination": {...}}``."""
+    return Schema.from_dict(
+        {name: fields.List(fields.Nested(item), required=True),
+         "pagination": fields.Nested(Pagination, required=True)},
+        name=f"{item.__name__.removesuffix('Out')}Page",
+    )
+
+
+AccountPage = page_of("accounts", AccountOut)
+TransactionPage = page_of("transactions", TransactionOut)
+TagPage = page_of("tags", TagOut)
+ValuationPage = page_of("valuations", ValuationOut)

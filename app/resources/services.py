@@ -1,0 +1,255 @@
+"""Family-scoped reads and writes. Every lookup carries the family id, so an id from another
+family is indistinguishable from one that does not exist (404)."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
+
+from app.errors import NotFound, ValidationFailed
+from app.extensions import db
+from app.identity.models import Family
+from app.resources.models import Account, Sync, Tag, Transaction, Valuation
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Any]
+    page: int
+    per_page: int
+    total_count: int
+
+    @property
+    def pagination(self) -> dict[str, int]:
+        return {"page": self.page, "per_page": self.per_page, "total_count": self.total_count,
+                "total_pages": max(1, math.ceil(self.total_count / self.per_page))}
+
+
+def paginate(query: Select, page: int, per_page: int) -> Page:
+    per_page = min(per_page, 100)  # Sure clamps per_page to 100
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    items = db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)).unique().all()
+    return Page(list(items), page, per_page, total or 0)
+
+
+def _get(model: type[T], family_id: uuid.UUID, object_id: uuid.UUID | str) -> T:
+    try:
+        key = object_id if isinstance(object_id, uuid.UUID) else uuid.UUID(str(object_id))
+    except ValueError as exc:
+        raise NotFound() from exc
+    found = db.session.scalar(
+        select(model).where(model.id == key, model.family_id == family_id)  # type: ignore[attr-defined]
+    )
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def _invalid(message: str) -> ValidationFailed:
+    return ValidationFailed(message, extra={"errors": [message]})
+
+
+# --- accounts (read-only through the API; created by the CLI) -------------------------------
+
+
+def create_account(*, family_id: uuid.UUID, name: str, currency: str, balance: Decimal,
+                   now: datetime) -> Account:
+    if db.session.get(Family, family_id) is None:
+        raise _invalid("Family does not exist")
+    if not name.strip() or len(name) > 255:
+        raise _invalid("Name must be 1 to 255 characters")
+    if len(currency) != 3 or not currency.isalpha() or not currency.isupper():
+        raise _invalid("Currency must be a 3-letter ISO code")
+    account = Account(family_id=family_id, name=name.strip(), currency=currency,
+                      balance=balance, created_at=now, updated_at=now)
+    db.session.add(account)
+    db.session.commit()
+    return account
+
+
+def list_accounts(family_id: uuid.UUID, page: int, per_page: int) -> Page:
+    query = select(Account).where(Account.family_id == family_id).order_by(Account.name,
+                                                                           Account.id)
+    return paginate(query, page, per_page)
+
+
+def get_account(family_id: uuid.UUID, account_id: str) -> Account:
+    return _get(Account, family_id, account_id)
+
+
+# --- tags ----------------------------------------------------------------------------------
+
+
+def list_tags(family_id: uuid.UUID, page: int, per_page: int) -> Page:
+    query = select(Tag).where(Tag.family_id == family_id).order_by(Tag.name, Tag.id)
+    return paginate(query, page, per_page)
+
+
+def get_tag(family_id: uuid.UUID, tag_id: str) -> Tag:
+    return _get(Tag, family_id, tag_id)
+
+
+def save_tag(tag: Tag) -> Tag:
+    db.session.add(tag)
+    try:
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise _invalid("Name has already been taken") from exc
+    return tag
+
+
+def create_tag(family_id: uuid.UUID, data: dict[str, Any], now: datetime) -> Tag:
+    tag = Tag(family_id=family_id, created_at=now, updated_at=now, **data)
+    return save_tag(tag)
+
+
+def update_tag(family_id: uuid.UUID, tag_id: str, data: dict[str, Any], now: datetime) -> Tag:
+    tag = get_tag(family_id, tag_id)
+    for key, value in data.items():
+        setattr(tag, key, value)
+    tag.updated_at = now
+    return save_tag(tag)
+
+
+def delete_tag(family_id: uuid.UUID, tag_id: str) -> None:
+    db.session.delete(get_tag(family_id, tag_id))
+    db.session.commit()
+
+
+# --- transactions --------------------------------------------------------------------------
+
+
+def list_transactions(family_id: uuid.UUID, *, page: int, per_page: int,
+                      account_id: uuid.UUID | None = None, start_date: date | None = None,
+                      end_date: date | None = None) -> Page:
+    if start_date and end_date and start_date > end_date:
+        raise _invalid("start_date must not be after end_date")
+    query = select(Transaction).where(Transaction.family_id == family_id)
+    if account_id is not None:
+        query = query.where(Transaction.account_id == account_id)
+    if start_date is not None:
+        query = query.where(Transaction.date >= start_date)
+    if end_date is not None:
+        query = query.where(Transaction.date <= end_date)
+    return paginate(query.order_by(Transaction.date.desc(), Transaction.id), page, per_page)
+
+
+def get_transaction(family_id: uuid.UUID, transaction_id: str) -> Transaction:
+    return _get(Transaction, family_id, transaction_id)
+
+
+def _tags(family_id: uuid.UUID, tag_ids: list[uuid.UUID]) -> list[Tag]:
+    wanted = list(dict.fromkeys(tag_ids))
+    tags = db.session.scalars(
+        select(Tag).where(Tag.family_id == family_id, Tag.id.in_(wanted))
+    ).all() if wanted else []
+    if len(tags) != len(wanted):
+        raise NotFound()
+    return list(tags)
+
+
+def create_transaction(family_id: uuid.UUID, data: dict[str, Any], now: datetime) -> Transaction:
+    account = _get(Account, family_id, data["account_id"])
+    transaction = Transaction(
+        family_id=family_id, account=account, date=data["date"], amount=data["amount"],
+        currency=data.get("currency") or account.currency, name=data["name"],
+        notes=data.get("notes"), created_at=now, updated_at=now,
+        tags=_tags(family_id, data.get("tag_ids", [])),
+    )
+    db.session.add(transaction)
+    db.session.commit()
+    return transaction
+
+
+def update_transaction(family_id: uuid.UUID, transaction_id: str, data: dict[str, Any],
+                       now: datetime) -> Transaction:
+    transaction = get_transaction(family_id, transaction_id)
+    if "account_id" in data:
+        transaction.account = _get(Account, family_id, data.pop("account_id"))
+    if "tag_ids" in data:
+        transaction.tags = _tags(family_id, data.pop("tag_ids"))
+    for key, value in data.items():
+        setattr(transaction, key, value)
+    transaction.updated_at = now
+    db.session.commit()
+    return transaction
+
+
+def delete_transaction(family_id: uuid.UUID, transaction_id: str) -> None:
+    db.session.delete(get_transaction(family_id, transaction_id))
+    db.session.commit()
+
+
+# --- valuations ----------------------------------------------------------------------------
+
+
+def list_valuations(family_id: uuid.UUID, page: int, per_page: int) -> Page:
+    query = select(Valuation).where(Valuation.family_id == family_id).order_by(
+        Valuation.date.desc(), Valuation.id)
+    return paginate(query, page, per_page)
+
+
+def get_valuation(family_id: uuid.UUID, valuation_id: str) -> Valuation:
+    return _get(Valuation, family_id, valuation_id)
+
+
+def _save_valuation(valuation: Valuation) -> Valuation:
+    db.session.add(valuation)
+    try:
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise _invalid("A valuation for this account and date already exists") from exc
+    return valuation
+
+
+def create_valuation(family_id: uuid.UUID, data: dict[str, Any], now: datetime) -> Valuation:
+    account = _get(Account, family_id, data["account_id"])
+    return _save_valuation(Valuation(
+        family_id=family_id, account=account, date=data["date"], amount=data["amount"],
+        currency=account.currency, created_at=now, updated_at=now))
+
+
+def update_valuation(family_id: uuid.UUID, valuation_id: str, data: dict[str, Any],
+                     now: datetime) -> Valuation:
+    valuation = get_valuation(family_id, valuation_id)
+    for key, value in data.items():
+        setattr(valuation, key, value)
+    valuation.updated_at = now
+    return _save_valuation(valuation)
+
+
+# --- sync ----------------------------------------------------------------------------------
+
+
+def sync_family(family_id: uuid.UUID, now: datetime) -> Sync:
+    """Recompute every account's balance: its latest valuation plus the transactions dated
+    after it (or, without a valuation, the sum of all its transactions)."""
+    accounts = db.session.scalars(select(Account).where(Account.family_id == family_id)).all()
+    for account in accounts:
+        anchor = db.session.execute(
+            select(Valuation.date, Valuation.amount).where(Valuation.account_id == account.id)
+            .order_by(Valuation.date.desc()).limit(1)
+        ).first()
+        since = select(func.coalesce(func.sum(Transaction.amount), 0)).where(
+            Transaction.account_id == account.id)
+        if anchor is not None:
+            since = since.where(Transaction.date > anchor.date)
+        account.balance = (anchor.amount if anchor else Decimal(0)) + Decimal(
+            db.session.scalar(since) or 0)
+        account.updated_at = now
+    sync = Sync(family_id=family_id, status="completed", accounts_synced=len(accounts),
+                created_at=now, completed_at=now)
+    db.session.add(sync)
+    db.session.commit()
+    return sync

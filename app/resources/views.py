@@ -1,0 +1,201 @@
+"""The resource API, Sure-shaped: scope per action as in the Sure contract §8; every lookup
+within the caller's family."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from marshmallow import EXCLUDE, Schema
+
+from app.clock import utcnow
+from app.errors import BadRequest
+from app.gate import current_principal, require
+from app.openapi import doc
+from app.resources import schemas
+from app.resources import services as svc
+
+bp = Blueprint("resources", __name__, url_prefix="/api/v1")
+
+
+def _family():  # type: ignore[no-untyped-def]
+    return current_principal().family_id
+
+
+def _query(schema: type[Schema]) -> dict[str, Any]:
+    return schema(unknown=EXCLUDE).load(request.args.to_dict())
+
+
+def _body(key: str, schema: type[Schema], *, partial: bool = False) -> dict[str, Any]:
+    """``{"<key>": {...}}`` as Sure's ``params.require(:key)``: absent -> 400."""
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict) or not isinstance(payload.get(key), dict):
+        raise BadRequest()
+    return schema().load(payload[key], partial=partial)
+
+
+def _page(name: str, page: svc.Page, item: type[Schema]) -> Response:
+    return jsonify({name: item(many=True).dump(page.items), "pagination": page.pagination})
+
+
+def _one(item: type[Schema], obj: Any, status: int = 200) -> tuple[Response, int]:
+    return jsonify(item().dump(obj)), status
+
+
+# --- accounts ------------------------------------------------------------------------------
+
+
+@bp.get("/accounts")
+@require(scope="read", permission="accounts.view")
+@doc("List the family's accounts", response=schemas.AccountPage, query=schemas.PageQuery)
+def accounts_index() -> Response:
+    q = _query(schemas.PageQuery)
+    return _page("accounts", svc.list_accounts(_family(), q["page"], q["per_page"]),
+                 schemas.AccountOut)
+
+
+@bp.get("/accounts/<account_id>")
+@require(scope="read", permission="accounts.view")
+@doc("Show an account", response=schemas.AccountOut)
+def accounts_show(account_id: str) -> tuple[Response, int]:
+    return _one(schemas.AccountOut, svc.get_account(_family(), account_id))
+
+
+# --- transactions --------------------------------------------------------------------------
+
+
+@bp.get("/transactions")
+@require(scope="read", permission="transactions.view")
+@doc("List transactions", response=schemas.TransactionPage, query=schemas.TransactionQuery)
+def transactions_index() -> Response:
+    q = _query(schemas.TransactionQuery)
+    page = svc.list_transactions(
+        _family(), page=q["page"], per_page=q["per_page"], account_id=q.get("account_id"),
+        start_date=q.get("start_date"), end_date=q.get("end_date"))
+    return _page("transactions", page, schemas.TransactionOut)
+
+
+@bp.get("/transactions/<transaction_id>")
+@require(scope="read", permission="transactions.view")
+@doc("Show a transaction", response=schemas.TransactionOut)
+def transactions_show(transaction_id: str) -> tuple[Response, int]:
+    return _one(schemas.TransactionOut, svc.get_transaction(_family(), transaction_id))
+
+
+@bp.post("/transactions")
+@require(scope="write", permission="transactions.write")
+@doc("Create a transaction", response=schemas.TransactionOut, status=201,
+     body=schemas.TransactionIn, body_key="transaction")
+def transactions_create() -> tuple[Response, int]:
+    data = _body("transaction", schemas.TransactionIn)
+    return _one(schemas.TransactionOut, svc.create_transaction(_family(), data, utcnow()), 201)
+
+
+@bp.route("/transactions/<transaction_id>", methods=["PATCH", "PUT"])
+@require(scope="write", permission="transactions.write")
+@doc("Update a transaction", response=schemas.TransactionOut, body=schemas.TransactionPatch,
+     body_key="transaction")
+def transactions_update(transaction_id: str) -> tuple[Response, int]:
+    data = _body("transaction", schemas.TransactionPatch)
+    updated = svc.update_transaction(_family(), transaction_id, data, utcnow())
+    return _one(schemas.TransactionOut, updated)
+
+
+@bp.delete("/transactions/<transaction_id>")
+@require(scope="write", permission="transactions.write")
+@doc("Delete a transaction", response={"type": "object",
+                                       "properties": {"message": {"type": "string"}}})
+def transactions_destroy(transaction_id: str) -> Response:
+    svc.delete_transaction(_family(), transaction_id)
+    return jsonify(message="Transaction deleted successfully")
+
+
+# --- tags (writes need read_write by name, as in Sure) -----------------------------------------
+
+
+@bp.get("/tags")
+@require(scope="read", permission="tags.view")
+@doc("List tags", response=schemas.TagPage, query=schemas.PageQuery)
+def tags_index() -> Response:
+    q = _query(schemas.PageQuery)
+    return _page("tags", svc.list_tags(_family(), q["page"], q["per_page"]), schemas.TagOut)
+
+
+@bp.get("/tags/<tag_id>")
+@require(scope="read", permission="tags.view")
+@doc("Show a tag", response=schemas.TagOut)
+def tags_show(tag_id: str) -> tuple[Response, int]:
+    return _one(schemas.TagOut, svc.get_tag(_family(), tag_id))
+
+
+@bp.post("/tags")
+@require(scope="read_write", permission="tags.write")
+@doc("Create a tag", response=schemas.TagOut, status=201, body=schemas.TagIn, body_key="tag")
+def tags_create() -> tuple[Response, int]:
+    data = _body("tag", schemas.TagIn)
+    return _one(schemas.TagOut, svc.create_tag(_family(), data, utcnow()), 201)
+
+
+@bp.route("/tags/<tag_id>", methods=["PATCH", "PUT"])
+@require(scope="read_write", permission="tags.write")
+@doc("Update a tag", response=schemas.TagOut, body=schemas.TagPatch, body_key="tag")
+def tags_update(tag_id: str) -> tuple[Response, int]:
+    data = _body("tag", schemas.TagPatch)
+    return _one(schemas.TagOut, svc.update_tag(_family(), tag_id, data, utcnow()))
+
+
+@bp.delete("/tags/<tag_id>")
+@require(scope="read_write", permission="tags.write")
+@doc("Delete a tag", response={"type": "object", "properties": {"message": {"type": "string"}}})
+def tags_destroy(tag_id: str) -> Response:
+    svc.delete_tag(_family(), tag_id)
+    return jsonify(message="Tag deleted successfully")
+
+
+# --- valuations ----------------------------------------------------------------------------
+
+
+@bp.get("/valuations")
+@require(scope="read", permission="valuations.view")
+@doc("List valuations", response=schemas.ValuationPage, query=schemas.PageQuery)
+def valuations_index() -> Response:
+    q = _query(schemas.PageQuery)
+    return _page("valuations", svc.list_valuations(_family(), q["page"], q["per_page"]),
+                 schemas.ValuationOut)
+
+
+@bp.get("/valuations/<valuation_id>")
+@require(scope="read", permission="valuations.view")
+@doc("Show a valuation", response=schemas.ValuationOut)
+def valuations_show(valuation_id: str) -> tuple[Response, int]:
+    return _one(schemas.ValuationOut, svc.get_valuation(_family(), valuation_id))
+
+
+@bp.post("/valuations")
+@require(scope="write", permission="valuations.write")
+@doc("Record a valuation", response=schemas.ValuationOut, status=201,
+     body=schemas.ValuationIn, body_key="valuation")
+def valuations_create() -> tuple[Response, int]:
+    data = _body("valuation", schemas.ValuationIn)
+    return _one(schemas.ValuationOut, svc.create_valuation(_family(), data, utcnow()), 201)
+
+
+@bp.route("/valuations/<valuation_id>", methods=["PATCH", "PUT"])
+@require(scope="write", permission="valuations.write")
+@doc("Update a valuation", response=schemas.ValuationOut, body=schemas.ValuationPatch,
+     body_key="valuation")
+def valuations_update(valuation_id: str) -> tuple[Response, int]:
+    data = _body("valuation", schemas.ValuationPatch)
+    return _one(schemas.ValuationOut, svc.update_valuation(_family(), valuation_id, data,
+                                                           utcnow()))
+
+
+# --- sync ----------------------------------------------------------------------------------
+
+
+@bp.post("/sync")
+@require(scope="write", permission="accounts.sync")
+@doc("Recompute every account balance of the family", response=schemas.SyncOut)
+def sync() -> tuple[Response, int]:
+    result = svc.sync_family(_family(), utcnow())
+    return _one(schemas.SyncOut, result)

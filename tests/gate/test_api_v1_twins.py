@@ -1,0 +1,39 @@
+"""Every JSON route outside the Sure contract is also served under /api/v1: same view, same
+methods (so the same protection), and the same RFC error shape."""
+
+from __future__ import annotations
+
+from app.oauth2.views import JSON_ENDPOINTS
+
+
+def test_every_json_route_has_an_api_v1_twin(app) -> None:
+    rules = list(app.url_map.iter_rules())
+    by_path = {(rule.rule, frozenset(rule.methods)): rule for rule in rules}
+    originals = [r for r in rules if r.endpoint in JSON_ENDPOINTS]
+    assert len(originals) == len(JSON_ENDPOINTS)
+    for rule in originals:
+        twin = by_path.get(("/api/v1" + rule.rule, frozenset(rule.methods)))
+        assert twin is not None, f"{rule.rule} has no /api/v1 twin"
+        assert app.view_functions[twin.endpoint] is app.view_functions[rule.endpoint]
+
+
+def test_json_routes_not_listed_are_under_api_v1_already(app) -> None:
+    """A JSON route added later without a twin fails here: anything outside /api/v1 that is
+    not a page, a static file or a listed OAuth endpoint is a mistake."""
+    pages = {"web.home", "web.login", "web.login_submit", "web.logout", "static",
+             "oauth2.authorize", "oauth2.authorize_decision", "docs.explorer"}
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/v1/") or rule.endpoint in pages:
+            continue
+        assert rule.endpoint in JSON_ENDPOINTS, f"{rule.rule} ({rule.endpoint}) lacks a twin"
+
+
+def test_twin_speaks_the_same_protocol(client) -> None:
+    for path in ("/oauth/token", "/api/v1/oauth/token"):
+        response = client.post(path, data={"grant_type": "nope"})
+        assert response.status_code == 400
+        assert response.get_json() == {"error": "unsupported_grant_type"}
+        assert response.headers["Cache-Control"] == "no-store"
+    metadata = client.get("/api/v1/.well-known/oauth-authorization-server").get_json()
+    assert metadata == client.get("/.well-known/oauth-authorization-server").get_json()
+    assert client.get("/api/v1/oauth/token/info").status_code == 401
