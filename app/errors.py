@@ -44,8 +44,12 @@ class TollgateError(Exception):
         status: int | None = None,
         headers: dict[str, str] | None = None,
         extra: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(description or self.description)
+        # A complete body, for the Sure first-party endpoints whose errors are not the usual
+        # envelope (e.g. {"error": "Invalid email or password"}).
+        self.body = body
         if description is not None:
             self.description = description
         if error is not None:
@@ -166,6 +170,11 @@ def _flatten(messages: Any, prefix: str = "") -> list[str]:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(TollgateError)
     def _tollgate(exc: TollgateError) -> Response:
+        if exc.body is not None:
+            response = jsonify(exc.body)
+            response.status_code = exc.status
+            response.headers.update(exc.headers)
+            return response
         return render_error(exc.status, exc.error, exc.description, exc.headers, exc.extra)
 
     @app.errorhandler(OAuth2Error)

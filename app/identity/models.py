@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, String, Text
+from sqlalchemy import BigInteger, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import utcnow
@@ -45,6 +45,9 @@ class User(db.Model):
     otp_required: Mapped[bool] = mapped_column(default=False)
     # The last accepted TOTP time step: a code is never accepted twice.
     otp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    ai_enabled: Mapped[bool] = mapped_column(default=False, server_default=false())
+    ui_layout: Mapped[str] = mapped_column(String(20), default="dashboard",
+                                           server_default="dashboard")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -70,3 +73,47 @@ class User(db.Model):
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_epoch}"
+
+
+DEVICE_TYPES = ("ios", "android", "web")
+
+
+class Device(db.Model):
+    """A mobile (or web) client installation; at most one live token per device."""
+
+    __tablename__ = "mobile_devices"
+    __table_args__ = (UniqueConstraint("user_id", "device_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    device_id: Mapped[str] = mapped_column(String(255))
+    device_name: Mapped[str] = mapped_column(String(255))
+    device_type: Mapped[str] = mapped_column(String(20))
+    os_version: Mapped[str | None] = mapped_column(String(50))
+    app_version: Mapped[str | None] = mapped_column(String(50))
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InviteCode(db.Model):
+    """8 lowercase hex characters, stored as a digest; claimed once, inside the signup."""
+
+    __tablename__ = "invite_codes"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    code_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column()
+    used_by_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+
+
+class BackupCode(db.Model):
+    """A single-use MFA recovery code (16 hex characters), stored as a digest."""
+
+    __tablename__ = "otp_backup_codes"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    code_digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column()

@@ -118,6 +118,11 @@ class OAuthToken(db.Model, TokenMixin):
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), index=True)
     family_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("families.id"), index=True)
     grant_type: Mapped[str] = mapped_column(String(32))
+    # The device a first-party (mobile) lineage belongs to: one live token per device.
+    device_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("mobile_devices.id"), index=True)
+    # Lifetime profile of the lineage: "oauth" (RFC grants) or "mobile" (Sure's 30 days).
+    profile: Mapped[str] = mapped_column(String(16), default="oauth", server_default="oauth")
     # Scope of this access token (a refresh may narrow it).
     scope: Mapped[str] = mapped_column(String(255))
     # Scope of the authorization; the refresh token always keeps it.
