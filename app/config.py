@@ -62,6 +62,7 @@ class DefaultConfig:
         "client_credentials": 31536000,
     }
     OAUTH2_REFRESH_TOKEN_LIFETIME = 0  # seconds a refresh token lives; 0 = until revoked
+    FIRST_PARTY_TOKEN_LIFETIME = 2592000  # Sure's mobile access tokens: 30 days
     TOKEN_PURGE_BATCH_SIZE = 1000  # rows deleted per statement by `flask tokens purge`
 
     # --- API keys ------------------------------------------------------------------------------
@@ -76,6 +77,8 @@ class DefaultConfig:
     RATE_LIMIT_ENABLED = True  # switch every throttle off (benchmarks only)
     RATE_LIMIT_LOGIN_ACCOUNT = "10 per 15 minutes"  # failed sign-ins per account
     RATE_LIMIT_LOGIN_IP = "50 per 15 minutes"  # failed sign-ins per client IP
+    RATE_LIMIT_OTP_ACCOUNT = "5 per 5 minutes"  # wrong one-time codes per account
+    RATE_LIMIT_SIGNUP_IP = "10 per 1 hour"  # signups per client IP
     RATE_LIMIT_REGISTER_IP = "10 per 1 minute"  # dynamic client registrations per client IP
     RATE_LIMIT_AUTH_FAILURES_IP = "60 per 1 minute"  # bad tokens / API keys per client IP
 

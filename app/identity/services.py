@@ -3,27 +3,27 @@
 from __future__ import annotations
 
 import re
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-import pyotp
 from flask import current_app
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 
 from app import crypto
 from app.audit.services import SYSTEM, Caller, record
 from app.errors import TollgateError, Unauthorized
 from app.extensions import db
-from app.identity.models import ROLES, Family, User
+from app.identity import mfa
+from app.identity.models import DEVICE_TYPES, ROLES, Device, Family, InviteCode, User
 from app.ratelimit import Throttle, check_all
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-TOTP_INTERVAL = 30
-TOTP_DIGITS = 6
 
 LOGIN_PER_ACCOUNT = Throttle("login-account", "RATE_LIMIT_LOGIN_ACCOUNT")
 LOGIN_PER_IP = Throttle("login-ip", "RATE_LIMIT_LOGIN_IP")
+OTP_PER_ACCOUNT = Throttle("otp-account", "RATE_LIMIT_OTP_ACCOUNT")
 
 
 class InvalidUser(TollgateError):
@@ -56,6 +56,25 @@ def create_user(
     caller: Caller = SYSTEM,
 ) -> User:
     """Create a user (and a new family unless ``family_id`` is given); commits."""
+    user = add_user(email=email, password=password, now=now, first_name=first_name,
+                    last_name=last_name, role=role, family_id=family_id, caller=caller)
+    db.session.commit()
+    return user
+
+
+def add_user(
+    *,
+    email: str,
+    password: str,
+    now: datetime,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    role: str = "member",
+    family_id: uuid.UUID | None = None,
+    caller: Caller = SYSTEM,
+) -> User:
+    """Add a user (and a new family unless ``family_id`` is given) to the current unit of
+    work, without committing. Raises InvalidUser with every problem found."""
     email = normalize_email(email)
     errors = []
     if not EMAIL_RE.match(email) or len(email) > 254:
@@ -92,7 +111,6 @@ def create_user(
     db.session.flush()
     record("user.created", now=now, caller=caller, actor_user_id=user.id, family_id=family_id,
            role=role)
-    db.session.commit()
     return user
 
 
@@ -153,11 +171,16 @@ def authenticate_password(
         _failed(normalized, ip_key, now, caller, user, channel, client_id, "bad_credentials")
         raise InvalidCredentials()
 
-    needs_code = require_second_factor and user.otp_required
-    if needs_code and not (otp_code and verify_totp(user, otp_code, now)):
-        if otp_code:
-            _failed(normalized, ip_key, now, caller, user, channel, client_id, "bad_otp")
-        raise SecondFactorRequired(extra={"mfa_required": True})
+    if require_second_factor and user.otp_required:
+        # The one-time code has its own, smaller budget per account: once it is spent the
+        # whole sign-in must wait, password included.
+        OTP_PER_ACCOUNT.check(normalized)
+        if not (otp_code and mfa.verify_second_factor(user, otp_code, now)):
+            if otp_code:
+                OTP_PER_ACCOUNT.hit(normalized)
+                _failed(normalized, ip_key, now, caller, user, channel, client_id, "bad_otp")
+            raise SecondFactorRequired(extra={"mfa_required": True})
+        OTP_PER_ACCOUNT.reset(normalized)
 
     if crypto.password_needs_rehash(user.password_hash or ""):
         user.password_hash = crypto.hash_password(password)
@@ -186,57 +209,93 @@ def _failed(
     db.session.commit()
 
 
-# --- TOTP (RFC 6238) ---------------------------------------------------------------------------
-
-
-def totp_for(user: User) -> pyotp.TOTP:
-    if not user.otp_secret_encrypted:
-        raise ValueError("user has no TOTP secret")
-    secret = crypto.decrypt(user.otp_secret_encrypted)
-    return pyotp.TOTP(secret, digits=TOTP_DIGITS, interval=TOTP_INTERVAL)
+# --- second factor --------------------------------------------------------------------------
 
 
 def enable_totp(user: User, *, now: datetime, caller: Caller = SYSTEM) -> str:
-    """Turn MFA on with a fresh secret; returns the secret (shown once). Commits."""
-    secret = pyotp.random_base32(32)
-    user.otp_secret_encrypted = crypto.encrypt(secret)
-    user.otp_required = True
-    user.otp_last_step = None
-    user.session_epoch += 1
-    record("mfa.enabled", now=now, caller=caller, actor_user_id=user.id,
-           family_id=user.family_id)
-    db.session.commit()
-    return secret
-
-
-def verify_totp(user: User, code: str, now: datetime) -> bool:
-    """Accept the current 30-second step or the one before it, each at most once.
-
-    The accepted step is claimed with a conditional UPDATE, so a replayed code (even one sent
-    twice in parallel) is refused. The caller commits.
-    """
-    code = (code or "").strip()
-    if not user.otp_secret_encrypted or not re.fullmatch(r"\d{6}", code):
-        return False
-    totp = totp_for(user)
-    current_step = int(now.timestamp() // TOTP_INTERVAL) if now.tzinfo else int(
-        (now - datetime(1970, 1, 1)).total_seconds() // TOTP_INTERVAL
-    )
-    for step in (current_step, current_step - 1):
-        if crypto.constant_time_equals(totp.generate_otp(step), code):
-            claimed = db.session.execute(
-                update(User)
-                .where(User.id == user.id)
-                .where(or_(User.otp_last_step.is_(None), User.otp_last_step < step))
-                .values(otp_last_step=step)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if claimed == 1:
-                user.otp_last_step = step
-                return True
-            return False
-    return False
+    """Turn MFA on at once (operators, tests); returns the TOTP secret. Commits."""
+    return mfa.enable_immediately(user, now=now, caller=caller)["secret"]
 
 
 def count_users() -> int:
     return db.session.scalar(select(func.count(User.id))) or 0
+
+
+# --- devices -----------------------------------------------------------------------------------
+
+DEVICE_FIELDS = ("device_id", "device_name", "device_type", "os_version", "app_version")
+
+
+def valid_device(data: object) -> dict[str, str] | None:
+    """Sure's rule: all five fields present and non-blank, device_type ios|android|web."""
+    if not isinstance(data, dict):
+        return None
+    values = {key: data.get(key) for key in DEVICE_FIELDS}
+    if not all(isinstance(v, str) and v.strip() for v in values.values()):
+        return None
+    if values["device_type"] not in DEVICE_TYPES:
+        return None
+    if any(len(v) > 255 for v in values.values()):  # type: ignore[arg-type]
+        return None
+    return {key: value.strip() for key, value in values.items()}  # type: ignore[union-attr]
+
+
+def upsert_device(user: User, info: dict[str, str], *, now: datetime) -> Device:
+    """Find the user's device by device_id or create it; overwrite its details and
+    last_seen_at. Part of the caller's unit of work."""
+    device = db.session.scalar(
+        select(Device).where(Device.user_id == user.id, Device.device_id == info["device_id"])
+    )
+    if device is None:
+        device = Device(user_id=user.id, device_id=info["device_id"], created_at=now)
+        db.session.add(device)
+    device.device_name = info["device_name"]
+    device.device_type = info["device_type"]
+    device.os_version = info["os_version"]
+    device.app_version = info["app_version"]
+    device.last_seen_at = now
+    db.session.flush()
+    return device
+
+
+def touch_device(user_id: uuid.UUID, device_id: str, *, now: datetime) -> None:
+    db.session.execute(
+        update(Device).where(Device.user_id == user_id, Device.device_id == device_id)
+        .values(last_seen_at=now).execution_options(synchronize_session=False)
+    )
+
+
+# --- invite codes --------------------------------------------------------------------------------
+
+
+def create_invite_codes(count: int, *, now: datetime, caller: Caller = SYSTEM) -> list[str]:
+    """New single-use codes of 8 lowercase hex characters; only digests are stored."""
+    codes = []
+    while len(codes) < count:
+        code = secrets.token_hex(4)
+        if code in codes or db.session.scalar(
+                select(InviteCode.id).where(InviteCode.code_digest == crypto.digest(code))):
+            continue
+        codes.append(code)
+        db.session.add(InviteCode(code_digest=crypto.digest(code), created_at=now))
+    record("invite_codes.created", now=now, caller=caller, count=count)
+    db.session.commit()
+    return codes
+
+
+def invite_code_usable(code: str) -> bool:
+    return db.session.scalar(
+        select(InviteCode.id).where(InviteCode.code_digest == crypto.digest(code.strip().lower()),
+                                    InviteCode.used_at.is_(None))
+    ) is not None
+
+
+def claim_invite_code(code: str, user_id: uuid.UUID, *, now: datetime) -> bool:
+    """Consume the code inside the caller's transaction; False when someone else did."""
+    return db.session.execute(
+        update(InviteCode)
+        .where(InviteCode.code_digest == crypto.digest(code.strip().lower()),
+               InviteCode.used_at.is_(None))
+        .values(used_at=now, used_by_user_id=user_id)
+        .execution_options(synchronize_session=False)
+    ).rowcount == 1

@@ -14,9 +14,11 @@ from typing import Any, Literal
 
 from flask import current_app
 from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from app import crypto, scopes
 from app.audit.services import SYSTEM, Caller, record
+from app.clock import epoch
 from app.errors import TollgateError
 from app.extensions import db
 from app.identity.models import User
@@ -198,9 +200,13 @@ def save_token(
     lineage: Lineage,
     now: datetime,
     caller: Caller,
+    profile: str = "oauth",
+    device_id: uuid.UUID | None = None,
+    commit: bool = True,
 ) -> OAuthToken:
-    """Persist an issued token response (digests only) and commit the unit of work.
-    ``token`` is the dict returned to the client; it is read, never changed."""
+    """Persist an issued token response (digests only) and commit the unit of work (unless
+    the caller's unit goes on). ``token`` is the dict returned to the client; it is read,
+    never changed."""
     refresh = token.get("refresh_token")
     refresh_expires_at = None
     if refresh:
@@ -216,6 +222,8 @@ def save_token(
         user_id=user.id if user else None,
         family_id=user.family_id if user else None,
         grant_type=grant_type,
+        profile=lineage.parent.profile if lineage.parent else profile,
+        device_id=lineage.parent.device_id if lineage.parent else device_id,
         scope=token.get("scope", ""),
         lineage_scope=lineage.scope or token.get("scope", ""),
         access_token_digest=crypto.digest(token["access_token"]),
@@ -228,7 +236,10 @@ def save_token(
     record("token.rotated" if lineage.parent else "token.issued", now=now, caller=caller,
            actor_user_id=row.user_id, family_id=row.family_id, client_id=client.client_id,
            grant_type=grant_type, lineage_id=str(lineage.lineage_id), scope=row.scope)
-    db.session.commit()
+    if commit:
+        db.session.commit()
+    else:
+        db.session.flush()
     return row
 
 
@@ -254,9 +265,10 @@ def find_active_access_token(value: str | None, *, now: datetime) -> OAuthToken 
 
 
 def find_refresh_token(
-    value: str, client: OAuthClient, *, now: datetime, caller: Caller
+    value: str, client: OAuthClient | None, *, now: datetime, caller: Caller
 ) -> OAuthToken | None:
-    """The live refresh token ``value`` of this client, or None.
+    """The live refresh token ``value`` of this client (None: of any client, for Sure's
+    first-party refresh), or None.
 
     A token of another client is simply not found (that client's attempt must not revoke
     anything of ours). A refresh token that was already rotated is reuse: the lineage is
@@ -265,7 +277,7 @@ def find_refresh_token(
     if found is None or found[1] != "refresh_token":
         return None
     row = found[0]
-    if row.client_id != client.client_id:
+    if client is not None and row.client_id != client.client_id:
         return None
     if row.refresh_used_at is not None and row.revoked_at is None:
         report_refresh_reuse(row, now=now, caller=caller)
@@ -446,3 +458,99 @@ def purge_expired(*, now: datetime, batch_size: int) -> dict[str, int]:
         ).rowcount
         db.session.commit()
     return counts
+
+
+# --- first-party issuance (Sure's mobile tokens) -----------------------------------------------
+
+SURE_MOBILE_CLIENT_ID = "sure-mobile"
+SURE_MOBILE_REDIRECT_URI = "sureapp://oauth/callback"
+
+
+def first_party_client(*, now: datetime) -> OAuthClient:
+    """The shared public client "Sure Mobile" that device tokens belong to, created on first
+    use (a fixed client_id makes concurrent creation converge on one row)."""
+    client = get_client(SURE_MOBILE_CLIENT_ID)
+    if client is not None:
+        return client
+    client = OAuthClient(
+        client_id=SURE_MOBILE_CLIENT_ID, client_secret_digest=None, name="Sure Mobile",
+        redirect_uris=[SURE_MOBILE_REDIRECT_URI],
+        grant_types=["authorization_code", "refresh_token"], scope="read_write",
+        token_endpoint_auth_method="none", first_party=True, created_at=now,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(client)
+    except IntegrityError:
+        client = get_client(SURE_MOBILE_CLIENT_ID)
+        assert client is not None
+    return client
+
+
+def token_block(expires_in: int, now: datetime) -> dict[str, Any]:
+    return {
+        "access_token": crypto.new_token(crypto.PREFIX_ACCESS_TOKEN),
+        "refresh_token": crypto.new_token(crypto.PREFIX_REFRESH_TOKEN),
+        "token_type": "Bearer",
+        "expires_in": expires_in,
+        "created_at": epoch(now),
+    }
+
+
+def issue_device_token(
+    user: User, device_id: uuid.UUID, *, now: datetime, caller: Caller
+) -> dict[str, Any]:
+    """Sure's device token: revoke the device's earlier live tokens, then issue a 30-day
+    read_write token with a refresh token. Part of the caller's unit of work (no commit)."""
+    client = first_party_client(now=now)
+    db.session.execute(
+        update(OAuthToken)
+        .where(OAuthToken.user_id == user.id, OAuthToken.device_id == device_id,
+               OAuthToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    token = token_block(current_app.config["FIRST_PARTY_TOKEN_LIFETIME"], now)
+    save_token({**token, "scope": "read_write"}, client=client, user=user,
+               grant_type="password", lineage=Lineage(lineage_id=uuid.uuid4()), now=now,
+               caller=caller, profile="mobile", device_id=device_id, commit=False)
+    return token
+
+
+class InvalidRefreshToken(TollgateError):
+    status, error = 401, "invalid_grant"
+
+
+def rotate_refresh_token(value: str, *, now: datetime, caller: Caller) -> dict[str, Any]:
+    """Sure's /api/v1/auth/refresh: any refresh token Tollgate issued, rotated with the same
+    guarantees as /oauth/token (atomic claim; a replay revokes the lineage). The lineage keeps
+    its client, owner, device, scope and lifetime profile. Commits."""
+    row = find_refresh_token(value, None, now=now, caller=caller)
+    user = db.session.get(User, row.user_id) if row is not None and row.user_id else None
+    if row is None or user is None or not user.active:
+        raise InvalidRefreshToken()
+    if not claim_refresh_token(row, now=now):
+        report_refresh_reuse(row, now=now, caller=caller)
+        raise InvalidRefreshToken()
+    client = get_client(row.client_id)
+    if client is None:
+        db.session.rollback()
+        raise InvalidRefreshToken()
+    lifetime = (current_app.config["FIRST_PARTY_TOKEN_LIFETIME"] if row.profile == "mobile"
+                else int(current_app.config["OAUTH2_TOKEN_EXPIRES_IN"]["refresh_token"]))
+    token = token_block(lifetime, now)
+    save_token({**token, "scope": row.lineage_scope}, client=client, user=user,
+               grant_type="refresh_token",
+               lineage=Lineage(lineage_id=row.lineage_id, scope=row.lineage_scope, parent=row),
+               now=now, caller=caller)
+    return token
+
+
+def revoke_all_for_user(user_id: uuid.UUID, *, now: datetime) -> int:
+    """Every token of every lineage of the user, in one statement. The caller commits."""
+    return db.session.execute(
+        update(OAuthToken)
+        .where(OAuthToken.user_id == user_id, OAuthToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
