@@ -69,11 +69,13 @@ def _init_extensions(app: Flask) -> None:
 def _register_credentials(app: Flask) -> None:
     """Each credential feature registers its verifiers with the gate (in resolution order)."""
     from app.apikeys import verifier as apikeys
+    from app.firstparty import reset
     from app.gate import register_verifier
     from app.oauth2 import server as oauth2_server
     from app.oauth2.verifier import AccessTokenVerifier
 
     oauth2_server.init_app(app)
+    reset.init_app(app)
     register_verifier(app, AccessTokenVerifier())
     register_verifier(app, apikeys.PersonalApiKeyVerifier())
     register_verifier(app, apikeys.GlobalApiKeyVerifier())
@@ -82,6 +84,7 @@ def _register_credentials(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from app.apikeys.views import bp as apikeys_bp
     from app.extensions import csrf
+    from app.firstparty.views import bp as firstparty_bp
     from app.gate.http import add_api_v1_twins
     from app.oauth2.views import JSON_ENDPOINTS
     from app.oauth2.views import bp as oauth2_bp
@@ -93,7 +96,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(oauth2_bp)
     app.register_blueprint(docs_bp)
     # The gate checks CSRF itself, and only for cookie-authenticated writes.
-    for api in (resources_bp, apikeys_bp):
+    for api in (resources_bp, apikeys_bp, firstparty_bp):
         csrf.exempt(api)
         app.register_blueprint(api)
     add_api_v1_twins(app, JSON_ENDPOINTS)

@@ -17,6 +17,8 @@ from app.apikeys import services as apikey_services
 from app.apikeys.models import SCOPES, SOURCES, TIERS
 from app.clock import utcnow
 from app.errors import TollgateError
+from app.firstparty import reset
+from app.identity import mfa
 from app.identity import services as identity
 from app.identity.models import ROLES
 from app.oauth2 import services as oauth2
@@ -25,6 +27,8 @@ from app.resources import services as resources
 users = AppGroup("users", help="Manage users.")
 apikeys = AppGroup("apikeys", help="Manage personal API keys.")
 accounts = AppGroup("accounts", help="Manage demonstration resource accounts.")
+invites = AppGroup("invites", help="Invite codes for signup.")
+jobs = AppGroup("jobs", help="Background work.")
 clients = AppGroup("clients", help="Manage OAuth clients.")
 tokens = AppGroup("tokens", help="Housekeeping for codes and tokens.")
 
@@ -101,6 +105,30 @@ def create_client(name: str, redirect_uris: tuple[str, ...], public: bool,
     _emit(payload)
 
 
+@users.command("mfa-enable")
+@click.option("--email", required=True)
+def mfa_enable(email: str) -> None:
+    """Turn two-factor authentication on for a user: prints the TOTP secret and the backup
+    codes (shown this once)."""
+    user = identity.find_by_email(email)
+    if user is None:
+        raise click.ClickException(f"no user with email {email}")
+    _emit(mfa.enable_immediately(user, now=utcnow()))
+
+
+@invites.command("create")
+@click.option("--count", default=1, show_default=True, type=click.IntRange(1, 1000))
+def create_invites(count: int) -> None:
+    """Single-use signup invite codes (8 hex characters; stored as digests)."""
+    _emit({"codes": identity.create_invite_codes(count, now=utcnow())})
+
+
+@jobs.command("work")
+def work() -> None:
+    """Run every queued family reset now (e.g. after a restart)."""
+    _emit({"reset_jobs_run": reset.run_queued(now=utcnow())})
+
+
 @apikeys.command("create")
 @click.option("--email", required=True)
 @click.option("--name", required=True)
@@ -156,7 +184,7 @@ def purge(batch_size: int | None) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    for group in (users, clients, tokens, apikeys, accounts):
+    for group in (users, clients, tokens, apikeys, accounts, invites, jobs):
         app.cli.add_command(group)
     app.cli.add_command(serve)
 

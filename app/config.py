@@ -73,6 +73,11 @@ class DefaultConfig:
     GLOBAL_API_KEY = ""  # legacy global key (>= 32 chars); off when unset or shorter
     GLOBAL_API_KEY_FAMILY_ID = ""  # the one family the global key may read
 
+    # --- first-party (Sure) account API --------------------------------------------------------
+    REQUIRE_INVITE_CODE = False  # signup needs an invite code (`flask invites create`)
+    AI_AVAILABLE = True  # false: enable_ai answers "AI is not available for your account"
+    RESET_RUNNER = "thread"  # "thread": run family resets in-process; "none": `flask jobs work`
+
     # --- throttling (limits syntax: "N per M minutes") ----------------------------------------
     RATE_LIMIT_ENABLED = True  # switch every throttle off (benchmarks only)
     RATE_LIMIT_LOGIN_ACCOUNT = "10 per 15 minutes"  # failed sign-ins per account

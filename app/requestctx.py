@@ -6,6 +6,9 @@ Authlib's request handling, so they read the caller from here (``g``), set once 
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from flask import Flask, g, has_request_context, request
 
 from app.audit.services import SYSTEM, Caller
@@ -32,3 +35,25 @@ def request_base_url() -> str:
 
 def init_app(app: Flask) -> None:
     app.before_request(_bind_caller)
+
+
+_BRACKETED = re.compile(r"^([A-Za-z0-9_]+)\[([A-Za-z0-9_]+)\]$")
+
+
+def request_params() -> dict[str, Any]:
+    """The request body as a dict, from JSON or from form fields in Rails' bracket notation
+    (``user[email]=…&device[device_id]=…``), as Sure's endpoints accept both."""
+    if request.is_json:
+        data = request.get_json(silent=True)
+        return data if isinstance(data, dict) else {}
+    params: dict[str, Any] = {}
+    for key in request.form:
+        value = request.form[key]
+        match = _BRACKETED.match(key)
+        if match:
+            nested = params.setdefault(match.group(1), {})
+            if isinstance(nested, dict):
+                nested[match.group(2)] = value
+        else:
+            params[key] = value
+    return params

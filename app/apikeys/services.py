@@ -161,3 +161,11 @@ def describe(api_key: ApiKey) -> dict[str, object]:
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() + "Z" if moment is not None else None
+
+
+def revoke_all_for_user(user_id: uuid.UUID, *, now: datetime) -> int:
+    """Every active key of the user, in one statement. The caller commits."""
+    return db.session.execute(
+        update(ApiKey).where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=now).execution_options(synchronize_session=False)
+    ).rowcount

@@ -102,9 +102,11 @@ def require(
     *,
     credentials: Iterable[str] = ALL_CREDENTIALS,
     user_required: bool = False,
+    limit_after_scope: bool = False,
 ) -> Callable[[F], F]:
     """Protect a view: who may call it (credential kinds), with which scope, with which
-    permissions. Nothing else in views checks credentials."""
+    permissions. Nothing else in views checks credentials. The rate limit counts before the
+    scope check, except where ``limit_after_scope`` (Sure's enable_ai)."""
     allowed = frozenset(credentials)
     needed = frozenset([permission] if isinstance(permission, str) else permission or ())
 
@@ -113,7 +115,8 @@ def require(
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             principal = resolve(allowed)
             g.principal = principal
-            limits.apply(principal)
+            if not limit_after_scope:
+                limits.apply(principal)
             if principal.credential_kind not in allowed:
                 raise Forbidden("This endpoint does not accept this kind of credential")
             if user_required and principal.user is None:
@@ -126,6 +129,8 @@ def require(
                     headers={"WWW-Authenticate":
                              f'{REALM}, error="insufficient_scope", scope="{wanted}"'},
                 )
+            if limit_after_scope:
+                limits.apply(principal)
             if not needed <= principal.permissions:
                 raise Forbidden("You are not authorized to perform this action")
             return view(*args, **kwargs)
