@@ -20,6 +20,7 @@ from flask_login import current_user, login_user, logout_user
 from app import openapi
 from app.clock import utcnow
 from app.errors import TooManyRequests
+from app.identity import mfa
 from app.identity import services as identity
 from app.requestctx import current_caller
 
@@ -88,6 +89,79 @@ def logout() -> Response:
     logout_user()
     session.clear()
     return redirect(url_for("web.login"))
+
+
+# --- account security: TOTP enrolment, backup codes ---------------------------------------------
+
+
+def _security_page(status: int = 200, **context: object) -> tuple[str, int]:
+    user = current_user._get_current_object()
+    page = render_template("security.html", user=user,
+                           remaining=mfa.remaining_backup_codes(user), **context)
+    return page, status
+
+
+def _signed_in() -> Response | None:
+    if not current_user.is_authenticated:
+        return redirect(url_for("web.login", next=request.path))
+    return None
+
+
+@bp.get("/account/security")
+def security() -> tuple[str, int] | Response:
+    return _signed_in() or _security_page()
+
+
+@bp.post("/account/security/enrol")
+def security_enrol() -> tuple[str, int] | Response:
+    if (gate := _signed_in()) is not None:
+        return gate
+    try:
+        enrolment = mfa.start_enrolment(current_user._get_current_object(), now=utcnow())
+    except mfa.MfaError as exc:
+        return _security_page(422, error=exc.description)
+    return _security_page(enrolment=enrolment)
+
+
+@bp.post("/account/security/confirm")
+def security_confirm() -> tuple[str, int] | Response:
+    if (gate := _signed_in()) is not None:
+        return gate
+    user = current_user._get_current_object()
+    try:
+        codes = mfa.confirm_enrolment(user, request.form.get("code", ""), now=utcnow(),
+                                      caller=current_caller())
+    except mfa.MfaError as exc:
+        return _security_page(422, error=exc.description)
+    login_user(user)  # other sessions end with the new epoch; this one continues
+    return _security_page(backup_codes=codes)
+
+
+@bp.post("/account/security/backup_codes")
+def security_backup_codes() -> tuple[str, int] | Response:
+    if (gate := _signed_in()) is not None:
+        return gate
+    try:
+        codes = mfa.regenerate_backup_codes(current_user._get_current_object(),
+                                            request.form.get("code", ""), now=utcnow(),
+                                            caller=current_caller())
+    except mfa.MfaError as exc:
+        return _security_page(422, error=exc.description)
+    return _security_page(backup_codes=codes)
+
+
+@bp.post("/account/security/disable")
+def security_disable() -> tuple[str, int] | Response:
+    if (gate := _signed_in()) is not None:
+        return gate
+    user = current_user._get_current_object()
+    try:
+        mfa.disable(user, request.form.get("password", ""), request.form.get("code", ""),
+                    now=utcnow(), caller=current_caller())
+    except mfa.MfaError as exc:
+        return _security_page(422, error=exc.description)
+    login_user(user)
+    return _security_page()
 
 
 @docs_bp.get("/api/v1/openapi.json")
