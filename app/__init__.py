@@ -50,7 +50,6 @@ def _init_extensions(app: Flask) -> None:
     from app import models, ratelimit, requestctx  # noqa: F401 - models: complete metadata
     from app.extensions import csrf, db, login_manager, migrate
     from app.gate import http as gate_http
-    from app.identity.services import load_session_user
 
     if app.config["TRUSTED_PROXY_COUNT"]:
         hops = app.config["TRUSTED_PROXY_COUNT"]
@@ -58,7 +57,9 @@ def _init_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     login_manager.init_app(app)
-    login_manager.user_loader(load_session_user)
+    from app.web.views import load_user
+
+    login_manager.user_loader(load_user)
     login_manager.session_protection = "strong"
     csrf.init_app(app)
     ratelimit.init_app(app)

@@ -176,11 +176,13 @@ def create_account(family_id: str, name: str, currency: str, balance: str) -> No
 @tokens.command("purge")
 @click.option("--batch-size", type=int, default=None)
 def purge(batch_size: int | None) -> None:
-    """Delete expired authorization codes and dead tokens, in batches."""
+    """Delete expired authorization codes, dead tokens and ended sessions, in batches."""
     size = batch_size or current_app.config["TOKEN_PURGE_BATCH_SIZE"]
     if size < 1:
         raise click.ClickException("--batch-size must be at least 1")
-    _emit({"purged": oauth2.purge_expired(now=utcnow(), batch_size=size)})
+    purged = oauth2.purge_expired(now=utcnow(), batch_size=size)
+    purged["web_sessions"] = identity.purge_web_sessions(now=utcnow(), batch_size=size)
+    _emit({"purged": purged})
 
 
 def register_cli(app: Flask) -> None:

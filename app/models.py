@@ -3,12 +3,12 @@
 from app.apikeys.models import ApiKey
 from app.audit.models import AuditEvent
 from app.firstparty.models import FamilyResetJob
-from app.identity.models import BackupCode, Device, Family, InviteCode, User
+from app.identity.models import BackupCode, Device, Family, InviteCode, User, WebSession
 from app.oauth2.models import AuthorizationCode, OAuthClient, OAuthToken
 from app.resources.models import Account, Sync, Tag, Transaction, Valuation, transaction_tags
 
 __all__ = [
     "Account", "ApiKey", "AuditEvent", "AuthorizationCode", "BackupCode", "Device", "Family",
     "FamilyResetJob", "InviteCode", "OAuthClient", "OAuthToken", "Sync", "Tag", "Transaction",
-    "User", "Valuation", "transaction_tags",
+    "User", "Valuation", "WebSession", "transaction_tags",
 ]

@@ -194,6 +194,7 @@ def deactivate(user: User, *, now: datetime, caller: Caller) -> None:
     user.updated_at = now
     tokens = oauth2.revoke_all_for_user(user.id, now=now)
     keys = apikeys.revoke_all_for_user(user.id, now=now)
+    identity.end_all_web_sessions(user.id, now=now)
     record("user.deactivated", now=now, caller=caller, actor_user_id=user.id,
            family_id=user.family_id, revoked_tokens=tokens, revoked_api_keys=keys)
     db.session.commit()

@@ -6,17 +6,25 @@ import re
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from app import crypto
 from app.audit.services import SYSTEM, Caller, record
 from app.errors import TollgateError, Unauthorized
 from app.extensions import db
 from app.identity import mfa
-from app.identity.models import DEVICE_TYPES, ROLES, Device, Family, InviteCode, User
+from app.identity.models import (
+    DEVICE_TYPES,
+    ROLES,
+    Device,
+    Family,
+    InviteCode,
+    User,
+    WebSession,
+)
 from app.ratelimit import Throttle, check_all
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -128,13 +136,51 @@ def find_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == normalize_email(email)))
 
 
-def load_session_user(session_id: str) -> User | None:
-    """Flask-Login loader: "<user id>:<session epoch>"; a bumped epoch ends the session."""
-    user_id, _, epoch = (session_id or "").partition(":")
-    user = get_user(user_id)
-    if user is None or not user.active or str(user.session_epoch) != epoch:
+def start_web_session(user: User, *, now: datetime) -> str:
+    """A new server-side browser session; returns the session id for the cookie. Commits."""
+    sid = crypto.new_token("tgw_")
+    lifetime = timedelta(seconds=int(current_app.config["PERMANENT_SESSION_LIFETIME"]))
+    db.session.add(WebSession(sid_digest=crypto.digest(sid), user_id=user.id, created_at=now,
+                              expires_at=now + lifetime))
+    db.session.commit()
+    return sid
+
+
+def load_web_session_user(login_id: str, sid: str | None, *, now: datetime) -> User | None:
+    """The signed-in user of a browser request, or None: the session row must be live and
+    the user's session epoch unchanged (MFA changes and deactivation bump it)."""
+    user_id, _, epoch = (login_id or "").partition(":")
+    if not sid:
+        return None
+    found = db.session.execute(
+        select(User, WebSession).join(WebSession, WebSession.user_id == User.id)
+        .where(WebSession.sid_digest == crypto.digest(sid))
+    ).first()
+    if found is None:
+        return None
+    user, web_session = found
+    if (str(user.id) != user_id or str(user.session_epoch) != epoch or not user.active
+            or web_session.revoked_at is not None or web_session.expires_at <= now):
         return None
     return user
+
+
+def end_web_session(sid: str | None, *, now: datetime) -> None:
+    if sid:
+        db.session.execute(
+            update(WebSession).where(WebSession.sid_digest == crypto.digest(sid),
+                                     WebSession.revoked_at.is_(None))
+            .values(revoked_at=now).execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+
+
+def end_all_web_sessions(user_id: uuid.UUID, *, now: datetime) -> int:
+    """Every browser session of the user. The caller commits."""
+    return db.session.execute(
+        update(WebSession).where(WebSession.user_id == user_id, WebSession.revoked_at.is_(None))
+        .values(revoked_at=now).execution_options(synchronize_session=False)
+    ).rowcount
 
 
 @dataclass(frozen=True)
@@ -299,3 +345,18 @@ def claim_invite_code(code: str, user_id: uuid.UUID, *, now: datetime) -> bool:
         .values(used_at=now, used_by_user_id=user_id)
         .execution_options(synchronize_session=False)
     ).rowcount == 1
+
+
+def purge_web_sessions(*, now: datetime, batch_size: int) -> int:
+    """Delete expired and ended browser sessions, in batches. Commits per batch."""
+    purged = 0
+    while True:
+        ids = db.session.scalars(
+            select(WebSession.id).where(
+                (WebSession.expires_at <= now) | WebSession.revoked_at.is_not(None))
+            .limit(batch_size)
+        ).all()
+        if not ids:
+            return purged
+        purged += db.session.execute(delete(WebSession).where(WebSession.id.in_(ids))).rowcount
+        db.session.commit()

@@ -52,8 +52,12 @@ def _with_issuer(response: Response) -> Response:
 def _authorization_error(error: OAuth2Error) -> Response:
     """Errors that can go back to a verified redirect URI are redirected (with ``state`` and
     ``iss``); an unknown client or an unregistered redirect URI gets a page, never a
-    redirect (RFC 6749 §4.1.2.1)."""
-    if error.redirect_uri:
+    redirect (RFC 6749 §4.1.2.1). So does any error for a dynamically registered client:
+    anyone can register one with any https URI, and a malformed request must not make this
+    server an open redirector (RFC 9700 §4.11.2)."""
+    client = services.get_client(request.values.get("client_id"))
+    trusted = client is not None and not client.dynamically_registered
+    if error.redirect_uri and trusted:
         return _with_issuer(authorization.handle_error_response(None, error))
     body = render_template(
         "error.html",
@@ -62,6 +66,21 @@ def _authorization_error(error: OAuth2Error) -> Response:
         description=error.description or "The authorization request is invalid.",
     )
     return Response(body, status=400, mimetype="text/html")
+
+
+_BAD_CHARACTERS = "The request contains characters that are not allowed."
+
+
+def _consent_grant():  # type: ignore[no-untyped-def]
+    """Authlib echoes some parameters (response_type, grant_type) into error descriptions and
+    raises ValueError when they hold characters RFC 6749 forbids there; that is the caller's
+    malformed request, not a server error."""
+    try:
+        return authorization.get_consent_grant(end_user=current_user)
+    except ValueError as exc:
+        if "forbidden characters" not in str(exc):
+            raise
+        raise InvalidRequestError(_BAD_CHARACTERS) from exc
 
 
 def _login_redirect() -> Response:
@@ -74,7 +93,7 @@ def authorize() -> Response | str:
     if not current_user.is_authenticated:
         return _login_redirect()
     try:
-        grant = authorization.get_consent_grant(end_user=current_user)
+        grant = _consent_grant()
     except OAuth2Error as error:
         return _authorization_error(error)
     client = grant.client
@@ -100,7 +119,7 @@ def authorize_decision() -> Response:
     if not current_user.is_authenticated:
         return _login_redirect()
     try:
-        grant = authorization.get_consent_grant(end_user=current_user)
+        grant = _consent_grant()
     except OAuth2Error as error:
         return _authorization_error(error)
     approved = request.form.get("confirm") == "yes"
@@ -144,7 +163,12 @@ def token() -> Response:
     _require_form_body()
     if not request.form.get("grant_type"):
         raise InvalidRequestError("Missing 'grant_type' in request.")
-    return authorization.create_token_response()
+    try:
+        return authorization.create_token_response()
+    except ValueError as exc:
+        if "forbidden characters" not in str(exc):
+            raise
+        raise InvalidRequestError(_BAD_CHARACTERS) from exc
 
 
 @bp.post("/oauth/revoke")

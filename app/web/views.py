@@ -78,17 +78,26 @@ def login_submit() -> str | Response | tuple[str, int, dict[str, str]]:
         return render_template("login.html", next=next_path, email=email,
                                error="Invalid email or password."), 401
     # A fresh session at sign-in: nothing from before (fixation) survives.
+    identity.end_web_session(session.get("sid"), now=utcnow())
     session.clear()
     session.permanent = True
+    session["sid"] = identity.start_web_session(sign_in.user, now=utcnow())
     login_user(sign_in.user)
     return redirect(next_path)
 
 
 @bp.post("/logout")
 def logout() -> Response:
+    # Server-side: a copy of the cookie taken before signing out is dead too.
+    identity.end_web_session(session.get("sid"), now=utcnow())
     logout_user()
     session.clear()
     return redirect(url_for("web.login"))
+
+
+def load_user(login_id: str):  # type: ignore[no-untyped-def]
+    """Flask-Login's loader: the cookie's session id must name a live server-side session."""
+    return identity.load_web_session_user(login_id, session.get("sid"), now=utcnow())
 
 
 # --- account security: TOTP enrolment, backup codes ---------------------------------------------

@@ -75,9 +75,9 @@ def running_server(env: dict[str, str], port: int, log_path: Path,
             deadline = time.monotonic() + 30
             while True:
                 try:
-                    if requests.get(base_url + "/login", timeout=1).status_code == 200:
+                    if requests.get(base_url + "/login", timeout=5).status_code == 200:
                         break
-                except requests.ConnectionError:
+                except requests.RequestException:  # not listening yet, or still booting
                     pass
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(log_path.read_text())
