@@ -55,7 +55,8 @@ def _authorization_error(error: OAuth2Error) -> Response:
     redirect (RFC 6749 §4.1.2.1). So does any error for a dynamically registered client:
     anyone can register one with any https URI, and a malformed request must not make this
     server an open redirector (RFC 9700 §4.11.2)."""
-    client = services.get_client(request.values.get("client_id"))
+    params = request.form if request.method == "POST" else request.args  # as the grant reads
+    client = services.get_client(params.get("client_id"))
     trusted = client is not None and not client.dynamically_registered
     if error.redirect_uri and trusted:
         return _with_issuer(authorization.handle_error_response(None, error))
