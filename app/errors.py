@@ -25,7 +25,7 @@ from app.extensions import db
 log = logging.getLogger(__name__)
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-_HTML_PATHS = ("/oauth/authorize",)
+_HTML_PATHS = frozenset({"/oauth/authorize"})
 _OAUTH_PREFIXES = ("/oauth/", "/register", "/.well-known/")
 
 
@@ -110,7 +110,7 @@ def surface(path: str) -> str:
     if path.startswith("/api/v1/"):
         # OAuth JSON endpoints keep their RFC shape under their /api/v1 twin too.
         return "oauth" if path.removeprefix("/api/v1").startswith(_OAUTH_PREFIXES) else "api"
-    if path.startswith(_HTML_PATHS):
+    if path in _HTML_PATHS:
         return "html"
     if path.startswith(_OAUTH_PREFIXES):
         return "oauth"
