@@ -9,6 +9,7 @@ import uuid
 
 from flask import Flask, Response, g, has_request_context, request
 
+from app.errors import TollgateError, surface
 from app.gate import limits
 
 CORRELATION_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -29,6 +30,39 @@ def _bind_correlation_id() -> Response | None:
         # A CORS preflight is answered here, before routing and authentication.
         return Response(status=200)
     return None
+
+
+def _storable(value: object, depth: int = 0) -> bool:
+    """No NUL characters and no lone surrogates (neither can be stored in PostgreSQL text or
+    encoded as UTF-8), and no absurd nesting."""
+    if depth > 32:
+        return False
+    if isinstance(value, str):
+        return "\x00" not in value and not any("\ud800" <= ch <= "\udfff" for ch in value)
+    if isinstance(value, dict):
+        return all(_storable(k, depth + 1) and _storable(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_storable(v, depth + 1) for v in value)
+    return True
+
+
+def _refuse_unstorable_input() -> None:
+    """Input the database cannot hold is the caller's error (400), checked once at the edge
+    instead of surfacing as a 500 from deep inside a query."""
+    values: list[object] = list(request.args.values())
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        values.extend(request.form.values())
+    acceptable = True
+    if request.is_json and request.content_length:
+        try:
+            values.append(request.get_json(silent=True))
+        except RecursionError:  # nesting deeper than the JSON parser can follow
+            acceptable = False
+    if not acceptable or not all(_storable(v) for v in values):
+        kind = surface(request.path)
+        code = "invalid_request" if kind == "oauth" else "bad_request"
+        raise TollgateError("The request contains characters or nesting that are not allowed.",
+                            error=code)
 
 
 def _finish(response: Response) -> Response:
@@ -72,6 +106,7 @@ def add_api_v1_twins(app: Flask, json_endpoints: set[str]) -> None:
 
 def init_app(app: Flask) -> None:
     app.before_request(_bind_correlation_id)
+    app.before_request(_refuse_unstorable_input)
     app.after_request(_finish)
     # Every log record made while serving a request carries its correlation id.
     logging.setLogRecordFactory(_record_with_correlation_id)

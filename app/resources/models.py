@@ -5,14 +5,36 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Column, Date, ForeignKey, Numeric, String, Table, Text, UniqueConstraint
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 from app.clock import utcnow
 from app.extensions import db
 
-MONEY = Numeric(19, 4)
+
+class Money(TypeDecorator):
+    """Exact decimals on every database: NUMERIC(19, 4) on PostgreSQL; text on SQLite, whose
+    NUMERIC affinity would keep only 15 significant digits (a float)."""
+
+    impl = Numeric(19, 4).with_variant(String(32), "sqlite")
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        amount = Decimal(value).quantize(QUANTUM)
+        return str(amount) if dialect.name == "sqlite" else amount
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(value).quantize(QUANTUM)
+
+
+QUANTUM = Decimal("0.0001")
+MONEY = Money()
 
 transaction_tags = Table(
     "transaction_tags",

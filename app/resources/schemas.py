@@ -3,16 +3,25 @@ document is generated from these."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 CURRENCY = validate.Regexp(r"^[A-Z]{3}$", error="must be a 3-letter ISO currency code")
-# Up to 15 integer digits and 4 decimals: what NUMERIC(19, 4) holds.
-AMOUNT_RANGE = validate.Range(min=-(10**15) + 1, max=10**15 - 1)
+AMOUNT_LIMIT = Decimal(10) ** 15  # NUMERIC(19, 4): up to 15 integer digits and 4 decimals
+
+
+def _amount_in_range(value: Decimal) -> None:
+    if abs(value) >= AMOUNT_LIMIT:
+        raise ValidationError("must be less than 10^15 in absolute value")
 
 
 def _money(**kwargs) -> fields.Decimal:  # type: ignore[no-untyped-def]
-    return fields.Decimal(places=4, as_string=True, allow_nan=False, validate=AMOUNT_RANGE,
-                          **kwargs)
+    """Exact decimals: sent as a JSON number or string, returned as a string ("12.5000")."""
+    return fields.Decimal(
+        places=4, as_string=True, allow_nan=False, validate=_amount_in_range,
+        metadata={"type": ["string", "number"], "format": "decimal", "example": "12.50"},
+        **kwargs)
 
 
 class StrictSchema(Schema):

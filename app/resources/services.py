@@ -241,12 +241,12 @@ def sync_family(family_id: uuid.UUID, now: datetime) -> Sync:
             select(Valuation.date, Valuation.amount).where(Valuation.account_id == account.id)
             .order_by(Valuation.date.desc()).limit(1)
         ).first()
-        since = select(func.coalesce(func.sum(Transaction.amount), 0)).where(
-            Transaction.account_id == account.id)
+        since = select(Transaction.amount).where(Transaction.account_id == account.id)
         if anchor is not None:
             since = since.where(Transaction.date > anchor.date)
-        account.balance = (anchor.amount if anchor else Decimal(0)) + Decimal(
-            db.session.scalar(since) or 0)
+        # Summed here, exactly: SQLite's SUM would go through floating point.
+        moved = sum(db.session.scalars(since).all(), Decimal(0))
+        account.balance = (anchor.amount if anchor else Decimal(0)) + moved
         account.updated_at = now
     sync = Sync(family_id=family_id, status="completed", accounts_synced=len(accounts),
                 created_at=now, completed_at=now)
