@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import crypto
@@ -122,28 +122,37 @@ def revoke_api_key(user: User, key_id: str, *, now: datetime, caller: Caller) ->
     return api_key
 
 
-def find_for_verification(key: str) -> tuple[ApiKey, User] | None:
-    """The key and its owner in one round trip, by digest."""
-    found = db.session.execute(
-        select(ApiKey, User).join(User, User.id == ApiKey.user_id)
-        .where(ApiKey.key_digest == crypto.digest(key))
-    ).first()
-    return (found[0], found[1]) if found else None
+_LOOKUP = (
+    select(ApiKey.id, ApiKey.name, ApiKey.scope, ApiKey.source, ApiKey.tier,
+           ApiKey.display_prefix, ApiKey.created_at, ApiKey.expires_at, ApiKey.revoked_at,
+           ApiKey.last_used_at, User.id.label("user_id"), User.family_id, User.role,
+           User.active)
+    .join(User, User.id == ApiKey.user_id)
+    .where(ApiKey.key_digest == bindparam("digest"))
+)
 
 
-def touch(api_key: ApiKey, *, now: datetime) -> None:
+def find_for_verification(key: str) -> Row | None:
+    """The key's columns and its owner's in one round trip, by digest (every request)."""
+    return db.session.execute(_LOOKUP, {"digest": crypto.digest(key)}).first()
+
+
+def touch(key_id: uuid.UUID, last_used_at: datetime | None, *, now: datetime) -> datetime:
     """Record use without a write per request: ``last_used_at`` moves only when it is older
-    than API_KEY_LAST_USED_PRECISION seconds (so at most one write per key per interval)."""
+    than API_KEY_LAST_USED_PRECISION seconds (at most one write per key per interval).
+    Returns the value now stored."""
     precision = timedelta(seconds=current_app.config["API_KEY_LAST_USED_PRECISION"])
-    if api_key.last_used_at is not None and now - api_key.last_used_at < precision:
-        return
+    if last_used_at is not None and now - last_used_at < precision:
+        return last_used_at
     db.session.execute(
-        update(ApiKey).where(ApiKey.id == api_key.id).values(last_used_at=now)
-    )  # the default session synchronisation updates api_key in memory too
+        update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
     db.session.commit()
+    return now
 
 
-def describe(api_key: ApiKey) -> dict[str, object]:
+def describe(api_key: ApiKey | Row) -> dict[str, object]:
     return {
         "id": str(api_key.id),
         "name": api_key.name,
@@ -152,15 +161,17 @@ def describe(api_key: ApiKey) -> dict[str, object]:
         "source": api_key.source,
         "tier": api_key.tier,
         "display_prefix": api_key.display_prefix,
-        "created_at": _iso(api_key.created_at),
-        "expires_at": _iso(api_key.expires_at),
-        "last_used_at": _iso(api_key.last_used_at),
-        "revoked_at": _iso(api_key.revoked_at),
+        "created_at": describe_time(api_key.created_at),
+        "expires_at": describe_time(api_key.expires_at),
+        "last_used_at": describe_time(api_key.last_used_at),
+        "revoked_at": describe_time(api_key.revoked_at),
     }
 
 
-def _iso(moment: datetime | None) -> str | None:
+def describe_time(moment: datetime | None) -> str | None:
     return moment.isoformat() + "Z" if moment is not None else None
+
+
 
 
 def revoke_all_for_user(user_id: uuid.UUID, *, now: datetime) -> int:

@@ -25,25 +25,28 @@ class PersonalApiKeyVerifier:
 
     def verify(self, credential: str) -> Principal:
         now = utcnow()
-        found = services.find_for_verification(credential)
-        if found is None or not found[0].is_active(now):
+        row = services.find_for_verification(credential)
+        if row is None or row.revoked_at is not None or (
+                row.expires_at is not None and row.expires_at <= now):
             raise CredentialRejected(MSG_INVALID)
-        api_key, user = found
-        if not user.active:
+        if not row.active:
             raise CredentialRejected("Account has been deactivated")
-        services.touch(api_key, now=now)
+        details = services.describe(row)
+        details["last_used_at"] = services.describe_time(
+            services.touch(row.id, row.last_used_at, now=now))
         config = current_app.config
-        limit = None if config["SELF_HOSTED"] else config["API_KEY_RATE_LIMITS"][api_key.tier]
+        limit = None if config["SELF_HOSTED"] else config["API_KEY_RATE_LIMITS"][row.tier]
         return Principal(
             kind="user",
-            family_id=user.family_id,
+            family_id=row.family_id,
             credential_kind="api_key",
-            credential_id=str(api_key.id),
-            scopes=frozenset({api_key.scope}),
-            user=user,
-            rate_limit=RateLimitPolicy(bucket=f"apikey:{api_key.id}", limit=limit,
-                                       tier="noop" if limit is None else api_key.tier),
-            details=services.describe(api_key),
+            credential_id=str(row.id),
+            scopes=frozenset({row.scope}),
+            user_id=row.user_id,
+            role=row.role,
+            rate_limit=RateLimitPolicy(bucket=f"apikey:{row.id}", limit=limit,
+                                       tier="noop" if limit is None else row.tier),
+            details=details,
         )
 
 

@@ -78,7 +78,9 @@ def _session_principal() -> Principal | None:
         credential_kind="session",
         credential_id="session",
         scopes=frozenset({"read_write"}),
-        user=user,
+        user_id=user.id,
+        role=user.role,
+        loaded_user=user,
     )
 
 
@@ -119,7 +121,7 @@ def require(
                 limits.apply(principal)
             if principal.credential_kind not in allowed:
                 raise Forbidden("This endpoint does not accept this kind of credential")
-            if user_required and principal.user is None:
+            if user_required and principal.user_id is None:
                 raise Forbidden("This endpoint needs a user, not a service credential")
             if scope is not None and not principal.has_scope(scope):
                 wanted = "read_write" if scope == "write" else scope

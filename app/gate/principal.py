@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 from app import scopes as scope_algebra
+from app.extensions import db
 from app.identity.models import User
 from app.identity.roles import permissions_for
 
@@ -23,25 +25,32 @@ class RateLimitPolicy:
 
 @dataclass(frozen=True)
 class Principal:
+    """The caller. User principals carry the user's id and role as read with the credential
+    (one query); the full User row is loaded only if a view asks for it."""
+
     kind: Literal["user", "service"]
     family_id: uuid.UUID
     credential_kind: str  # "oauth", "api_key", "session", "global_api_key", ...
     credential_id: str
     scopes: frozenset[str]
-    user: User | None = None
+    user_id: uuid.UUID | None = None
+    role: str | None = None
     service_permissions: frozenset[str] = frozenset()
     rate_limit: RateLimitPolicy | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+    loaded_user: User | None = None
 
-    @property
-    def user_id(self) -> uuid.UUID | None:
-        return self.user.id if self.user is not None else None
+    @cached_property
+    def user(self) -> User | None:
+        if self.loaded_user is not None:
+            return self.loaded_user
+        return db.session.get(User, self.user_id) if self.user_id is not None else None
 
     @property
     def permissions(self) -> frozenset[str]:
         """User principals: the role's permissions, read live; services: their own set."""
-        if self.user is not None:
-            return permissions_for(self.user.role)
+        if self.user_id is not None:
+            return permissions_for(self.role or "")
         return self.service_permissions
 
     def has_scope(self, required: str) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app import crypto, scopes
 from app.clock import utcnow
@@ -21,30 +21,40 @@ class AccessTokenVerifier:
         return credential.startswith(crypto.PREFIX_ACCESS_TOKEN)
 
     def verify(self, credential: str) -> Principal:
-        # One round trip: the token and its owner together.
-        found = db.session.execute(
-            select(OAuthToken, User)
-            .outerjoin(User, User.id == OAuthToken.user_id)
-            .where(OAuthToken.access_token_digest == crypto.digest(credential))
-        ).first()
-        if found is None:
+        # One round trip for the token and its owner, reading only the columns the decision
+        # needs (this runs on every request).
+        row = db.session.execute(
+            _LOOKUP, {"digest": crypto.digest(credential)}).first()
+        if row is None:
             raise CredentialRejected(MSG_INVALID)
-        token, user = found
+        now = utcnow()
+        active = (row.revoked_at is None and row.access_revoked_at is None
+                  and row.access_expires_at > now)
         # Sure: a token with neither read nor read_write is a 401, not a 403.
-        if not token.access_token_active(utcnow()) or not scopes.satisfies(token.scope, "read"):
+        if not active or not scopes.satisfies(row.scope, "read"):
             raise CredentialRejected(MSG_INVALID)
-        if token.user_id is None:
+        if row.user_id is None:
             raise CredentialRejected("Access token is invalid - missing resource owner")
-        if user is None:
+        if row.family_id is None:
             raise CredentialRejected("Access token is invalid - user not found")
-        if not user.active:
+        if not row.active:
             raise CredentialRejected("Account has been deactivated")
         return Principal(
             kind="user",
-            family_id=user.family_id,
+            family_id=row.family_id,
             credential_kind="oauth",
-            credential_id=str(token.id),
-            scopes=frozenset(scopes.to_list(token.scope)),
-            user=user,
-            details={"client_id": token.client_id},
+            credential_id=str(row.id),
+            scopes=frozenset(scopes.to_list(row.scope)),
+            user_id=row.user_id,
+            role=row.role,
+            details={"client_id": row.client_id},
         )
+
+
+_LOOKUP = (
+    select(OAuthToken.id, OAuthToken.scope, OAuthToken.client_id, OAuthToken.user_id,
+           OAuthToken.revoked_at, OAuthToken.access_revoked_at, OAuthToken.access_expires_at,
+           User.family_id, User.role, User.active)
+    .outerjoin(User, User.id == OAuthToken.user_id)
+    .where(OAuthToken.access_token_digest == bindparam("digest"))
+)

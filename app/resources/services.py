@@ -35,10 +35,17 @@ class Page:
 
 
 def paginate(query: Select, page: int, per_page: int) -> Page:
+    """One round trip for the page and the total (a window count); a second, plain count
+    only when the page is past the end."""
     per_page = min(per_page, 100)  # Sure clamps per_page to 100
+    rows = db.session.execute(
+        query.add_columns(func.count().over().label("total"))
+        .limit(per_page).offset((page - 1) * per_page)
+    ).unique().all()
+    if rows:
+        return Page([row[0] for row in rows], page, per_page, rows[0].total)
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    items = db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)).unique().all()
-    return Page(list(items), page, per_page, total or 0)
+    return Page([], page, per_page, total or 0)
 
 
 def _get(model: type[T], family_id: uuid.UUID, object_id: uuid.UUID | str) -> T:

@@ -22,8 +22,13 @@ def _family():  # type: ignore[no-untyped-def]
     return current_principal().family_id
 
 
+_loaders: dict[type[Schema], Schema] = {}
+
+
 def _query(schema: type[Schema]) -> dict[str, Any]:
-    return schema(unknown=EXCLUDE).load(request.args.to_dict())
+    if schema not in _loaders:
+        _loaders[schema] = schema(unknown=EXCLUDE)
+    return _loaders[schema].load(request.args.to_dict())
 
 
 def _body(key: str, schema: type[Schema], *, partial: bool = False) -> dict[str, Any]:
@@ -34,12 +39,23 @@ def _body(key: str, schema: type[Schema], *, partial: bool = False) -> dict[str,
     return schema().load(payload[key], partial=partial)
 
 
+_dumpers: dict[tuple[type[Schema], bool], Schema] = {}
+
+
+def _dumper(item: type[Schema], many: bool) -> Schema:
+    """Schema instances are reusable for dumping; building one per request is not free."""
+    key = (item, many)
+    if key not in _dumpers:
+        _dumpers[key] = item(many=many)
+    return _dumpers[key]
+
+
 def _page(name: str, page: svc.Page, item: type[Schema]) -> Response:
-    return jsonify({name: item(many=True).dump(page.items), "pagination": page.pagination})
+    return jsonify({name: _dumper(item, True).dump(page.items), "pagination": page.pagination})
 
 
 def _one(item: type[Schema], obj: Any, status: int = 200) -> tuple[Response, int]:
-    return jsonify(item().dump(obj)), status
+    return jsonify(_dumper(item, False).dump(obj)), status
 
 
 # --- accounts ------------------------------------------------------------------------------
