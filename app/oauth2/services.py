@@ -527,18 +527,17 @@ def rotate_refresh_token(value: str, *, now: datetime, caller: Caller) -> dict[s
     its client, owner, device, scope and lifetime profile. Commits."""
     row = find_refresh_token(value, None, now=now, caller=caller)
     user = db.session.get(User, row.user_id) if row is not None and row.user_id else None
-    if row is None or user is None or not user.active:
-        raise InvalidRefreshToken()
-    if not claim_refresh_token(row, now=now):
-        report_refresh_reuse(row, now=now, caller=caller)
-        raise InvalidRefreshToken()
-    client = get_client(row.client_id)
-    if client is None:
-        db.session.rollback()
+    client = get_client(row.client_id) if row is not None else None
+    if row is None or user is None or not user.active or client is None:
         raise InvalidRefreshToken()
     lifetime = (current_app.config["FIRST_PARTY_TOKEN_LIFETIME"] if row.profile == "mobile"
                 else int(current_app.config["OAUTH2_TOKEN_EXPIRES_IN"]["refresh_token"]))
     token = token_block(lifetime, now)
+    # Everything is read and prepared before the first write: on SQLite the write lock is
+    # held only for the claim, two inserts and the commit.
+    if not claim_refresh_token(row, now=now):
+        report_refresh_reuse(row, now=now, caller=caller)
+        raise InvalidRefreshToken()
     save_token({**token, "scope": row.lineage_scope}, client=client, user=user,
                grant_type="refresh_token",
                lineage=Lineage(lineage_id=row.lineage_id, scope=row.lineage_scope, parent=row),
