@@ -89,8 +89,21 @@ def _secret_client(client_id: str | None, secret: str | None) -> OAuthClient | N
     return client
 
 
+def _basic_credentials(headers) -> tuple[str | None, str | None]:  # type: ignore[no-untyped-def]
+    """Authlib's Basic parser, with malformed credentials (not UTF-8, nothing after "Basic",
+    a NUL in the client id) as the client's error rather than a 500."""
+    try:
+        client_id, secret = extract_basic_authorization(headers)
+    except ValueError as exc:  # UnicodeDecodeError included
+        raise InvalidClientError(status_code=401,
+                                 description="Malformed Basic credentials.") from exc
+    if client_id and "\x00" in client_id:
+        raise InvalidClientError(status_code=401, description="Malformed Basic credentials.")
+    return client_id, secret
+
+
 def authenticate_client_secret_basic(query_client, request):  # type: ignore[no-untyped-def]
-    client_id, secret = extract_basic_authorization(request.headers)
+    client_id, secret = _basic_credentials(request.headers)
     if not client_id:
         return None
     form = request.form

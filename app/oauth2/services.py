@@ -98,7 +98,7 @@ def create_client(
 
 
 def get_client(client_id: str | None) -> OAuthClient | None:
-    if not client_id or len(client_id) > 64:
+    if not client_id or len(client_id) > 64 or "\x00" in client_id:
         return None
     client = db.session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
     if client is None or client.disabled_at is not None:
