@@ -7,8 +7,8 @@ import logging
 import os
 from pathlib import Path
 
+from alembic import command
 from flask import Flask
-from flask_migrate import upgrade as alembic_upgrade
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +21,11 @@ def upgrade(app: Flask) -> None:
     with open(lock_path, "w") as lock, app.app_context():
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            alembic_upgrade(directory=app.extensions["migrate"].directory)
+            migrate = app.extensions["migrate"]
+            config = migrate.migrate.get_config(migrate.directory)
+            # Quiet: start-up and CLI output stay clean (stdout carries the CLI's JSON, stderr
+            # its one-line errors); `flask db upgrade` still logs what it does.
+            config.attributes["quiet"] = True
+            command.upgrade(config, "head")
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)

@@ -10,8 +10,9 @@ config = context.config
 
 # Interpret the config file for Python logging.
 # This line sets up loggers basically.
-# Keep the application's loggers: alembic runs inside the app at start-up too.
-fileConfig(config.config_file_name, disable_existing_loggers=False)
+# Keep the application's loggers: alembic runs inside the app at start-up too, quietly.
+if not config.attributes.get("quiet"):
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import Row, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import crypto
@@ -96,9 +96,11 @@ def create_api_key(
     return NewApiKey(api_key=api_key, key=key)
 
 
-def list_api_keys(user: User) -> list[ApiKey]:
+def list_api_keys(user: User, *, now: datetime) -> list[ApiKey]:
+    """The user's active keys: not revoked, not expired."""
     return list(db.session.scalars(
-        select(ApiKey).where(ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None))
+        select(ApiKey).where(ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None),
+                             or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now))
         .order_by(ApiKey.created_at.desc())
     ))
 

@@ -68,7 +68,7 @@ ApiKeyList = Schema.from_dict({"api_keys": fields.List(fields.Nested(ApiKeyOut))
 @require(scope="write", credentials=MANAGERS, user_required=True)
 @doc("List your active API keys", response=ApiKeyList, tag="api_keys")
 def index() -> Response:
-    keys = services.list_api_keys(current_principal().user)
+    keys = services.list_api_keys(current_principal().user, now=utcnow())
     return jsonify(api_keys=[services.describe(k) for k in keys])
 
 

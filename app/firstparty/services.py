@@ -115,7 +115,7 @@ def login(params: dict[str, Any], *, now: datetime, caller: Caller) -> dict[str,
             email=email if isinstance(email, str) else "",
             password=password if isinstance(password, str) else "",
             otp_code=otp_code if isinstance(otp_code, str) else None,
-            now=now, caller=caller, channel="mobile")
+            now=now, caller=caller, channel="mobile", allow_inactive=True)
     except identity.SecondFactorRequired as exc:
         raise sure_error(401, "Two-factor authentication required", mfa_required=True) from exc
     except identity.InvalidCredentials as exc:

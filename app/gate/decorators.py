@@ -12,6 +12,7 @@ Order per request (Sure's base controller, made stricter):
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -26,6 +27,7 @@ from app.gate.registry import CredentialRejected, verifiers
 from app.ratelimit import Throttle
 
 F = TypeVar("F", bound=Callable[..., Any])
+access_log = logging.getLogger("app.gate.access")
 
 REALM = 'Bearer realm="Tollgate"'
 MSG_MISSING = "Access token or API key is invalid, expired, or missing"
@@ -117,6 +119,10 @@ def require(
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             principal = resolve(allowed)
             g.principal = principal
+            if access_log.isEnabledFor(logging.INFO):  # Sure's log_api_access
+                access_log.info("API access: %s %s user=%s via %s %s", request.method,
+                                request.path, principal.user_id, principal.credential_kind,
+                                principal.credential_id)
             if not limit_after_scope:
                 limits.apply(principal)
             if principal.credential_kind not in allowed:

@@ -199,11 +199,14 @@ def authenticate_password(
     require_second_factor: bool = True,
     channel: str = "web",
     client_id: str | None = None,
+    allow_inactive: bool = False,
 ) -> SignIn:
     """Check an email and password (and, for MFA users, a one-time code).
 
     Unknown email, wrong password and inactive account give the same answer after the same
-    work (argon2id against a dummy hash). Failures are throttled per account and per client
+    work (argon2id against a dummy hash); ``allow_inactive`` lets a caller that must answer
+    an inactive account differently (Sure's mobile login) see it, password still checked.
+    Failures are throttled per account and per client
     IP; the budget is checked before any work so a locked-out caller learns nothing new.
     Raises InvalidCredentials, SecondFactorRequired or TooManyRequests.
     """
@@ -213,7 +216,7 @@ def authenticate_password(
 
     user = find_by_email(normalized) if normalized else None
     password_ok = crypto.verify_password(password or "", user.password_hash if user else None)
-    if user is None or not password_ok or not user.active:
+    if user is None or not password_ok or not (user.active or allow_inactive):
         _failed(normalized, ip_key, now, caller, user, channel, client_id, "bad_credentials")
         raise InvalidCredentials()
 

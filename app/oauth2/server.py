@@ -398,6 +398,8 @@ class Introspection(IntrospectionEndpoint):
         )
         if not active:
             return {"active": False}
+        if row.user_id is not None and ((owner := row.get_user()) is None or not owner.active):
+            return {"active": False}  # a deactivated user's tokens are dead everywhere
         return self.introspect_token(token)
 
     def introspect_token(self, token: FoundToken) -> dict[str, Any]:

@@ -524,15 +524,15 @@ class InvalidRefreshToken(TollgateError):
 def rotate_refresh_token(value: str, *, now: datetime, caller: Caller) -> dict[str, Any]:
     """Sure's /api/v1/auth/refresh: any refresh token Tollgate issued, rotated with the same
     guarantees as /oauth/token (atomic claim; a replay revokes the lineage). The lineage keeps
-    its client, owner, device, scope and lifetime profile. Commits."""
+    its client, owner, device, scope and profile; the new access token lives 30 days, as
+    Sure's does. Commits."""
     row = find_refresh_token(value, None, now=now, caller=caller)
     user = db.session.get(User, row.user_id) if row is not None and row.user_id else None
     client = get_client(row.client_id) if row is not None else None
     if row is None or user is None or not user.active or client is None:
         raise InvalidRefreshToken()
-    lifetime = (current_app.config["FIRST_PARTY_TOKEN_LIFETIME"] if row.profile == "mobile"
-                else int(current_app.config["OAUTH2_TOKEN_EXPIRES_IN"]["refresh_token"]))
-    token = token_block(lifetime, now)
+    # Sure answers 30 days here whatever issued the lineage.
+    token = token_block(current_app.config["FIRST_PARTY_TOKEN_LIFETIME"], now)
     # Everything is read and prepared before the first write: on SQLite the write lock is
     # held only for the claim, two inserts and the commit.
     if not claim_refresh_token(row, now=now):
