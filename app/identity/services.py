@@ -7,6 +7,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import delete, func, select, update
@@ -52,20 +53,10 @@ def normalize_email(email: str) -> str:
     return (email or "").strip().lower()
 
 
-def create_user(
-    *,
-    email: str,
-    password: str,
-    now: datetime,
-    first_name: str | None = None,
-    last_name: str | None = None,
-    role: str = "member",
-    family_id: uuid.UUID | None = None,
-    caller: Caller = SYSTEM,
-) -> User:
-    """Create a user (and a new family unless ``family_id`` is given); commits."""
-    user = add_user(email=email, password=password, now=now, first_name=first_name,
-                    last_name=last_name, role=role, family_id=family_id, caller=caller)
+def create_user(**fields: Any) -> User:
+    """Create a user (and a new family unless ``family_id`` is given); commits. Takes the
+    keyword arguments of ``add_user``."""
+    user = add_user(**fields)
     db.session.commit()
     return user
 

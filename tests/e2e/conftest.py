@@ -112,3 +112,33 @@ def live_user(live_server: LiveServer) -> dict:
 def live_client(live_server: LiveServer) -> dict:
     return live_server.cli("clients", "create", "--name", "Live Client",
                            "--redirect-uri", REDIRECT_URI, "--scope", "read read_write")
+
+
+# --- a real Chromium (Debian's /usr/bin/chromium, driven by Playwright) -----------------------
+
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+# Skipped with a reason when Chromium is missing, unless REQUIRE_BROWSER=1 (set by .ci/run,
+# which installs it): there a missing browser is a failure, not a skip.
+needs_browser = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists() and os.environ.get("REQUIRE_BROWSER") != "1",
+        reason=f"{CHROMIUM} not installed (apt-get install chromium); .ci/run installs it",
+    ),
+]
+
+
+@pytest.fixture(scope="session")
+def browser():  # type: ignore[no-untyped-def]
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            # No background traffic: this machine has no network beyond loopback.
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"],
+        )
+        yield instance
+        instance.close()

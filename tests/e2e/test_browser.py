@@ -7,37 +7,12 @@ Skipped with a reason when /usr/bin/chromium is missing, unless REQUIRE_BROWSER=
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import pytest
-
 from tests.conftest import pkce_pair
-from tests.e2e.conftest import PASSWORD, REDIRECT_URI
+from tests.e2e.conftest import PASSWORD, REDIRECT_URI, needs_browser
 
-CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not CHROMIUM.exists() and os.environ.get("REQUIRE_BROWSER") != "1",
-        reason=f"{CHROMIUM} not installed (apt-get install chromium); .ci/run installs it",
-    ),
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"],
-        )
-        yield instance
-        instance.close()
+pytestmark = needs_browser
 
 
 def _authorize_url(base: str, client_id: str, state: str) -> str:

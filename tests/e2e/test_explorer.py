@@ -10,41 +10,19 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 
-from tests.e2e.conftest import PASSWORD
+from tests.e2e.conftest import PASSWORD, needs_browser
 
-CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not CHROMIUM.exists() and os.environ.get("REQUIRE_BROWSER") != "1",
-        reason=f"{CHROMIUM} not installed (apt-get install chromium); .ci/run installs it",
-    ),
-]
+pytestmark = needs_browser
 
 EMAIL = "explorer@example.com"
 TIMEOUT_MS = 15_000
 LIVE_RESPONSE = ".responses-wrapper .live-responses-table tbody"  # what Execute returned
 
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"],
-        )
-        yield instance
-        instance.close()
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ import pytest
 from sqlalchemy import text
 
 from app.clock import utcnow
+from app.config import DefaultConfig
 from app.firstparty.models import FamilyResetJob
 from app.identity.models import User
 from tests.conftest import ENCRYPTION_KEY, ON_POSTGRES, SECRET_KEY, UserInfo, login
@@ -339,8 +340,8 @@ def test_13_admin_with_other_members_cannot_delete(client, bob, jakob, make_key,
     assert response.status_code == 422
     assert response.get_json() == {"error": "Failed to delete account",
                                    "details": [ADMIN_WITH_MEMBERS]}
-    assert read_user(bob.id) == {**read_user(bob.id), "active": True,
-                                 "email": "bob@bobdylan.com"}
+    after = read_user(bob.id)
+    assert (after["active"], after["email"]) == (True, "bob@bobdylan.com")
     assert status_of(client, key) == 200  # nothing was revoked
 
 
@@ -496,7 +497,7 @@ def test_queued_means_queued_until_a_worker_runs_it(app, client, bob, make_key, 
     assert status["job"]["status"] == "queued"
 
     env = {k: v for k, v in os.environ.items()
-           if k not in ("FLASK_APP", "REDIS_URL", "DATABASE_URL")}
+           if k not in vars(DefaultConfig) and k not in ("DATABASE_URL", "FLASK_APP")}
     env.update({
         "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
         "INSTANCE_PATH": str(tmp_path),
