@@ -34,6 +34,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         schema.upgrade(app)
 
     _register_credentials(app)
+    from app import logredact
+
+    logredact.install()  # after the OAuth server: every Authlib logger exists by now
     _register_blueprints(app)
 
     from app.errors import register_error_handlers
@@ -48,12 +51,13 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 def _init_extensions(app: Flask) -> None:
     from app import models, ratelimit, requestctx  # noqa: F401 - models: complete metadata
-    from app.extensions import csrf, db, login_manager, migrate
+    from app.extensions import SessionCookies, csrf, db, login_manager, migrate
     from app.gate import http as gate_http
 
     if app.config["TRUSTED_PROXY_COUNT"]:
         hops = app.config["TRUSTED_PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+    app.session_interface = SessionCookies()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
     login_manager.init_app(app)

@@ -17,11 +17,13 @@ from app.apikeys import services as apikey_services
 from app.apikeys.models import SCOPES, SOURCES, TIERS
 from app.clock import utcnow
 from app.errors import TollgateError
+from app.firstparty import purge as user_purge
 from app.firstparty import reset
 from app.identity import mfa
 from app.identity import services as identity
 from app.identity.models import ROLES
 from app.oauth2 import services as oauth2
+from app.oauth2.models import OAuthClient
 from app.resources import services as resources
 
 users = AppGroup("users", help="Manage users.")
@@ -105,6 +107,65 @@ def create_client(name: str, redirect_uris: tuple[str, ...], public: bool,
     _emit(payload)
 
 
+def _client_json(client: OAuthClient) -> dict[str, Any]:
+    """What an operator sees of a client: never its secret or digest."""
+    return {
+        "client_id": client.client_id,
+        "name": client.name,
+        "redirect_uris": client.redirect_uris,
+        "grant_types": client.grant_types,
+        "scope": client.scope,
+        "token_endpoint_auth_method": client.token_endpoint_auth_method,
+        "first_party": client.first_party,
+        "dynamically_registered": client.dynamically_registered,
+        "disabled": client.disabled_at is not None,
+        "created_at": client.created_at.isoformat() + "Z",
+    }
+
+
+@clients.command("list")
+def list_clients() -> None:
+    """Every client that was not deleted, disabled ones included."""
+    _emit({"clients": [_client_json(c) for c in oauth2.list_clients()]})
+
+
+@clients.command("disable")
+@click.option("--client-id", required=True)
+def disable_client(client_id: str) -> None:
+    """Stop a client now: it cannot authenticate or be authorized and its tokens stop
+    working (they work again after `enable`, unless they expired meanwhile)."""
+    try:
+        client = oauth2.disable_client(client_id, now=utcnow())
+    except TollgateError as exc:
+        raise _fail(exc) from exc
+    _emit(_client_json(client))
+
+
+@clients.command("enable")
+@click.option("--client-id", required=True)
+def enable_client(client_id: str) -> None:
+    """Undo `disable`."""
+    try:
+        client = oauth2.enable_client(client_id, now=utcnow())
+    except TollgateError as exc:
+        raise _fail(exc) from exc
+    _emit(_client_json(client))
+
+
+@clients.command("delete")
+@click.option("--client-id", required=True)
+def delete_client(client_id: str) -> None:
+    """Revoke every token and authorization code of a client; its client_id can never be
+    used again (the row stays as a tombstone for the audit history)."""
+    try:
+        deleted = oauth2.delete_client(client_id, now=utcnow())
+    except TollgateError as exc:
+        raise _fail(exc) from exc
+    _emit({"client_id": client_id, "deleted": True, "revoked_tokens": deleted.revoked_tokens,
+           "revoked_codes": deleted.revoked_codes,
+           "revoked_api_keys": deleted.revoked_api_keys})
+
+
 @users.command("mfa-enable")
 @click.option("--email", required=True)
 def mfa_enable(email: str) -> None:
@@ -125,8 +186,10 @@ def create_invites(count: int) -> None:
 
 @jobs.command("work")
 def work() -> None:
-    """Run every queued family reset now (e.g. after a restart)."""
-    _emit({"reset_jobs_run": reset.run_queued(now=utcnow())})
+    """Run every queued family reset now (e.g. after a restart), then purge the users
+    deactivated at least DEACTIVATED_USER_PURGE_AFTER seconds ago."""
+    _emit({"reset_jobs_run": reset.run_queued(now=utcnow()),
+           "users_purged": user_purge.purge_deactivated_users(now=utcnow())})
 
 
 @apikeys.command("create")

@@ -40,10 +40,13 @@ class DefaultConfig:
     SESSION_COOKIE_NAME = "tollgate_session"  # browser session cookie
     SESSION_COOKIE_HTTPONLY = True  # never readable by scripts
     SESSION_COOKIE_SAMESITE = "Lax"  # sent on top-level navigations only
-    SESSION_COOKIE_SECURE = None  # None = True outside development
+    SESSION_COOKIE_SECURE = None  # None = True outside development; HTTPS requests always
     PERMANENT_SESSION_LIFETIME = 12 * 3600  # seconds a browser sign-in lasts
     SESSION_REFRESH_EACH_REQUEST = False  # no Set-Cookie on every API response
     WTF_CSRF_TIME_LIMIT = 3600  # seconds a form's CSRF token is valid
+    # Off: Flask-WTF's HTTPS check insists on a Referer, which referrer policies and privacy
+    # settings suppress; extensions.SameOriginCSRFProtect checks Origin first, then Referer.
+    WTF_CSRF_SSL_STRICT = False
 
     # --- passwords ----------------------------------------------------------------------------
     PASSWORD_MIN_LENGTH = 8  # the model rule every password path enforces
@@ -63,6 +66,10 @@ class DefaultConfig:
     }
     OAUTH2_REFRESH_TOKEN_LIFETIME = 0  # seconds a refresh token lives; 0 = until revoked
     FIRST_PARTY_TOKEN_LIFETIME = 2592000  # Sure's mobile access tokens: 30 days
+    # Seconds a rotated first-party refresh token may be presented again (a lost answer, two
+    # unlocked refreshes) for a sibling pair instead of a lineage revocation; 0 = strict.
+    FIRST_PARTY_REFRESH_REUSE_INTERVAL = 10
+    OAUTH2_REFRESH_REUSE_INTERVAL = 0  # the same for third-party clients; 0 = strict (RFC 9700)
     TOKEN_PURGE_BATCH_SIZE = 1000  # rows deleted per statement by `flask tokens purge`
 
     # --- API keys ------------------------------------------------------------------------------
@@ -77,6 +84,7 @@ class DefaultConfig:
     REQUIRE_INVITE_CODE = False  # signup needs an invite code (`flask invites create`)
     AI_AVAILABLE = True  # false: enable_ai answers "AI is not available for your account"
     RESET_RUNNER = "thread"  # "thread": run family resets in-process; "none": `flask jobs work`
+    DEACTIVATED_USER_PURGE_AFTER = 0  # seconds before `jobs work` deletes a deactivated user
 
     # --- throttling (limits syntax: "N per M minutes") ----------------------------------------
     RATE_LIMIT_ENABLED = True  # switch every throttle off (benchmarks only)
@@ -86,6 +94,7 @@ class DefaultConfig:
     RATE_LIMIT_SIGNUP_IP = "10 per 1 hour"  # signups per client IP
     RATE_LIMIT_REGISTER_IP = "10 per 1 minute"  # dynamic client registrations per client IP
     RATE_LIMIT_AUTH_FAILURES_IP = "60 per 1 minute"  # bad tokens / API keys per client IP
+    RATE_LIMIT_INTROSPECT_CLIENT = "1200 per 1 minute"  # introspection calls per client
 
 
 _SECRET_KEYS = ("SECRET_KEY", "ENCRYPTION_KEYS")

@@ -122,8 +122,12 @@ def build(app: Flask) -> dict[str, Any]:
             if "api_key" in credentials:
                 security.append({"apiKeyAuth": []})
             operation["security"] = security
-            if scope:
-                operation["description"] = f"Requires the `{scope}` scope."
+            notes = [f"Requires the `{scope}` scope."] if scope else []
+            if getattr(view, "first_party_only", False):
+                notes.append("Only the account holder: a browser session or a first-party "
+                             "app's token (never a third-party app's token or an API key).")
+            if notes:
+                operation["description"] = " ".join(notes)
             paths.setdefault(path, {})[method.lower()] = operation
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)

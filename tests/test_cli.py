@@ -237,3 +237,53 @@ def test_tokens_purge(cli):
     assert "c" * 64 not in dump and "d" * 64 not in dump
     assert "f" * 64 in dump and "1" * 64 in dump
 
+
+
+CLIENT_KEYS = {"client_id", "name", "redirect_uris", "grant_types", "scope",
+               "token_endpoint_auth_method", "first_party", "dynamically_registered",
+               "disabled", "created_at"}
+
+
+def test_clients_list_disable_enable_delete(cli):
+    created = cli.ok("clients", "create", "--name", "Lifecycle App", "--redirect-uri",
+                     "https://lifecycle.example/cb")
+    client_id, secret = created["client_id"], created["client_secret"]
+
+    listed = cli.ok("clients", "list")
+    assert set(listed) == {"clients"}
+    mine = [c for c in listed["clients"] if c["client_id"] == client_id]
+    assert len(mine) == 1
+    assert set(mine[0]) == CLIENT_KEYS  # never the secret or its digest
+    assert mine[0]["name"] == "Lifecycle App" and mine[0]["disabled"] is False
+    assert mine[0]["first_party"] is False and mine[0]["dynamically_registered"] is False
+    assert mine[0]["created_at"].endswith("Z")
+    assert secret not in json.dumps(listed)
+    assert hashlib.sha256(secret.encode()).hexdigest() not in json.dumps(listed)
+
+    disabled = cli.ok("clients", "disable", "--client-id", client_id)
+    assert set(disabled) == CLIENT_KEYS and disabled["disabled"] is True
+    listed = cli.ok("clients", "list")
+    assert [c["disabled"] for c in listed["clients"] if c["client_id"] == client_id] == [True]
+    enabled = cli.ok("clients", "enable", "--client-id", client_id)
+    assert enabled["disabled"] is False
+
+    deleted = cli.ok("clients", "delete", "--client-id", client_id)
+    assert deleted == {"client_id": client_id, "deleted": True, "revoked_tokens": 0,
+                       "revoked_codes": 0, "revoked_api_keys": 0}
+    assert client_id not in json.dumps(cli.ok("clients", "list"))
+    assert "was deleted" in cli("clients", "enable", "--client-id", client_id).assert_failed()
+
+    with sqlite3.connect(cli.db_path) as conn:
+        events = [row[0] for row in conn.execute(
+            "SELECT event FROM audit_events WHERE client_id = ? ORDER BY occurred_at",
+            (client_id,))]
+        digest = conn.execute("SELECT client_secret_digest FROM oauth2_clients "
+                              "WHERE client_id = ?", (client_id,)).fetchone()
+    assert events == ["client.created", "client.disabled", "client.enabled", "client.deleted"]
+    assert digest == (None,)  # a tombstone keeps nothing that could authenticate
+
+
+@pytest.mark.parametrize("command", ["disable", "enable", "delete"])
+def test_clients_lifecycle_unknown_client(cli, command):
+    failed = cli("clients", command, "--client-id", "no-such-client")
+    assert failed.assert_failed() == "Error: no client with client_id no-such-client"

@@ -41,6 +41,11 @@ class ApiKey(db.Model):
     expires_at: Mapped[datetime | None] = mapped_column()
     revoked_at: Mapped[datetime | None] = mapped_column(index=True)
     last_used_at: Mapped[datetime | None] = mapped_column()
+    # The OAuth client (and the token lineage) through which the key was created, if any:
+    # revoking the user's authorization of that client revokes the key with its tokens.
+    created_by_client_id: Mapped[str | None] = mapped_column(
+        ForeignKey("oauth2_clients.client_id"), index=True)
+    created_by_lineage_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
 
     def is_active(self, now: datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)

@@ -38,10 +38,14 @@ def create_api_key(
     expires_at: datetime | None = None,
     now: datetime,
     caller: Caller = SYSTEM,
+    created_by_client_id: str | None = None,
+    created_by_lineage_id: uuid.UUID | None = None,
 ) -> NewApiKey:
     """Create a key; an active key of the same source is revoked in the same transaction.
     A partial unique index makes two concurrent creations for one source impossible to both
-    stay active: the loser gets a 409. Commits."""
+    stay active: the loser gets a 409. ``created_by_client_id`` / ``created_by_lineage_id``:
+    the OAuth client and token lineage the request came through, so that revoking the
+    user's authorization of that client takes the key with it. Commits."""
     name = (name or "").strip()
     errors = []
     if not name:
@@ -81,11 +85,13 @@ def create_api_key(
     api_key = ApiKey(
         user_id=user.id, family_id=user.family_id, name=name, scope=scope, source=source,
         tier=tier, key_digest=crypto.digest(key), display_prefix=key[:12], created_at=now,
-        expires_at=expires_at,
+        expires_at=expires_at, created_by_client_id=created_by_client_id,
+        created_by_lineage_id=created_by_lineage_id,
     )
     db.session.add(api_key)
     record("api_key.created", now=now, caller=caller, actor_user_id=user.id,
-           family_id=user.family_id, api_key_id=str(api_key.id), source=source, scope=scope,
+           family_id=user.family_id, client_id=created_by_client_id,
+           api_key_id=str(api_key.id), source=source, scope=scope,
            replaced=[str(r) for r in replaced] or None)
     try:
         db.session.commit()
@@ -174,6 +180,21 @@ def describe_time(moment: datetime | None) -> str | None:
     return moment.isoformat() + "Z" if moment is not None else None
 
 
+
+
+def revoke_created_by_client(user_id: uuid.UUID | None, client_id: str, *,
+                             now: datetime) -> list[uuid.UUID]:
+    """The active keys created through ``client_id`` — one user's, or (``user_id`` None)
+    everybody's — revoked in one statement; returns their ids. Part of the caller's unit of
+    work (the caller commits)."""
+    statement = update(ApiKey).where(ApiKey.created_by_client_id == client_id,
+                                     ApiKey.revoked_at.is_(None))
+    if user_id is not None:
+        statement = statement.where(ApiKey.user_id == user_id)
+    return list(db.session.scalars(
+        statement.values(revoked_at=now).returning(ApiKey.id)
+        .execution_options(synchronize_session=False)
+    ))
 
 
 def revoke_all_for_user(user_id: uuid.UUID, *, now: datetime) -> int:

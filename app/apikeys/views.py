@@ -18,8 +18,10 @@ from app.requestctx import current_caller
 
 bp = Blueprint("apikeys", __name__, url_prefix="/api/v1")
 
-# Keys are minted and managed by their user in a browser session or with a user-bound OAuth
-# token; never with an API key itself, so a leaked key cannot mint its own successors.
+# Keys are minted and managed by the account holder only: a browser session or a first-party
+# app's token. Never with an API key itself (a leaked key cannot mint its own successors), and
+# never by a third-party app, whatever scope it was granted: a key it minted would outlive
+# the user's revocation of that app.
 MANAGERS = ("session", "oauth")
 
 
@@ -65,7 +67,7 @@ ApiKeyList = Schema.from_dict({"api_keys": fields.List(fields.Nested(ApiKeyOut))
 
 
 @bp.get("/api_keys")
-@require(scope="write", credentials=MANAGERS, user_required=True)
+@require(scope="write", credentials=MANAGERS, user_required=True, first_party_only=True)
 @doc("List your active API keys", response=ApiKeyList, tag="api_keys")
 def index() -> Response:
     keys = services.list_api_keys(current_principal().user, now=utcnow())
@@ -73,7 +75,7 @@ def index() -> Response:
 
 
 @bp.post("/api_keys")
-@require(scope="write", credentials=MANAGERS, user_required=True)
+@require(scope="write", credentials=MANAGERS, user_required=True, first_party_only=True)
 @doc("Create an API key (the key is in this response only)", response=NewApiKeyOut,
      status=201, body=ApiKeyIn, tag="api_keys")
 def create() -> tuple[Response, int]:
@@ -85,17 +87,20 @@ def create() -> tuple[Response, int]:
     data = ApiKeyIn().load(payload)
     now = utcnow()
     days = data.get("expires_in_days")
+    principal = current_principal()
     created = services.create_api_key(
-        current_principal().user, name=data["name"], scope=data["scope"],
+        principal.user, name=data["name"], scope=data["scope"],
         source=data["source"], expires_at=now + timedelta(days=days) if days else None,
-        now=now, caller=current_caller())
+        now=now, caller=current_caller(),
+        created_by_client_id=principal.details.get("client_id"),
+        created_by_lineage_id=principal.details.get("lineage_id"))
     response = jsonify({**services.describe(created.api_key), "key": created.key})
     response.headers.update(NO_STORE)
     return response, 201
 
 
 @bp.delete("/api_keys/<key_id>")
-@require(scope="write", credentials=MANAGERS, user_required=True)
+@require(scope="write", credentials=MANAGERS, user_required=True, first_party_only=True)
 @doc("Revoke one of your API keys", response=ApiKeyOut, tag="api_keys")
 def revoke(key_id: str) -> Response:
     revoked = services.revoke_api_key(current_principal().user, key_id, now=utcnow(),

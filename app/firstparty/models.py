@@ -18,7 +18,8 @@ class FamilyResetJob(db.Model):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     family_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("families.id"), index=True)
-    requested_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    # NULL once the requesting user was purged while the family stayed.
+    requested_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     # queued -> running -> complete | failed
     status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
     deleted: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

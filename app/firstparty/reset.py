@@ -54,8 +54,10 @@ class ResetEnqueueFailed(TollgateError):
 def enqueue(family_id: uuid.UUID, requested_by: uuid.UUID, *, now: datetime,
             caller: Caller) -> FamilyResetJob:
     try:
-        job = FamilyResetJob(family_id=family_id, requested_by=requested_by, status="queued",
-                             created_at=now)
+        # The id is set here, not by the column default at flush, so the audit event below
+        # records the job's real id.
+        job = FamilyResetJob(id=uuid.uuid4(), family_id=family_id, requested_by=requested_by,
+                             status="queued", created_at=now)
         db.session.add(job)
         record("family.reset_queued", now=now, caller=caller, actor_user_id=requested_by,
                family_id=family_id, job_id=str(job.id))
@@ -93,19 +95,7 @@ def run(job_id: uuid.UUID, *, now: datetime) -> bool:
     assert job is not None
     family = job.family_id
     try:
-        ids = select(Transaction.id).where(Transaction.family_id == family)
-        deleted = {
-            "taggings": db.session.execute(delete(transaction_tags).where(
-                transaction_tags.c.transaction_id.in_(ids))).rowcount,
-            "transactions": db.session.execute(
-                delete(Transaction).where(Transaction.family_id == family)).rowcount,
-            "valuations": db.session.execute(
-                delete(Valuation).where(Valuation.family_id == family)).rowcount,
-            "tags": db.session.execute(delete(Tag).where(Tag.family_id == family)).rowcount,
-            "syncs": db.session.execute(delete(Sync).where(Sync.family_id == family)).rowcount,
-            "accounts": db.session.execute(
-                delete(Account).where(Account.family_id == family)).rowcount,
-        }
+        deleted = delete_family_data(family)
         job.status, job.deleted, job.finished_at = "complete", deleted, utcnow()
         record("family.reset", now=utcnow(), family_id=family, job_id=str(job_id), **deleted)
         db.session.commit()
@@ -116,6 +106,29 @@ def run(job_id: uuid.UUID, *, now: datetime) -> bool:
                            .values(status="failed", finished_at=utcnow()))
         db.session.commit()
     return True
+
+
+# The family-owned tables delete_family_data empties (the purge's reference check uses it).
+FAMILY_DATA_COLUMNS = (Transaction.family_id, Valuation.family_id, Tag.family_id,
+                       Sync.family_id, Account.family_id)
+
+
+def delete_family_data(family_id: uuid.UUID) -> dict[str, int]:
+    """Delete a family's financial data inside the caller's transaction; rows deleted per
+    kind. Used by the reset and by the purge of a family's last member."""
+    ids = select(Transaction.id).where(Transaction.family_id == family_id)
+    return {
+        "taggings": db.session.execute(delete(transaction_tags).where(
+            transaction_tags.c.transaction_id.in_(ids))).rowcount,
+        "transactions": db.session.execute(
+            delete(Transaction).where(Transaction.family_id == family_id)).rowcount,
+        "valuations": db.session.execute(
+            delete(Valuation).where(Valuation.family_id == family_id)).rowcount,
+        "tags": db.session.execute(delete(Tag).where(Tag.family_id == family_id)).rowcount,
+        "syncs": db.session.execute(delete(Sync).where(Sync.family_id == family_id)).rowcount,
+        "accounts": db.session.execute(
+            delete(Account).where(Account.family_id == family_id)).rowcount,
+    }
 
 
 def run_queued(*, now: datetime) -> int:

@@ -62,10 +62,9 @@ def signup(params: dict[str, Any], *, now: datetime, caller: Caller) -> dict[str
     """Sure §3.1, in its order of checks; one transaction for family, user, invite, device and
     token. The first user of the instance is a super_admin, later creators admins."""
     try:
-        SIGNUP_PER_IP.check(caller.ip or "unknown")
+        SIGNUP_PER_IP.spend(caller.ip or "unknown")
     except TooManyRequests as exc:
         raise throttled(exc) from exc
-    SIGNUP_PER_IP.hit(caller.ip or "unknown")
 
     invite = params.get("invite_code")
     invite = invite.strip() if isinstance(invite, str) else ""
@@ -171,7 +170,8 @@ LAST_SUPER_ADMIN = ("Cannot remove the last active super admin. "
 
 def deactivate(user: User, *, now: datetime, caller: Caller) -> None:
     """Sure §2.4 ``DELETE /api/v1/users/me`` with its rules; then every credential of the
-    user dies in the same transaction: OAuth tokens (all lineages), API keys, sessions."""
+    user dies in the same transaction: OAuth tokens (all lineages), API keys, sessions. The
+    user itself is deleted later by the purge job (firstparty.purge, ``jobs work``)."""
     user = _lock(user)
     problems = []
     active_members = db.session.scalar(
@@ -190,6 +190,7 @@ def deactivate(user: User, *, now: datetime, caller: Caller) -> None:
     local, _, domain = user.email.partition("@")
     user.email = f"{local}-deactivated-{user.id}@{domain}"
     user.active = False
+    user.deactivated_at = now
     user.session_epoch += 1
     user.updated_at = now
     tokens = oauth2.revoke_all_for_user(user.id, now=now)

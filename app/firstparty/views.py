@@ -101,6 +101,8 @@ def users_destroy() -> Response:
 
 # --- MFA management (JSON; the page is in web/) ----------------------------------------------
 
+# The account holder only (a session or a first-party app's token): a third-party app that
+# could enrol its own second factor would lock the owner out of their account.
 MFA_MANAGERS = ("session", "oauth")
 
 
@@ -111,6 +113,12 @@ def _code() -> str:
     return code
 
 
+def _password() -> str:
+    """A missing password is checked (and refused) like a wrong one."""
+    password = request_params().get("password")
+    return password if isinstance(password, str) else ""
+
+
 def _keep_this_session() -> None:
     """Turning MFA on or off ends the user's other sessions; this one signs in again."""
     principal = current_principal()
@@ -119,7 +127,8 @@ def _keep_this_session() -> None:
 
 
 @bp.get("/mfa")
-@require(scope="read", credentials=MFA_MANAGERS, user_required=True)
+@require(scope="read", credentials=MFA_MANAGERS, user_required=True,
+         first_party_only=True)
 @doc("Two-factor authentication status", response=OBJECT, tag="mfa")
 def mfa_status() -> Response:
     user = current_principal().user
@@ -128,15 +137,18 @@ def mfa_status() -> Response:
 
 
 @bp.post("/mfa/enrolment")
-@require(scope="write", credentials=MFA_MANAGERS, user_required=True)
-@doc("Start TOTP enrolment: a secret, its otpauth URI and a QR code (SVG)", response=OBJECT,
-     tag="mfa")
+@require(scope="write", credentials=MFA_MANAGERS, user_required=True,
+         first_party_only=True)
+@doc("Start TOTP enrolment (needs the current password): a secret, its otpauth URI and a "
+     "QR code (SVG)", response=OBJECT, tag="mfa")
 def mfa_start() -> tuple[Response, int]:
-    return _no_store(mfa.start_enrolment(current_principal().user, now=utcnow()))
+    return _no_store(mfa.start_enrolment(current_principal().user, _password(), now=utcnow(),
+                                         caller=current_caller()))
 
 
 @bp.post("/mfa/enrolment/confirm")
-@require(scope="write", credentials=MFA_MANAGERS, user_required=True)
+@require(scope="write", credentials=MFA_MANAGERS, user_required=True,
+         first_party_only=True)
 @doc("Confirm enrolment with a code; returns the backup codes once", response=OBJECT,
      tag="mfa")
 def mfa_confirm() -> tuple[Response, int]:
@@ -147,7 +159,8 @@ def mfa_confirm() -> tuple[Response, int]:
 
 
 @bp.post("/mfa/backup_codes")
-@require(scope="write", credentials=MFA_MANAGERS, user_required=True)
+@require(scope="write", credentials=MFA_MANAGERS, user_required=True,
+         first_party_only=True)
 @doc("Replace the backup codes (needs a current code)", response=OBJECT, tag="mfa")
 def mfa_backup_codes() -> tuple[Response, int]:
     codes = mfa.regenerate_backup_codes(current_principal().user, _code(), now=utcnow(),
@@ -156,13 +169,12 @@ def mfa_backup_codes() -> tuple[Response, int]:
 
 
 @bp.delete("/mfa")
-@require(scope="write", credentials=MFA_MANAGERS, user_required=True)
+@require(scope="write", credentials=MFA_MANAGERS, user_required=True,
+         first_party_only=True)
 @doc("Turn two-factor authentication off (needs the password and a code)", response=OBJECT,
      tag="mfa")
 def mfa_disable() -> Response:
-    params = request_params()
-    password = params.get("password")
-    mfa.disable(current_principal().user, password if isinstance(password, str) else "",
-                _code(), now=utcnow(), caller=current_caller())
+    mfa.disable(current_principal().user, _password(), _code(), now=utcnow(),
+                caller=current_caller())
     _keep_this_session()
     return jsonify(message="Two-factor authentication disabled")

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from flask import g, request
+from flask import current_app, g, request
 from flask_login import current_user
 
 from app.errors import BadRequest, Forbidden, Unauthorized
@@ -25,6 +25,7 @@ from app.gate import limits
 from app.gate.principal import Principal
 from app.gate.registry import CredentialRejected, verifiers
 from app.ratelimit import Throttle
+from app.requestctx import request_base_url
 
 F = TypeVar("F", bound=Callable[..., Any])
 access_log = logging.getLogger("app.gate.access")
@@ -41,8 +42,17 @@ def current_principal() -> Principal:
     return g.principal
 
 
+def _challenge(*params: str) -> str:
+    """RFC 6750 §3 challenge; every one ends with ``resource_metadata`` (RFC 9728 §5.1, which
+    MCP clients require to find the authorization server): the URL discovery serves, under
+    the issuer (APP_URL, else this request's base URL)."""
+    base = current_app.config["APP_URL"] or request_base_url()
+    metadata = f'resource_metadata="{base}/.well-known/oauth-protected-resource"'
+    return ", ".join([REALM, *params, metadata])
+
+
 def _invalid(message: str) -> Unauthorized:
-    return Unauthorized(message, headers={"WWW-Authenticate": f'{REALM}, error="invalid_token"'})
+    return Unauthorized(message, headers={"WWW-Authenticate": _challenge('error="invalid_token"')})
 
 
 def _bearer_value(header: str) -> str | None:
@@ -62,9 +72,9 @@ def _verify(slot: str, value: str | None, failure_message: str) -> Principal:
                 try:
                     return verifier.verify(value)
                 except CredentialRejected as rejected:
-                    AUTH_FAILURES_PER_IP.hit(ip)
+                    AUTH_FAILURES_PER_IP.fail(ip)
                     raise _invalid(rejected.message) from None
-    AUTH_FAILURES_PER_IP.hit(ip)
+    AUTH_FAILURES_PER_IP.fail(ip)
     raise _invalid(failure_message)
 
 
@@ -83,6 +93,7 @@ def _session_principal() -> Principal | None:
         user_id=user.id,
         role=user.role,
         loaded_user=user,
+        first_party=True,
     )
 
 
@@ -97,7 +108,11 @@ def resolve(allowed: frozenset[str]) -> Principal:
         return _verify("api_key", api_key.strip(), MSG_MISSING)
     if "session" in allowed and (principal := _session_principal()) is not None:
         return principal
-    raise Unauthorized(MSG_MISSING, headers={"WWW-Authenticate": REALM})
+    raise Unauthorized(MSG_MISSING, headers={"WWW-Authenticate": _challenge()})
+
+
+MSG_FIRST_PARTY_ONLY = ("Only the account holder's own session or app can manage credentials "
+                        "and account security")
 
 
 def require(
@@ -107,10 +122,16 @@ def require(
     credentials: Iterable[str] = ALL_CREDENTIALS,
     user_required: bool = False,
     limit_after_scope: bool = False,
+    first_party_only: bool = False,
 ) -> Callable[[F], F]:
     """Protect a view: who may call it (credential kinds), with which scope, with which
     permissions. Nothing else in views checks credentials. The rate limit counts before the
-    scope check, except where ``limit_after_scope`` (Sure's enable_ai)."""
+    scope check, except where ``limit_after_scope`` (Sure's enable_ai).
+
+    ``first_party_only``: only the account holder themself (``principal.first_party``: the
+    browser session, or a first-party app's token) — for routes that manage credentials or
+    account security. Checked before the scope, so a third-party token is refused with the
+    same clear 403 whatever scope the user granted it."""
     allowed = frozenset(credentials)
     needed = frozenset([permission] if isinstance(permission, str) else permission or ())
 
@@ -125,6 +146,8 @@ def require(
                                 principal.credential_id)
             if not limit_after_scope:
                 limits.apply(principal)
+            if first_party_only and not principal.first_party:
+                raise Forbidden(MSG_FIRST_PARTY_ONLY)
             if principal.credential_kind not in allowed:
                 raise Forbidden("This endpoint does not accept this kind of credential")
             if user_required and principal.user_id is None:
@@ -134,8 +157,8 @@ def require(
                 raise Forbidden(
                     f"This action requires the '{scope}' scope",
                     error="insufficient_scope",
-                    headers={"WWW-Authenticate":
-                             f'{REALM}, error="insufficient_scope", scope="{wanted}"'},
+                    headers={"WWW-Authenticate": _challenge(
+                        'error="insufficient_scope"', f'scope="{wanted}"')},
                 )
             if limit_after_scope:
                 limits.apply(principal)
@@ -145,6 +168,7 @@ def require(
 
         wrapper.required_scope = scope  # type: ignore[attr-defined]
         wrapper.required_credentials = allowed  # type: ignore[attr-defined]
+        wrapper.first_party_only = first_party_only  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return decorator

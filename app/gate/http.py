@@ -12,7 +12,8 @@ from flask import Flask, Response, g, has_request_context, request
 from app.errors import TollgateError, surface
 from app.gate import limits
 
-CORRELATION_ID_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+# Used with fullmatch: "$" alone would accept a trailing newline into headers and logs.
+CORRELATION_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
 CORS_PREFIXES = ("/api/", "/oauth/")
 EXPOSED_HEADERS = ("X-Correlation-ID, X-RateLimit-Limit, X-RateLimit-Remaining, "
                    "X-RateLimit-Reset, Retry-After, WWW-Authenticate")
@@ -25,7 +26,7 @@ def correlation_id() -> str | None:
 
 def _bind_correlation_id() -> Response | None:
     offered = request.headers.get("X-Correlation-ID", "")
-    g.correlation_id = offered if CORRELATION_ID_RE.match(offered) else str(uuid.uuid4())
+    g.correlation_id = offered if CORRELATION_ID_RE.fullmatch(offered) else str(uuid.uuid4())
     if request.method == "OPTIONS" and request.path.startswith(CORS_PREFIXES):
         # A CORS preflight is answered here, before routing and authentication.
         return Response(status=200)

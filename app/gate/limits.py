@@ -1,8 +1,10 @@
 """Per-credential hourly budgets (Sure's API-key limiter), counted in the shared store.
 
-Fixed clock-hour windows: the counter key carries the hour, so every process (and, with
-Redis, every instance) counts into the same bucket. Order as Sure's: at the limit -> 429;
-otherwise count, then report the post-increment state in ``X-RateLimit-*`` headers.
+Fixed clock-hour windows: the counter key carries the hour, so every worker and instance
+counts into the same bucket. One atomic increment decides (spend, then check): N parallel
+requests on a key with K left get exactly K successes. A refused request gives its unit back,
+so the count never passes the limit and ``/usage`` reads as Sure's would. The
+``X-RateLimit-*`` headers report the post-increment state.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from typing import Any
 
 from flask import Response, g
 
+from app import ratelimit
 from app.errors import TooManyRequests
 from app.gate.principal import Principal, RateLimitPolicy
-from app.ratelimit import counter_get, counter_incr
 
 WINDOW = 3600
 
@@ -23,6 +25,10 @@ WINDOW = 3600
 def _window(now: float) -> tuple[int, int]:
     hour = int(now) // WINDOW
     return hour, (hour + 1) * WINDOW - int(now)
+
+
+def _key(policy: RateLimitPolicy, hour: int) -> str:
+    return f"tg:budget:{policy.bucket}:{hour}"
 
 
 def apply(principal: Principal) -> None:
@@ -33,22 +39,24 @@ def apply(principal: Principal) -> None:
         g.rate_limit_headers = {"X-RateLimit-Limit": "Infinity",
                                 "X-RateLimit-Remaining": "Infinity", "X-RateLimit-Reset": "0"}
         return
-    hour, reset = _window(time.time())
-    key = f"{policy.bucket}:{hour}"
-    current = counter_get(key)
-    if current >= policy.limit:
+    now = time.time()
+    hour, reset = _window(now)
+    key = _key(policy, hour)
+    expire_at = (hour + 2) * WINDOW
+    count = ratelimit.incr(key, 1, expire_at)
+    if count > policy.limit:
+        ratelimit.incr(key, -1, expire_at)
         raise TooManyRequests(
             reset,
             f"Rate limit exceeded. Try again in {reset} seconds.",
-            extra={"details": {"limit": policy.limit, "current": current,
+            extra={"details": {"limit": policy.limit, "current": count - 1,
                                "reset_in_seconds": reset}},
             headers={"X-RateLimit-Limit": str(policy.limit), "X-RateLimit-Remaining": "0",
                      "X-RateLimit-Reset": str(reset)},
         )
-    count = counter_incr(key, 2 * WINDOW)
     g.rate_limit_headers = {
         "X-RateLimit-Limit": str(policy.limit),
-        "X-RateLimit-Remaining": str(max(0, policy.limit - count)),
+        "X-RateLimit-Remaining": str(policy.limit - count),
         "X-RateLimit-Reset": str(reset),
     }
 
@@ -61,7 +69,7 @@ def usage(policy: RateLimitPolicy) -> dict[str, Any]:
     if policy.limit is None:
         return {"tier": policy.tier, "limit": None, "current_count": 0, "remaining": None,
                 "reset_in_seconds": 0, "reset_at": reset_at}
-    current = counter_get(f"{policy.bucket}:{hour}")
+    current = min(ratelimit.get(_key(policy, hour)), policy.limit)
     return {"tier": policy.tier, "limit": policy.limit, "current_count": current,
             "remaining": max(0, policy.limit - current), "reset_in_seconds": reset,
             "reset_at": reset_at}

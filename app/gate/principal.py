@@ -37,6 +37,9 @@ class Principal:
     role: str | None = None
     service_permissions: frozenset[str] = frozenset()
     rate_limit: RateLimitPolicy | None = None
+    # The account holder themself: the browser session, or a token of a first-party client
+    # (Sure's own apps). Only they may manage credentials and account security.
+    first_party: bool = False
     details: Mapping[str, Any] = field(default_factory=dict)
     loaded_user: User | None = None
 

@@ -6,6 +6,9 @@
   sent twice in parallel) is refused.
 - 8 backup codes of 16 hex characters, shown once, stored as digests, each claimed once by a
   conditional UPDATE.
+- Managing MFA is a step-up: starting enrolment needs the password, confirming and replacing
+  backup codes a code, turning MFA off both. Every check spends the account's sign-in budgets
+  (identity.budgets) *before* it is made, so these endpoints are no side door for guessing.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from app.audit.services import SYSTEM, Caller, record
 from app.clock import epoch
 from app.errors import TollgateError
 from app.extensions import db
+from app.identity.budgets import LOGIN_PER_ACCOUNT, LOGIN_PER_IP, OTP_PER_ACCOUNT, account_key
 from app.identity.models import BackupCode, User
+from app.ratelimit import spend_all
 
 TOTP_INTERVAL = 30
 TOTP_DIGITS = 6
@@ -34,8 +39,40 @@ TOTP_RE = re.compile(r"^\d{6}$")
 BACKUP_RE = re.compile(r"^[0-9a-f]{16}$")
 
 
+MSG_PASSWORD = "The password is not valid"
+MSG_CODE = "The code is not valid"
+# Turning MFA off checks both and says only this: no answer tells which one was wrong.
+MSG_PASSWORD_OR_CODE = "The password or the code is not valid"
+
+
 class MfaError(TollgateError):
     status, error = 422, "mfa_invalid"
+
+
+def _refuse(user: User, action: str, reason: str, message: str, *, now: datetime,
+            caller: Caller) -> MfaError:
+    """Undo the attempt (a code claimed before another check failed stays unused), audit
+    the failure, and return the one error the client sees."""
+    db.session.rollback()
+    record(f"mfa.{action}", outcome="failure", now=now, caller=caller, actor_user_id=user.id,
+           family_id=user.family_id, reason=reason)
+    db.session.commit()
+    return MfaError(message)
+
+
+def _spend_password_attempt(user: User, caller: Caller) -> None:
+    spend_all([(LOGIN_PER_ACCOUNT, account_key(user.email)),
+               (LOGIN_PER_IP, caller.ip or "unknown")])
+
+
+def _password_matches(user: User, password: str | None) -> bool:
+    return crypto.verify_password(password or "", user.password_hash)
+
+
+def _password_accepted(user: User, caller: Caller) -> None:
+    """As a successful sign-in: the account's failures are forgiven, the IP unit returned."""
+    LOGIN_PER_ACCOUNT.reset(account_key(user.email))
+    LOGIN_PER_IP.refund(caller.ip or "unknown")
 
 
 def _totp(secret: str) -> pyotp.TOTP:
@@ -109,8 +146,15 @@ def qr_svg(uri: str) -> str:
     return buffer.getvalue().decode("utf-8")
 
 
-def start_enrolment(user: User, *, now: datetime) -> dict[str, str]:
-    """A fresh secret, pending until confirmed with a code. Commits."""
+def start_enrolment(user: User, password: str | None, *, now: datetime,
+                    caller: Caller = SYSTEM) -> dict[str, str]:
+    """A fresh secret, pending until confirmed with a code. Needs the current password (a
+    session or token alone must not be enough to plant a second factor), checked within the
+    sign-in budgets. Commits."""
+    _spend_password_attempt(user, caller)
+    if not _password_matches(user, password):
+        raise _refuse(user, "enrolment", "bad_password", MSG_PASSWORD, now=now, caller=caller)
+    _password_accepted(user, caller)
     if user.otp_required:
         raise MfaError("Two-factor authentication is already enabled")
     secret = pyotp.random_base32(32)
@@ -130,10 +174,11 @@ def confirm_enrolment(user: User, code: str, *, now: datetime,
     secret = _secret(user)
     if secret is None:
         raise MfaError("Start the enrolment first")
+    OTP_PER_ACCOUNT.spend(account_key(user.email))
     user.otp_required = True  # so the code check below applies
     if not _claim_step(user, (code or "").strip(), now):
-        db.session.rollback()
-        raise MfaError("The code is not valid")
+        raise _refuse(user, "enrolment", "bad_otp", MSG_CODE, now=now, caller=caller)
+    OTP_PER_ACCOUNT.reset(account_key(user.email))
     codes = _new_backup_codes(user, now)
     user.session_epoch += 1
     record("mfa.enabled", now=now, caller=caller, actor_user_id=user.id,
@@ -158,9 +203,14 @@ def enable_immediately(user: User, *, now: datetime, caller: Caller = SYSTEM) ->
 
 def regenerate_backup_codes(user: User, code: str, *, now: datetime,
                             caller: Caller = SYSTEM) -> list[str]:
-    if not user.otp_required or not _claim_step(user, (code or "").strip(), now):
-        db.session.rollback()
-        raise MfaError("The code is not valid")
+    """Replace the backup codes; needs a current TOTP code (not a backup code), checked
+    within the account's one-time-code budget. Commits."""
+    if not user.otp_required:
+        raise MfaError(MSG_CODE)
+    OTP_PER_ACCOUNT.spend(account_key(user.email))
+    if not _claim_step(user, (code or "").strip(), now):
+        raise _refuse(user, "backup_codes", "bad_otp", MSG_CODE, now=now, caller=caller)
+    OTP_PER_ACCOUNT.reset(account_key(user.email))
     codes = _new_backup_codes(user, now)
     record("mfa.backup_codes_regenerated", now=now, caller=caller, actor_user_id=user.id,
            family_id=user.family_id)
@@ -170,13 +220,23 @@ def regenerate_backup_codes(user: User, code: str, *, now: datetime,
 
 def disable(user: User, password: str, code: str, *, now: datetime,
             caller: Caller = SYSTEM) -> None:
-    """Needs the password and a current code (or a backup code). Commits."""
+    """Needs the password and a current code (or a backup code). Both budgets are spent
+    first and both checks always run, and any failure is the same answer: this must not
+    become a password oracle for someone holding only a session or a token. The forgiving
+    resets happen only when both were right (a reset after a right password alone would be
+    observable as a budget that lasts longer). Commits."""
     if not user.otp_required:
         raise MfaError("Two-factor authentication is not enabled")
-    password_ok = crypto.verify_password(password or "", user.password_hash)
-    if not password_ok or not verify_second_factor(user, code, now):
-        db.session.rollback()
-        raise MfaError("The password or the code is not valid")
+    key = account_key(user.email)
+    spend_all([(LOGIN_PER_ACCOUNT, key), (LOGIN_PER_IP, caller.ip or "unknown"),
+               (OTP_PER_ACCOUNT, key)])
+    password_ok = _password_matches(user, password)
+    code_ok = verify_second_factor(user, code, now)
+    if not (password_ok and code_ok):
+        reason = "bad_password" if not password_ok else "bad_otp"
+        raise _refuse(user, "disable", reason, MSG_PASSWORD_OR_CODE, now=now, caller=caller)
+    _password_accepted(user, caller)
+    OTP_PER_ACCOUNT.reset(key)
     user.otp_required = False
     user.otp_secret_encrypted = None
     user.otp_last_step = None

@@ -38,6 +38,9 @@ class User(db.Model):
     last_name: Mapped[str | None] = mapped_column(String(100))
     role: Mapped[str] = mapped_column(String(20), default="member")
     active: Mapped[bool] = mapped_column(default=True)
+    # When DELETE /api/v1/users/me deactivated the user: the purge job deletes the user once
+    # DEACTIVATED_USER_PURGE_AFTER has passed (updated_at moves on every change).
+    deactivated_at: Mapped[datetime | None] = mapped_column(index=True)
     # Bumped to end every browser session of the user at once (see identity.sessions).
     session_epoch: Mapped[int] = mapped_column(default=0)
     # TOTP seed, encrypted at rest (crypto.encrypt); MFA is on when otp_required is true.

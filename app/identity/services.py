@@ -17,6 +17,7 @@ from app.audit.services import SYSTEM, Caller, record
 from app.errors import TollgateError, Unauthorized
 from app.extensions import db
 from app.identity import mfa
+from app.identity.budgets import LOGIN_PER_ACCOUNT, LOGIN_PER_IP, OTP_PER_ACCOUNT, account_key
 from app.identity.models import (
     DEVICE_TYPES,
     ROLES,
@@ -26,13 +27,12 @@ from app.identity.models import (
     User,
     WebSession,
 )
-from app.ratelimit import Throttle, check_all
+from app.ratelimit import spend_all
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
-LOGIN_PER_ACCOUNT = Throttle("login-account", "RATE_LIMIT_LOGIN_ACCOUNT")
-LOGIN_PER_IP = Throttle("login-ip", "RATE_LIMIT_LOGIN_IP")
-OTP_PER_ACCOUNT = Throttle("otp-account", "RATE_LIMIT_OTP_ACCOUNT")
+# LOGIN_PER_ACCOUNT, LOGIN_PER_IP and OTP_PER_ACCOUNT live in identity.budgets: the MFA
+# step-up checks spend the same budgets as sign-in.
 
 
 class InvalidUser(TollgateError):
@@ -50,7 +50,7 @@ class SecondFactorRequired(Unauthorized):
 
 
 def normalize_email(email: str) -> str:
-    return (email or "").strip().lower()
+    return account_key(email)
 
 
 def create_user(**fields: Any) -> User:
@@ -203,7 +203,7 @@ def authenticate_password(
     """
     normalized = normalize_email(email)
     ip_key = caller.ip or "unknown"
-    check_all([(LOGIN_PER_ACCOUNT, normalized), (LOGIN_PER_IP, ip_key)])
+    spend_all([(LOGIN_PER_ACCOUNT, normalized), (LOGIN_PER_IP, ip_key)])
 
     user = find_by_email(normalized) if normalized else None
     password_ok = crypto.verify_password(password or "", user.password_hash if user else None)
@@ -214,10 +214,10 @@ def authenticate_password(
     if require_second_factor and user.otp_required:
         # The one-time code has its own, smaller budget per account: once it is spent the
         # whole sign-in must wait, password included.
-        OTP_PER_ACCOUNT.check(normalized)
+        if otp_code:
+            OTP_PER_ACCOUNT.spend(normalized)
         if not (otp_code and mfa.verify_second_factor(user, otp_code, now)):
             if otp_code:
-                OTP_PER_ACCOUNT.hit(normalized)
                 _failed(normalized, ip_key, now, caller, user, channel, client_id, "bad_otp")
             raise SecondFactorRequired(extra={"mfa_required": True})
         OTP_PER_ACCOUNT.reset(normalized)
@@ -225,6 +225,7 @@ def authenticate_password(
     if crypto.password_needs_rehash(user.password_hash or ""):
         user.password_hash = crypto.hash_password(password)
     LOGIN_PER_ACCOUNT.reset(normalized)
+    LOGIN_PER_IP.refund(ip_key)  # the IP budget counts failures; a success gives its unit back
     record("login", now=now, caller=caller, actor_user_id=user.id, family_id=user.family_id,
            client_id=client_id, channel=channel)
     db.session.commit()
@@ -241,8 +242,6 @@ def _failed(
     client_id: str | None,
     reason: str,
 ) -> None:
-    LOGIN_PER_ACCOUNT.hit(email)
-    LOGIN_PER_IP.hit(ip_key)
     record("login", outcome="failure", now=now, caller=caller,
            actor_user_id=user.id if user else None, family_id=user.family_id if user else None,
            client_id=client_id, channel=channel, reason=reason, email=email or None)

@@ -42,6 +42,10 @@ class OAuthClient(db.Model, ClientMixin):
     dynamically_registered: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     disabled_at: Mapped[datetime | None] = mapped_column()
+    # A deleted client is a tombstone (also disabled, secret digest cleared) rather than a
+    # removed row: its tokens, codes and audit events keep the foreign key they point at,
+    # and its client_id can never be issued or authenticate again.
+    deleted_at: Mapped[datetime | None] = mapped_column()
 
     @property
     def is_public(self) -> bool:
@@ -62,7 +66,8 @@ class OAuthClient(db.Model, ClientMixin):
         return scopes.allowed_for_client(scope, self.scope)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
-        return any(redirect_uri_matches(redirect_uri, uri) for uri in self.redirect_uris)
+        return any(redirect_uri_matches(redirect_uri, uri, public=self.is_public)
+                   for uri in self.redirect_uris)
 
     def check_client_secret(self, client_secret: str) -> bool:
         return crypto.verify_digest(client_secret, self.client_secret_digest)
@@ -113,7 +118,10 @@ class OAuthToken(db.Model, TokenMixin):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     lineage_id: Mapped[uuid.UUID] = mapped_column(index=True)
-    parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("oauth2_tokens.id"))
+    # The token whose refresh produced this one; several children of one parent are the
+    # siblings a retry within the reuse interval issues (one may survive, see services).
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("oauth2_tokens.id"),
+                                                        index=True)
     client_id: Mapped[str] = mapped_column(ForeignKey("oauth2_clients.client_id"), index=True)
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), index=True)
     family_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("families.id"), index=True)
@@ -136,6 +144,9 @@ class OAuthToken(db.Model, TokenMixin):
     access_revoked_at: Mapped[datetime | None] = mapped_column()
     # The refresh token was exchanged for a successor (rotation); presenting it again is reuse.
     refresh_used_at: Mapped[datetime | None] = mapped_column()
+    # One of this token's successors was refreshed (or, for a sibling, another sibling was):
+    # from then on presenting this refresh token again is never a retry, always a replay.
+    successor_used_at: Mapped[datetime | None] = mapped_column()
     # The whole issuance is dead: access and refresh token (lineage revocation).
     revoked_at: Mapped[datetime | None] = mapped_column(index=True)
 

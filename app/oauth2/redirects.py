@@ -1,8 +1,10 @@
 """Redirect URI rules: validation at registration, exact matching at use.
 
 Matching is exact string comparison (RFC 9700 §2.1), with one exception from RFC 8252 §7.3:
-a registered ``http`` loopback URI (``127.0.0.1``, ``[::1]`` or ``localhost``) matches the
-same URI on any port, because native apps listen on an ephemeral port.
+for a public (native) client, a registered ``http`` URI on a loopback IP literal
+(``127.0.0.1`` or ``[::1]``) matches the same URI on any port, because native apps listen on
+an ephemeral port. ``localhost`` is matched exactly (it is a name that can resolve elsewhere,
+RFC 8252 §8.3), and so is every URI of a confidential client.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
+# The hosts whose port is free for native apps (RFC 8252 §7.3 names only the IP literals).
+LOOPBACK_IP_LITERALS = {"127.0.0.1", "::1"}
 FORBIDDEN_SCHEMES = {"javascript", "data", "vbscript", "file", "blob", "about"}
 
 
@@ -55,10 +59,16 @@ def validate_redirect_uri(uri: str, *, dynamic: bool = False) -> str:
     return uri
 
 
-def redirect_uri_matches(presented: str, registered: str) -> bool:
+def _is_loopback_ip_http(uri: str) -> bool:
+    parts = urlsplit(uri)
+    return parts.scheme == "http" and (parts.hostname or "") in LOOPBACK_IP_LITERALS
+
+
+def redirect_uri_matches(presented: str, registered: str, *, public: bool = False) -> bool:
+    """Exact match; for a public client, also a loopback IP literal URI on another port."""
     if presented == registered:
         return True
-    if not (_is_loopback_http(presented) and _is_loopback_http(registered)):
+    if not (public and _is_loopback_ip_http(presented) and _is_loopback_ip_http(registered)):
         return False
     try:
         a, b = urlsplit(presented), urlsplit(registered)

@@ -35,9 +35,11 @@ from app.errors import TooManyRequests
 from app.identity import services as identity
 from app.oauth2 import services
 from app.oauth2.models import OAuthClient, OAuthToken
+from app.ratelimit import Throttle
 from app.requestctx import current_caller, request_base_url
 
 CONFIDENTIAL_AUTH = ["client_secret_basic", "client_secret_post"]
+INTROSPECTION_PER_CLIENT = Throttle("introspect-client", "RATE_LIMIT_INTROSPECT_CLIENT")
 ANY_CLIENT_AUTH = [*CONFIDENTIAL_AUTH, "none"]
 
 
@@ -60,8 +62,9 @@ class ThrottledError(OAuth2Error):
     error = "temporarily_unavailable"
     status_code = 429
 
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(description="Too many failed attempts. Try again later.")
+    def __init__(self, retry_after: int,
+                 description: str = "Too many failed attempts. Try again later.") -> None:
+        super().__init__(description=description)
         self.retry_after = retry_after
 
     def get_headers(self) -> list[tuple[str, str]]:
@@ -77,6 +80,23 @@ class RevocationDeniedError(OAuth2Error):
 
 
 # --- client authentication ---------------------------------------------------------------
+
+
+class ClientAuthenticationFailed(InvalidClientError):
+    """invalid_client, always 401 with a Basic challenge naming the realm (RFC 7617 §2;
+    RFC 9110 §15.5.2: every 401 carries a challenge), whatever method the client tried.
+    Authlib's own challenge has no realm, and its description is a Python list repr."""
+
+    status_code = 401
+
+    def __init__(self, description: str = "Client authentication failed.") -> None:
+        super().__init__(description=description, status_code=401)
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        headers = [h for h in OAuth2Error.get_headers(self) if h[0] != "WWW-Authenticate"]
+        challenge = (f'Basic realm="Tollgate", error="{self.error}", '
+                     f'error_description="{self.get_error_description()}"')
+        return [*headers, ("WWW-Authenticate", challenge)]
 
 
 def _secret_client(client_id: str | None, secret: str | None) -> OAuthClient | None:
@@ -95,10 +115,9 @@ def _basic_credentials(headers) -> tuple[str | None, str | None]:  # type: ignor
     try:
         client_id, secret = extract_basic_authorization(headers)
     except ValueError as exc:  # UnicodeDecodeError included
-        raise InvalidClientError(status_code=401,
-                                 description="Malformed Basic credentials.") from exc
+        raise ClientAuthenticationFailed("Malformed Basic credentials.") from exc
     if client_id and "\x00" in client_id:
-        raise InvalidClientError(status_code=401, description="Malformed Basic credentials.")
+        raise ClientAuthenticationFailed("Malformed Basic credentials.")
     return client_id, secret
 
 
@@ -111,7 +130,7 @@ def authenticate_client_secret_basic(query_client, request):  # type: ignore[no-
         # RFC 6749 §2.3: a client MUST NOT use more than one authentication method.
         raise InvalidRequestError("Use exactly one client authentication method.")
     if form.get("client_id") and form.get("client_id") != client_id:
-        raise InvalidClientError(status_code=401, description="client_id does not match")
+        raise ClientAuthenticationFailed("client_id does not match")
     return _secret_client(client_id, secret)
 
 
@@ -278,8 +297,9 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         row = self.request.refresh_token
         if self.authenticate_user(row) is None:
             raise InvalidGrantError("The refresh token is invalid.")
-        if not services.claim_refresh_token(row, now=utcnow()):
-            # Somebody rotated this refresh token between our read and our claim.
+        if not services.claim_refresh_token(row, now=utcnow(), caller=current_caller()):
+            # Somebody rotated this refresh token between our read and our claim (and it is
+            # not a retry within the client's reuse interval).
             services.report_refresh_reuse(row, now=utcnow(), caller=current_caller())
             raise InvalidGrantError("The refresh token is invalid.")
         self.request.lineage = services.Lineage(
@@ -378,6 +398,13 @@ class Introspection(IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = CONFIDENTIAL_AUTH
 
     def check_params(self, request, client) -> None:  # type: ignore[no-untyped-def]
+        # Called once the client has authenticated: the budget is the authenticated client's,
+        # so nobody can spend another client's budget by naming its client_id.
+        try:
+            INTROSPECTION_PER_CLIENT.spend(client.client_id)
+        except TooManyRequests as exc:
+            raise ThrottledError(exc.retry_after,
+                                 "Introspection rate limit exceeded. Try again later.") from exc
         if not request.form.get("token"):
             raise InvalidRequestError("Missing 'token' in request.")
 
@@ -391,15 +418,9 @@ class Introspection(IntrospectionEndpoint):
     def create_introspection_payload(self, token: FoundToken | None) -> dict[str, Any]:
         if token is None:
             return {"active": False}
-        row, now = token.row, utcnow()
-        active = (
-            row.access_token_active(now) if token.kind == "access_token"
-            else row.refresh_token_active(now)
-        )
-        if not active:
+        # Expired, revoked, a deactivated owner's or a disabled client's: dead everywhere.
+        if not services.token_usable(token.row, token.kind, now=utcnow()):
             return {"active": False}
-        if row.user_id is not None and ((owner := row.get_user()) is None or not owner.active):
-            return {"active": False}  # a deactivated user's tokens are dead everywhere
         return self.introspect_token(token)
 
     def introspect_token(self, token: FoundToken) -> dict[str, Any]:
@@ -446,6 +467,15 @@ class FormPayload(OAuth2Payload):
 
 
 class TollgateAuthorizationServer(AuthorizationServer):
+    def authenticate_client(self, request, methods, endpoint="token"):  # type: ignore[no-untyped-def]
+        try:
+            return super().authenticate_client(request, methods, endpoint)
+        except ClientAuthenticationFailed:
+            raise
+        except InvalidClientError as exc:
+            # Authlib's fallback: "cannot authenticate with methods: [...]" and no realm.
+            raise ClientAuthenticationFailed() from exc
+
     def create_oauth2_request(self, request):  # type: ignore[no-untyped-def]
         oauth_request = super().create_oauth2_request(request)
         if oauth_request.method == "POST":

@@ -13,13 +13,14 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from flask import current_app
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import crypto, scopes
+from app.apikeys import services as apikeys
 from app.audit.services import SYSTEM, Caller, record
 from app.clock import epoch
-from app.errors import TollgateError
+from app.errors import Forbidden, TollgateError
 from app.extensions import db
 from app.identity.models import User
 from app.oauth2.models import AuthorizationCode, OAuthClient, OAuthToken
@@ -31,6 +32,12 @@ TokenKind = Literal["access_token", "refresh_token"]
 
 class InvalidClientMetadata(TollgateError):
     status, error = 400, "invalid_client_metadata"
+
+
+class InvalidRedirectURIMetadata(InvalidClientMetadata):
+    """RFC 7591 §3.2.2: one or more of the redirect URIs is not acceptable."""
+
+    error = "invalid_redirect_uri"
 
 
 # --- clients -----------------------------------------------------------------------------------
@@ -70,7 +77,7 @@ def create_client(
     try:
         uris = [validate_redirect_uri(uri, dynamic=dynamic) for uri in redirect_uris]
     except InvalidRedirectURI as exc:
-        raise InvalidClientMetadata(str(exc)) from exc
+        raise InvalidRedirectURIMetadata(str(exc)) from exc
     if "authorization_code" in grant_types and not uris:
         raise InvalidClientMetadata("redirect_uris is required for authorization_code")
     requested_scope = scopes.to_list(scope)
@@ -104,6 +111,101 @@ def get_client(client_id: str | None) -> OAuthClient | None:
     if client is None or client.disabled_at is not None:
         return None
     return client
+
+
+# --- client lifecycle (operator commands) ------------------------------------------------------
+
+
+class UnknownClient(TollgateError):
+    status, error = 404, "not_found"
+
+
+class ClientLifecycleError(TollgateError):
+    status, error = 409, "conflict"
+
+
+@dataclass(frozen=True)
+class DeletedClient:
+    client: OAuthClient
+    revoked_tokens: int
+    revoked_codes: int
+    revoked_api_keys: int
+
+
+def list_clients() -> list[OAuthClient]:
+    """Every client that was not deleted, oldest first (disabled ones included)."""
+    return list(db.session.scalars(
+        select(OAuthClient).where(OAuthClient.deleted_at.is_(None))
+        .order_by(OAuthClient.created_at, OAuthClient.client_id)
+    ))
+
+
+def _managed_client(client_id: str) -> OAuthClient:
+    """The client an operator names, disabled or not; a tombstone cannot be managed."""
+    client = db.session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
+    if client is None:
+        raise UnknownClient(f"no client with client_id {client_id}")
+    if client.deleted_at is not None:
+        raise ClientLifecycleError(f"client {client_id} was deleted")
+    return client
+
+
+def disable_client(client_id: str, *, now: datetime, caller: Caller = SYSTEM) -> OAuthClient:
+    """Stop a client at once: it no longer authenticates or starts authorizations, and its
+    tokens stop working. Nothing is revoked (every use checks the client), so enabling it
+    again restores the tokens that have not expired meanwhile. Idempotent. Commits."""
+    client = _managed_client(client_id)
+    if client.disabled_at is None:
+        client.disabled_at = now
+        record("client.disabled", now=now, caller=caller, client_id=client_id)
+    db.session.commit()
+    return client
+
+
+def enable_client(client_id: str, *, now: datetime, caller: Caller = SYSTEM) -> OAuthClient:
+    """Undo ``disable_client``. Idempotent. Commits."""
+    client = _managed_client(client_id)
+    if client.disabled_at is not None:
+        client.disabled_at = None
+        record("client.enabled", now=now, caller=caller, client_id=client_id)
+    db.session.commit()
+    return client
+
+
+def delete_client(client_id: str, *, now: datetime, caller: Caller = SYSTEM) -> DeletedClient:
+    """Revoke every token and unredeemed code of the client and leave a tombstone: disabled,
+    its secret digest cleared, its client_id never usable again. The row stays because
+    tokens, codes and audit events point at it (audit history is append-only). API keys the
+    client created for its users die with it; nothing of any other client, user or family,
+    and no other API key, is touched. Commits."""
+    if client_id == SURE_MOBILE_CLIENT_ID:
+        # Sure's login and signup issue device tokens to this client: deleting it would
+        # break them for good. Disabling is the reversible kill switch.
+        raise ClientLifecycleError(
+            f"{client_id} is the built-in first-party client; disable it instead")
+    client = _managed_client(client_id)
+    revoked_tokens = db.session.execute(
+        update(OAuthToken)
+        .where(OAuthToken.client_id == client_id, OAuthToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    # Codes are marked used, never deleted early (a later redemption is then reuse).
+    revoked_codes = db.session.execute(
+        update(AuthorizationCode)
+        .where(AuthorizationCode.client_id == client_id, AuthorizationCode.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    revoked_api_keys = len(apikeys.revoke_created_by_client(None, client_id, now=now))
+    client.deleted_at = now
+    client.disabled_at = client.disabled_at or now
+    client.client_secret_digest = None
+    record("client.deleted", now=now, caller=caller, client_id=client_id,
+           revoked_tokens=revoked_tokens, revoked_codes=revoked_codes,
+           revoked_api_keys=revoked_api_keys)
+    db.session.commit()
+    return DeletedClient(client, revoked_tokens, revoked_codes, revoked_api_keys)
 
 
 # --- authorization codes -----------------------------------------------------------------------
@@ -257,9 +359,26 @@ def find_token(value: str | None) -> tuple[OAuthToken, TokenKind] | None:
     return (row, kind) if row is not None else None  # type: ignore[return-value]
 
 
+def token_usable(row: OAuthToken, kind: TokenKind, *, now: datetime) -> bool:
+    """Whether a presented token works right now: not expired, revoked or rotated, its owner
+    (if any) still active and its client not disabled. Introspection and token info ask
+    this; the gate's verifier checks the same things in its one query."""
+    active = (row.access_token_active(now) if kind == "access_token"
+              else row.refresh_token_active(now))
+    if not active:
+        return False
+    if row.user_id is not None and ((owner := row.get_user()) is None or not owner.active):
+        return False
+    # Checked on every use rather than revoked on disable, so re-enabling restores them.
+    return db.session.scalar(
+        select(OAuthClient.id).where(OAuthClient.client_id == row.client_id,
+                                     OAuthClient.disabled_at.is_(None))
+    ) is not None
+
+
 def find_active_access_token(value: str | None, *, now: datetime) -> OAuthToken | None:
     found = find_token(value)
-    if found is None or found[1] != "access_token" or not found[0].access_token_active(now):
+    if found is None or found[1] != "access_token" or not token_usable(*found, now=now):
         return None
     return found[0]
 
@@ -267,19 +386,25 @@ def find_active_access_token(value: str | None, *, now: datetime) -> OAuthToken 
 def find_refresh_token(
     value: str, client: OAuthClient | None, *, now: datetime, caller: Caller
 ) -> OAuthToken | None:
-    """The live refresh token ``value`` of this client (None: of any client, for Sure's
-    first-party refresh), or None.
+    """The refresh token ``value`` of this client (None: of any first-party client, for
+    Sure's refresh), or None.
 
     A token of another client is simply not found (that client's attempt must not revoke
-    anything of ours). A refresh token that was already rotated is reuse: the lineage is
-    revoked and the event audited (RFC 9700 §4.14.2)."""
+    anything of ours; a confidential client's token is never rotated without its client
+    authentication, RFC 6749 §10.4). A refresh token that was already rotated is reuse: the
+    lineage is revoked and the event audited (RFC 9700 §4.14.2) -- unless it is a retry
+    within the client's reuse interval (see ``claim_refresh_token``), then it is returned."""
     found = find_token(value)
     if found is None or found[1] != "refresh_token":
         return None
     row = found[0]
     if client is not None and row.client_id != client.client_id:
         return None
+    if client is None and not _is_first_party(row.client_id):
+        return None
     if row.refresh_used_at is not None and row.revoked_at is None:
+        if _may_retry(row, now=now):
+            return row
         report_refresh_reuse(row, now=now, caller=caller)
         return None
     if not row.refresh_token_active(now):
@@ -287,11 +412,65 @@ def find_refresh_token(
     return row
 
 
-def claim_refresh_token(row: OAuthToken, *, now: datetime) -> bool:
-    """Atomically mark the refresh token used (and retire its access token). Exactly one of
-    any number of concurrent callers gets True. Not committed: the caller commits it with
-    the successor token."""
-    result = db.session.execute(
+def _is_first_party(client_id: str) -> bool:
+    return bool(db.session.scalar(
+        select(OAuthClient.first_party).where(OAuthClient.client_id == client_id)))
+
+
+def refresh_reuse_interval(client_id: str) -> int:
+    """Seconds after its rotation during which a refresh token of this client may be
+    presented again for a sibling successor: FIRST_PARTY_REFRESH_REUSE_INTERVAL for
+    first-party clients (Sure's app refreshes without a lock, mobile answers get lost),
+    OAUTH2_REFRESH_REUSE_INTERVAL (default 0, strict) for the others."""
+    key = ("FIRST_PARTY_REFRESH_REUSE_INTERVAL" if _is_first_party(client_id)
+           else "OAUTH2_REFRESH_REUSE_INTERVAL")
+    return max(0, int(current_app.config[key]))
+
+
+def _retry_window(row: OAuthToken, now: datetime) -> ColumnElement[bool] | None:
+    """SQL condition: ``row`` was rotated within its reuse interval, none of its successors
+    has been used since, and it is neither revoked nor expired."""
+    interval = refresh_reuse_interval(row.client_id)
+    if interval <= 0:
+        return None
+    return (
+        (OAuthToken.id == row.id)
+        & OAuthToken.revoked_at.is_(None)
+        & OAuthToken.refresh_used_at.is_not(None)
+        & (OAuthToken.refresh_used_at >= now - timedelta(seconds=interval))
+        & OAuthToken.successor_used_at.is_(None)
+        & or_(OAuthToken.refresh_expires_at.is_(None), OAuthToken.refresh_expires_at > now)
+    )
+
+
+def _may_retry(row: OAuthToken, *, now: datetime) -> bool:
+    """Read-only pre-check of the retry window (``claim_refresh_token`` decides atomically)."""
+    window = _retry_window(row, now)
+    return window is not None and db.session.scalar(
+        select(func.count(OAuthToken.id)).where(window)) == 1
+
+
+def claim_refresh_token(row: OAuthToken, *, now: datetime, caller: Caller = SYSTEM) -> bool:
+    """Atomically claim the refresh token for one successor; False means reuse. Not
+    committed: the caller commits it with the successor token.
+
+    - A live token: marked used (its access token retired); exactly one of any number of
+      concurrent callers wins.
+    - A token rotated within its client's reuse interval, none of whose successors has been
+      used: a *retry* (the answer was lost, or two refreshes raced). It wins too, and the
+      caller issues another child of the same parent: a sibling of the first successor.
+    - Claiming a token that has a parent settles its siblings in the same transaction: the
+      parent records that a successor was used (no more retries of it) and every other
+      sibling is retired, so at most one successor ever stays usable once one was used. A
+      retired sibling presented later is a replay (beyond the grace) and revokes the lineage.
+
+    Every path takes row locks in one order -- the parent first, then the token, then its
+    siblings -- so concurrent siblings and retries queue instead of deadlocking (PostgreSQL);
+    the decisions themselves are conditional UPDATEs whose row count says who won."""
+    if row.parent_id is not None:
+        db.session.execute(select(OAuthToken.id).where(OAuthToken.id == row.parent_id)
+                           .with_for_update())
+    claimed = db.session.execute(
         update(OAuthToken)
         .where(
             OAuthToken.id == row.id,
@@ -301,8 +480,51 @@ def claim_refresh_token(row: OAuthToken, *, now: datetime) -> bool:
         .values(refresh_used_at=now, access_revoked_at=func.coalesce(
             OAuthToken.access_revoked_at, now))
         .execution_options(synchronize_session=False)
+    ).rowcount == 1
+    if claimed:
+        if row.parent_id is not None:
+            _settle_siblings(row, now=now)
+        return True
+    window = _retry_window(row, now)
+    if window is None:
+        return False
+    # A no-op write: it takes the row lock, so a concurrent claim of a successor (which
+    # sets successor_used_at under the same lock) either happened before and makes this
+    # match nothing, or happens after and retires the sibling issued here.
+    retried = db.session.execute(
+        update(OAuthToken).where(window)
+        .values(refresh_used_at=OAuthToken.refresh_used_at)
+        .execution_options(synchronize_session=False)
+    ).rowcount == 1
+    if retried:
+        record("refresh_token.retried", now=now, caller=caller, actor_user_id=row.user_id,
+               family_id=row.family_id, client_id=row.client_id,
+               lineage_id=str(row.lineage_id))
+    return retried
+
+
+def _settle_siblings(row: OAuthToken, *, now: datetime) -> None:
+    """``row`` (a child of its parent) was just claimed: close the parent's retry window and
+    retire the other children. Retired siblings look rotated (refresh_used_at) with their
+    own window closed (successor_used_at), so presenting one later is a replay."""
+    db.session.execute(
+        update(OAuthToken)
+        .where(OAuthToken.id == row.parent_id)
+        .values(successor_used_at=func.coalesce(OAuthToken.successor_used_at, now))
+        .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    db.session.execute(
+        update(OAuthToken)
+        .where(
+            OAuthToken.parent_id == row.parent_id,
+            OAuthToken.id != row.id,
+            OAuthToken.refresh_used_at.is_(None),
+            OAuthToken.revoked_at.is_(None),
+        )
+        .values(refresh_used_at=now, successor_used_at=now,
+                access_revoked_at=func.coalesce(OAuthToken.access_revoked_at, now))
+        .execution_options(synchronize_session=False)
+    )
 
 
 def report_refresh_reuse(row: OAuthToken, *, now: datetime, caller: Caller) -> None:
@@ -395,8 +617,10 @@ def authorized_applications(user_id: uuid.UUID, *, now: datetime) -> list[dict[s
 def revoke_authorization(
     user: User, client_id: str, *, now: datetime, caller: Caller
 ) -> int:
-    """Revoke every lineage this client holds for the user. Returns the number of tokens
-    revoked (0 when there was nothing: the caller answers 404). Commits."""
+    """Revoke everything the client obtained or created for the user, in one transaction:
+    every lineage it holds and every API key created through it (a key minted with the
+    app's token must not outlive the user's revocation of the app). Returns the number of
+    credentials revoked (0 when there was nothing: the caller answers 404). Commits."""
     count = db.session.execute(
         update(OAuthToken)
         .where(
@@ -407,13 +631,15 @@ def revoke_authorization(
         .values(revoked_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount
-    if count:
+    keys = apikeys.revoke_created_by_client(user.id, client_id, now=now)
+    if count or keys:
         record("authorization.revoked", now=now, caller=caller, actor_user_id=user.id,
-               family_id=user.family_id, client_id=client_id, revoked_tokens=count)
+               family_id=user.family_id, client_id=client_id, revoked_tokens=count,
+               revoked_api_keys=[str(k) for k in keys])
         db.session.commit()
     else:
         db.session.rollback()
-    return count
+    return count + len(keys)
 
 
 # --- housekeeping ------------------------------------------------------------------------------
@@ -468,8 +694,9 @@ SURE_MOBILE_REDIRECT_URI = "sureapp://oauth/callback"
 
 def first_party_client(*, now: datetime) -> OAuthClient:
     """The shared public client "Sure Mobile" that device tokens belong to, created on first
-    use (a fixed client_id makes concurrent creation converge on one row)."""
-    client = get_client(SURE_MOBILE_CLIENT_ID)
+    use (a fixed client_id makes concurrent creation converge on one row). An operator may
+    disable it: then no device token is issued (FirstPartyClientDisabled, a 403)."""
+    client = _existing_first_party_client()
     if client is not None:
         return client
     client = OAuthClient(
@@ -482,8 +709,20 @@ def first_party_client(*, now: datetime) -> OAuthClient:
         with db.session.begin_nested():
             db.session.add(client)
     except IntegrityError:
-        client = get_client(SURE_MOBILE_CLIENT_ID)
+        client = _existing_first_party_client()
         assert client is not None
+    return client
+
+
+class FirstPartyClientDisabled(Forbidden):
+    description = "This app has been disabled"
+
+
+def _existing_first_party_client() -> OAuthClient | None:
+    client = db.session.scalar(
+        select(OAuthClient).where(OAuthClient.client_id == SURE_MOBILE_CLIENT_ID))
+    if client is not None and client.disabled_at is not None:
+        raise FirstPartyClientDisabled()
     return client
 
 
@@ -522,10 +761,12 @@ class InvalidRefreshToken(TollgateError):
 
 
 def rotate_refresh_token(value: str, *, now: datetime, caller: Caller) -> dict[str, Any]:
-    """Sure's /api/v1/auth/refresh: any refresh token Tollgate issued, rotated with the same
-    guarantees as /oauth/token (atomic claim; a replay revokes the lineage). The lineage keeps
-    its client, owner, device, scope and profile; the new access token lives 30 days, as
-    Sure's does. Commits."""
+    """Sure's /api/v1/auth/refresh: a refresh token of a first-party client (no client
+    authentication here, so never a third-party one: RFC 6749 §6), rotated with the same
+    guarantees as /oauth/token (atomic claim; a retry within the reuse interval gets a
+    sibling pair; any other replay revokes the lineage). The lineage keeps its client,
+    owner, device, scope and profile; the new access token lives 30 days, as Sure's does.
+    Commits."""
     row = find_refresh_token(value, None, now=now, caller=caller)
     user = db.session.get(User, row.user_id) if row is not None and row.user_id else None
     client = get_client(row.client_id) if row is not None else None
@@ -535,7 +776,7 @@ def rotate_refresh_token(value: str, *, now: datetime, caller: Caller) -> dict[s
     token = token_block(current_app.config["FIRST_PARTY_TOKEN_LIFETIME"], now)
     # Everything is read and prepared before the first write: on SQLite the write lock is
     # held only for the claim, two inserts and the commit.
-    if not claim_refresh_token(row, now=now):
+    if not claim_refresh_token(row, now=now, caller=caller):
         report_refresh_reuse(row, now=now, caller=caller)
         raise InvalidRefreshToken()
     save_token({**token, "scope": row.lineage_scope}, client=client, user=user,

@@ -9,7 +9,7 @@ from app.clock import utcnow
 from app.extensions import db
 from app.gate import CredentialRejected, Principal
 from app.identity.models import User
-from app.oauth2.models import OAuthToken
+from app.oauth2.models import OAuthClient, OAuthToken
 
 MSG_INVALID = "Access token is invalid, expired, or missing required scope"
 
@@ -28,8 +28,10 @@ class AccessTokenVerifier:
         if row is None:
             raise CredentialRejected(MSG_INVALID)
         now = utcnow()
+        # A disabled client's tokens stop working at once (and work again when it is
+        # re-enabled, unless they expired meanwhile); a deleted client's are revoked.
         active = (row.revoked_at is None and row.access_revoked_at is None
-                  and row.access_expires_at > now)
+                  and row.access_expires_at > now and row.client_disabled_at is None)
         # Sure: a token with neither read nor read_write is a 401, not a 403.
         if not active or not scopes.satisfies(row.scope, "read"):
             raise CredentialRejected(MSG_INVALID)
@@ -47,14 +49,18 @@ class AccessTokenVerifier:
             scopes=frozenset(scopes.to_list(row.scope)),
             user_id=row.user_id,
             role=row.role,
-            details={"client_id": row.client_id},
+            details={"client_id": row.client_id, "lineage_id": row.lineage_id},
+            first_party=bool(row.first_party),
         )
 
 
 _LOOKUP = (
-    select(OAuthToken.id, OAuthToken.scope, OAuthToken.client_id, OAuthToken.user_id,
+    select(OAuthToken.id, OAuthToken.lineage_id, OAuthToken.scope, OAuthToken.client_id,
+           OAuthToken.user_id,
            OAuthToken.revoked_at, OAuthToken.access_revoked_at, OAuthToken.access_expires_at,
-           User.family_id, User.role, User.active)
+           User.family_id, User.role, User.active, OAuthClient.first_party,
+           OAuthClient.disabled_at.label("client_disabled_at"))
     .outerjoin(User, User.id == OAuthToken.user_id)
+    .join(OAuthClient, OAuthClient.client_id == OAuthToken.client_id)
     .where(OAuthToken.access_token_digest == bindparam("digest"))
 )

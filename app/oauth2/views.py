@@ -17,6 +17,7 @@ from app.audit.services import record
 from app.clock import epoch, utcnow
 from app.errors import NO_STORE, NotFound, TollgateError, Unauthorized
 from app.extensions import csrf, db
+from app.gate import current_principal, require
 from app.oauth2 import services
 from app.oauth2.server import ANY_CLIENT_AUTH, CONFIDENTIAL_AUTH, authorization, issuer
 from app.ratelimit import Throttle
@@ -218,8 +219,7 @@ def _invalid_token() -> TollgateError:
 def token_info() -> Response:
     now = utcnow()
     row = services.find_active_access_token(_bearer_token(), now=now)
-    user = row.get_user() if row is not None else None
-    if row is None or (row.user_id is not None and (user is None or not user.active)):
+    if row is None:  # expired, revoked, a deactivated owner's or a disabled client's
         raise _invalid_token()
     response = jsonify(
         resource_owner_id=str(row.user_id) if row.user_id else None,
@@ -281,8 +281,7 @@ def _registration_error(description: str) -> TollgateError:
 @csrf.exempt
 def register() -> tuple[Response, int]:
     ip = request.remote_addr or "unknown"
-    REGISTER_PER_IP.check(ip)
-    REGISTER_PER_IP.hit(ip)
+    REGISTER_PER_IP.spend(ip)
     body: Any = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise _registration_error("Invalid JSON")
@@ -324,22 +323,25 @@ def register() -> tuple[Response, int]:
 
 # --- the signed-in user's authorized applications --------------------------------------------
 
-
-def _session_user():  # type: ignore[no-untyped-def]
-    if not current_user.is_authenticated:
-        raise Unauthorized("Sign in to manage your authorized applications.")
-    return current_user._get_current_object()
+# The account holder only: the browser session (CSRF on writes) or a first-party app's token.
+# A third-party app must not read which other apps hold the account, nor revoke them.
+APPLICATION_MANAGERS = ("session", "oauth")
 
 
 @bp.get("/oauth/authorized_applications")
+@require(scope="read", credentials=APPLICATION_MANAGERS, user_required=True,
+         first_party_only=True)
 def authorized_applications() -> Response:
-    user = _session_user()
-    return jsonify(applications=services.authorized_applications(user.id, now=utcnow()))
+    user_id = current_principal().user_id
+    return jsonify(applications=services.authorized_applications(user_id, now=utcnow()))
 
 
 @bp.delete("/oauth/authorized_applications/<client_id>")
+@csrf.exempt  # the gate checks CSRF itself, for cookie-authenticated writes only
+@require(scope="write", credentials=APPLICATION_MANAGERS, user_required=True,
+         first_party_only=True)
 def revoke_authorized_application(client_id: str) -> tuple[str, int]:
-    user = _session_user()
+    user = current_principal().user
     if not services.revoke_authorization(user, client_id, now=utcnow(), caller=current_caller()):
         raise NotFound("No authorization for that application", error="not_found")
     return "", 204

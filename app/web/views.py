@@ -110,6 +110,15 @@ def _security_page(status: int = 200, **context: object) -> tuple[str, int]:
     return page, status
 
 
+SecurityAnswer = tuple[str, int] | tuple[str, int, dict[str, str]] | Response
+
+
+def _security_throttled(exc: TooManyRequests) -> tuple[str, int, dict[str, str]]:
+    """The step-up checks share the sign-in budgets: once spent, the page says so."""
+    page, status = _security_page(429, error="Too many attempts. Try again later.")
+    return page, status, {"Retry-After": str(exc.retry_after)}
+
+
 def _signed_in() -> Response | None:
     if not current_user.is_authenticated:
         return redirect(url_for("web.login", next=request.path))
@@ -122,18 +131,22 @@ def security() -> tuple[str, int] | Response:
 
 
 @bp.post("/account/security/enrol")
-def security_enrol() -> tuple[str, int] | Response:
+def security_enrol() -> SecurityAnswer:
     if (gate := _signed_in()) is not None:
         return gate
     try:
-        enrolment = mfa.start_enrolment(current_user._get_current_object(), now=utcnow())
+        enrolment = mfa.start_enrolment(current_user._get_current_object(),
+                                        request.form.get("password", ""), now=utcnow(),
+                                        caller=current_caller())
     except mfa.MfaError as exc:
         return _security_page(422, error=exc.description)
+    except TooManyRequests as exc:
+        return _security_throttled(exc)
     return _security_page(enrolment=enrolment)
 
 
 @bp.post("/account/security/confirm")
-def security_confirm() -> tuple[str, int] | Response:
+def security_confirm() -> SecurityAnswer:
     if (gate := _signed_in()) is not None:
         return gate
     user = current_user._get_current_object()
@@ -142,12 +155,14 @@ def security_confirm() -> tuple[str, int] | Response:
                                       caller=current_caller())
     except mfa.MfaError as exc:
         return _security_page(422, error=exc.description)
+    except TooManyRequests as exc:
+        return _security_throttled(exc)
     login_user(user)  # other sessions end with the new epoch; this one continues
     return _security_page(backup_codes=codes)
 
 
 @bp.post("/account/security/backup_codes")
-def security_backup_codes() -> tuple[str, int] | Response:
+def security_backup_codes() -> SecurityAnswer:
     if (gate := _signed_in()) is not None:
         return gate
     try:
@@ -156,11 +171,13 @@ def security_backup_codes() -> tuple[str, int] | Response:
                                             caller=current_caller())
     except mfa.MfaError as exc:
         return _security_page(422, error=exc.description)
+    except TooManyRequests as exc:
+        return _security_throttled(exc)
     return _security_page(backup_codes=codes)
 
 
 @bp.post("/account/security/disable")
-def security_disable() -> tuple[str, int] | Response:
+def security_disable() -> SecurityAnswer:
     if (gate := _signed_in()) is not None:
         return gate
     user = current_user._get_current_object()
@@ -169,6 +186,8 @@ def security_disable() -> tuple[str, int] | Response:
                     now=utcnow(), caller=current_caller())
     except mfa.MfaError as exc:
         return _security_page(422, error=exc.description)
+    except TooManyRequests as exc:
+        return _security_throttled(exc)
     login_user(user)
     return _security_page()
 
@@ -188,7 +207,13 @@ def explorer() -> str:
 
 def security_headers(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    # same-origin, not no-referrer: nothing leaks to other sites either way, but under
+    # no-referrer browsers send "Origin: null" on form POSTs and the CSRF same-origin check
+    # (extensions.SameOriginCSRFProtect) could not tell our own forms from a forged one.
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if request.is_secure:  # honours X-Forwarded-Proto only from TRUSTED_PROXY_COUNT proxies
+        response.headers.setdefault("Strict-Transport-Security",
+                                    "max-age=31536000; includeSubDomains")
     if response.mimetype == "text/html" and request.path == "/api/docs":
         # Swagger UI sets inline styles; scripts still come only from this origin.
         response.headers.setdefault("X-Frame-Options", "DENY")

@@ -2,8 +2,9 @@
 of §7.6 that make sense from the outside), one active key per source under concurrency, and the
 ``flask apikeys create`` command.
 
-Keys are managed in a browser session (writes send the CSRF token, as the API explorer does)
-or with a user-bound OAuth token holding ``read_write``; never with an API key.
+Keys are managed by the account holder: in a browser session (writes send the CSRF token, as
+the API explorer does) or with a first-party app's token (Sure's device token); never with an
+API key, and never by a third-party app, whatever its scope.
 """
 
 from __future__ import annotations
@@ -409,24 +410,34 @@ def test_an_api_key_cannot_manage_keys(api, browser) -> None:
     assert [k["name"] for k in browser.list().get_json()["api_keys"]] == [created["name"]]
 
 
-def test_oauth_read_token_is_403(api, browser, signed_in, oauth_client) -> None:
+FIRST_PARTY_ONLY = {"error": "forbidden",
+                    "message": "Only the account holder's own session or app can manage "
+                               "credentials and account security"}
+
+
+@pytest.mark.parametrize("scope", ["read", "read_write"])
+def test_a_third_party_token_cannot_manage_keys(api, browser, signed_in, oauth_client,
+                                                scope) -> None:
+    """Whatever the scope the user granted it (a read_write token used to be enough): a key
+    minted by a third-party app would outlive the user's revocation of that app."""
     created = browser.new_key()
-    token = oauth_token(signed_in, oauth_client, "read")
+    token = oauth_token(signed_in, oauth_client, scope)
     for response in (api.get("/api/v1/api_keys", headers=bearer(token)),
                      api.post("/api/v1/api_keys", headers=bearer(token),
                               json={"name": "x", "scope": "read"}),
                      api.delete(f"/api/v1/api_keys/{created['id']}", headers=bearer(token))):
         assert response.status_code == 403
-        assert response.get_json() == {"error": "insufficient_scope",
-                                       "message": "This action requires the 'write' scope"}
-        assert 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
+        assert response.get_json() == FIRST_PARTY_ONLY
     assert works(api, created["key"])
+    assert [k["id"] for k in browser.list().get_json()["api_keys"]] == [created["id"]]
 
 
-def test_oauth_read_write_token_manages_keys(api, tokens) -> None:
-    headers = bearer(tokens["access_token"])
+def test_a_first_party_token_manages_keys(app, api, user) -> None:
+    from tests.firstparty.conftest import mobile_login
+
+    headers = bearer(mobile_login(api, user.email)["access_token"])
     response = api.post("/api/v1/api_keys", headers=headers,
-                        json={"name": "from an app", "scope": "read"})
+                        json={"name": "from the app", "scope": "read"})
     assert response.status_code == 201, response.get_json()
     created = response.get_json()
     assert response.headers["Cache-Control"] == "no-store"
@@ -434,6 +445,21 @@ def test_oauth_read_write_token_manages_keys(api, tokens) -> None:
     assert [k["id"] for k in listed] == [created["id"]]
     assert api.delete(f"/api/v1/api_keys/{created['id']}", headers=headers).status_code == 200
     assert not works(api, created["key"])
+
+
+def test_a_key_remembers_the_client_that_created_it(app, api, browser, user) -> None:
+    from app.apikeys.models import ApiKey
+    from app.extensions import db
+    from tests.firstparty.conftest import mobile_login
+
+    in_browser = browser.new_key(name="browser", source="web")
+    headers = bearer(mobile_login(api, user.email)["access_token"])
+    from_app = api.post("/api/v1/api_keys", headers=headers,
+                        json={"name": "app", "scope": "read", "source": "mobile"}).get_json()
+    with app.app_context():
+        origin = dict(db.session.execute(select(ApiKey.id, ApiKey.created_by_client_id)).all())
+    assert origin == {uuid.UUID(in_browser["id"]): None,
+                      uuid.UUID(from_app["id"]): "sure-mobile"}
 
 
 def test_client_credentials_token_cannot_manage_keys(api, make_client) -> None:

@@ -62,20 +62,27 @@ def server_env(workdir: Path, base_url: str, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def running_server(env: dict[str, str], port: int, log_path: Path,
-                   workers: int = 2) -> Iterator[subprocess.Popen]:
-    """gunicorn on 127.0.0.1:port until the block ends; stopped by PID (its own group)."""
-    base_url = f"http://127.0.0.1:{port}"
+def running_server(env: dict[str, str], port: int, log_path: Path, workers: int = 2,
+                   extra_args: tuple[str, ...] = (), scheme: str = "http",
+                   verify: str | bool = True,
+                   command: list[str] | None = None) -> Iterator[subprocess.Popen]:
+    """gunicorn on 127.0.0.1:port until the block ends; stopped by PID (its own group).
+    ``extra_args`` go to gunicorn (e.g. --certfile/--keyfile with ``scheme="https"``);
+    ``verify`` is the CA file requests checks the readiness probe against; ``command``
+    replaces the gunicorn command line (e.g. the README's ``flask --app wsgi serve``)."""
+    base_url = f"{scheme}://127.0.0.1:{port}"
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}", "wsgi:app"],
+            command or [str(BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}",
+                        *extra_args, "wsgi:app"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         try:
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 60
             while True:
                 try:
-                    if requests.get(base_url + "/login", timeout=5).status_code == 200:
+                    if requests.get(base_url + "/login", timeout=5,
+                                    verify=verify).status_code == 200:
                         break
                 except requests.RequestException:  # not listening yet, or still booting
                     pass

@@ -81,5 +81,5 @@ def test_consent_page_cannot_be_framed(browser, live_server, live_user, live_cli
     headers = response.headers
     assert headers["x-frame-options"] == "DENY"
     assert "frame-ancestors 'none'" in headers["content-security-policy"]
-    assert headers["referrer-policy"] == "no-referrer"
+    assert headers["referrer-policy"] == "same-origin"
     context.close()

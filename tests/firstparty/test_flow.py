@@ -57,8 +57,9 @@ def test_the_flutter_clients_journey(app, client, make_user, make_key, read_user
     assert client.get(ACCOUNTS, headers=bearer(first["access_token"])).status_code == 401
     auth = bearer(session["access_token"])
 
-    # 3. Turn on two-factor authentication from the app.
-    enrolment = client.post(f"{MFA}/enrolment", headers=auth)
+    # 3. Turn on two-factor authentication from the app (a step-up: the password again).
+    enrolment = client.post(f"{MFA}/enrolment", json={"password": STRONG_PASSWORD},
+                            headers=auth)
     assert enrolment.status_code == 200
     secret = enrolment.get_json()["secret"]
     previous, current = totp_pair(secret)

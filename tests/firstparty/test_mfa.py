@@ -15,6 +15,7 @@ import pyotp
 import pytest
 
 from app.config import DefaultConfig
+from tests.conftest import PASSWORD
 from tests.firstparty.conftest import (
     HEX8,
     HEX16,
@@ -44,6 +45,10 @@ ENROL = f"{MFA}/enrolment"
 CONFIRM = f"{MFA}/enrolment/confirm"
 BACKUP = f"{MFA}/backup_codes"
 CODE_INVALID = {"error": "mfa_invalid", "message": "The code is not valid"}
+PASSWORD_INVALID = {"error": "mfa_invalid", "message": "The password is not valid"}
+PASSWORD_OR_CODE_INVALID = {"error": "mfa_invalid",
+                            "message": "The password or the code is not valid"}
+STEP_UP = {"password": PASSWORD}
 
 
 @pytest.fixture
@@ -57,7 +62,7 @@ def auth(mobile) -> dict[str, str]:
 
 
 def enrol(client, headers: dict[str, str]) -> dict:  # type: ignore[no-untyped-def]
-    response = client.post(ENROL, headers=headers)
+    response = client.post(ENROL, json=STEP_UP, headers=headers)
     assert response.status_code == 200, response.get_json()
     return response.get_json()
 
@@ -78,7 +83,7 @@ def test_status_before_enrolment(client, auth):
 
 
 def test_enrolment_returns_secret_uri_and_inline_qr(client, user, auth):
-    response = client.post(ENROL, headers=auth)
+    response = client.post(ENROL, json=STEP_UP, headers=auth)
 
     assert response.status_code == 200
     assert "no-store" in response.headers["Cache-Control"]
@@ -160,7 +165,7 @@ def test_enrolment_when_already_on_is_refused(client, auth):
     previous, current = totp_pair(secret)
     assert client.post(CONFIRM, json={"code": previous}, headers=auth).status_code == 200
 
-    again = client.post(ENROL, headers=auth)
+    again = client.post(ENROL, json=STEP_UP, headers=auth)
     assert again.status_code == 422
     assert again.get_json() == {"error": "mfa_invalid",
                                 "message": "Two-factor authentication is already enabled"}
@@ -266,17 +271,247 @@ def test_api_keys_cannot_manage_mfa(client, user, make_key):
         assert response.get_json()["error"] == "forbidden"
 
 
-def test_a_read_only_token_cannot_enrol(signed_in, user, oauth_client):
+@pytest.mark.parametrize("scope", ["read", "read_write"])
+def test_a_third_party_token_cannot_manage_mfa(signed_in, user, oauth_client, read_user,
+                                               scope):
+    """Not even with read_write and the password (it used to be enough: a third-party app
+    enrolled its own TOTP secret and locked the owner out)."""
     from tests.conftest import authorize, exchange_code
 
-    auth = authorize(signed_in, oauth_client, scope="read")
+    auth = authorize(signed_in, oauth_client, scope=scope)
     token = exchange_code(signed_in, oauth_client, auth).get_json()["access_token"]
     client = signed_in.application.test_client()
 
-    assert client.get(MFA, headers=bearer(token)).status_code == 200
-    response = client.post(ENROL, headers=bearer(token))
-    assert response.status_code == 403
-    assert response.get_json()["error"] == "insufficient_scope"
+    for method, path, body in (("GET", MFA, None), ("POST", ENROL, STEP_UP),
+                               ("POST", CONFIRM, {"code": "123456"}),
+                               ("POST", BACKUP, {"code": "123456"}),
+                               ("DELETE", MFA, {**STEP_UP, "code": "123456"})):
+        response = client.open(path, method=method, json=body, headers=bearer(token))
+        assert response.status_code == 403, (path, response.get_json())
+        assert response.get_json() == {
+            "error": "forbidden",
+            "message": "Only the account holder's own session or app can manage credentials "
+                       "and account security"}
+    assert read_user(user.id)["otp_required"] is False
+
+
+# --- step-up: the password to start, codes to change, both to turn off ---------------------
+
+
+@pytest.mark.parametrize("body", [None, {}, {"password": ""}, {"password": "wrong password"},
+                                  {"password": 12345678}, {"password": None}])
+def test_enrolment_needs_the_current_password(app, client, user, auth, body):
+    response = client.post(ENROL, json=body, headers=auth)
+
+    assert (response.status_code, response.get_json()) == (422, PASSWORD_INVALID)
+    from app.extensions import db
+    from app.identity.models import User
+
+    with app.app_context():
+        row = db.session.get(User, user.id)
+        assert row is not None and row.otp_secret_encrypted is None  # nothing pending
+    assert client.post(ENROL, json=STEP_UP, headers=auth).status_code == 200
+
+
+def test_enrolment_takes_the_password_as_form_data_too(client, auth):
+    response = client.post(ENROL, data={"password": PASSWORD}, headers=auth)
+    assert response.status_code == 200, response.get_json()
+
+
+@pytest.mark.config(RATE_LIMIT_LOGIN_ACCOUNT="3 per 15 minutes")
+def test_enrolment_password_guesses_spend_the_sign_in_budget(client, user, auth):
+    for _ in range(3):
+        wrong = client.post(ENROL, json={"password": "a wrong guess"}, headers=auth)
+        assert (wrong.status_code, wrong.get_json()) == (422, PASSWORD_INVALID)
+
+    throttled = client.post(ENROL, json=STEP_UP, headers=auth)
+    assert throttled.status_code == 429
+    assert throttled.get_json()["error"] == "rate_limit_exceeded"
+    assert int(throttled.headers["Retry-After"]) > 0
+    # One budget for the account's password, wherever it is typed.
+    login = send(client, LOGIN, login_body(user.email, device_info=device(device_id="other")))
+    assert login.status_code == 429
+
+
+@pytest.mark.config(RATE_LIMIT_LOGIN_ACCOUNT="3 per 15 minutes")
+def test_failed_sign_ins_count_against_enrolment(client, user, auth):
+    for _ in range(3):
+        failed = send(client, LOGIN, login_body(user.email, password="a wrong guess"))
+        assert failed.status_code == 401
+    assert client.post(ENROL, json=STEP_UP, headers=auth).status_code == 429
+
+
+@pytest.mark.config(RATE_LIMIT_LOGIN_ACCOUNT="3 per 15 minutes")
+def test_the_right_password_forgives_earlier_misses(client, auth):
+    for _ in range(2):
+        assert client.post(ENROL, json={"password": "a wrong guess"},
+                           headers=auth).status_code == 422
+    assert client.post(ENROL, json=STEP_UP, headers=auth).status_code == 200
+    for _ in range(3):  # a fresh budget
+        assert client.post(ENROL, json={"password": "a wrong guess"},
+                           headers=auth).status_code == 422
+
+
+def test_wrong_codes_to_backup_codes_reach_429_after_the_otp_budget(client, mfa_user):
+    """RATE_LIMIT_OTP_ACCOUNT (5 per 5 minutes): the sixth attempt is refused unchecked,
+    even with the right code (it used to be 300 x 422 and no 429)."""
+    auth = bearer(mobile_login(client, mfa_user.email,
+                               otp_code=mfa_user.backup_codes[0])["access_token"])
+    wrong = wrong_totp(mfa_user.secret)
+    for _ in range(5):
+        response = client.post(BACKUP, json={"code": wrong}, headers=auth)
+        assert (response.status_code, response.get_json()) == (422, CODE_INVALID)
+
+    refused = client.post(BACKUP, json={"code": totp_now(mfa_user.secret)}, headers=auth)
+
+    assert refused.status_code == 429
+    assert set(refused.get_json()) == {"error", "message"}
+    assert refused.get_json()["error"] == "rate_limit_exceeded"
+    assert 0 < int(refused.headers["Retry-After"]) <= 300
+    assert client.get(MFA, headers=auth).get_json()["backup_codes_remaining"] == 7
+    # The same budget guards the code at sign-in.
+    login = send(client, LOGIN, login_body(mfa_user.email, otp_code=mfa_user.backup_codes[1],
+                                           device_info=device(device_id="other")))
+    assert login.status_code == 429
+
+
+def test_wrong_codes_at_confirmation_reach_429(client, auth):
+    secret = enrol(client, auth)["secret"]
+    wrong = wrong_totp(secret)
+    for _ in range(5):
+        response = client.post(CONFIRM, json={"code": wrong}, headers=auth)
+        assert (response.status_code, response.get_json()) == (422, CODE_INVALID)
+    refused = client.post(CONFIRM, json={"code": totp_now(secret)}, headers=auth)
+    assert refused.status_code == 429
+    assert client.get(MFA, headers=auth).get_json()["enabled"] is False
+
+
+def _comparable(response) -> tuple:  # type: ignore[no-untyped-def]
+    headers = sorted((k, v) for k, v in response.headers.items()
+                     if k not in ("X-Correlation-ID", "Date"))
+    return response.status_code, response.get_data(), headers
+
+
+def test_disable_answers_a_wrong_password_and_a_wrong_code_alike(client, mfa_user, read_user):
+    """No password oracle: someone holding only the session or the app's token learns
+    nothing about the password from DELETE /api/v1/mfa."""
+    auth = bearer(mobile_login(client, mfa_user.email,
+                               otp_code=mfa_user.backup_codes[0])["access_token"])
+    right_code = mfa_user.backup_codes[1]
+
+    wrong_password = client.delete(MFA, json={"password": "a wrong guess",
+                                              "code": right_code}, headers=auth)
+    wrong_code = client.delete(MFA, json={"password": mfa_user.password,
+                                          "code": wrong_totp(mfa_user.secret)}, headers=auth)
+    both_wrong = client.delete(MFA, json={"password": "a wrong guess",
+                                          "code": wrong_totp(mfa_user.secret)}, headers=auth)
+
+    assert (wrong_password.status_code, wrong_password.get_json()) == (
+        422, PASSWORD_OR_CODE_INVALID)
+    assert _comparable(wrong_password) == _comparable(wrong_code) == _comparable(both_wrong)
+    assert read_user(mfa_user.id)["otp_required"] is True
+    # The right code sent with a wrong password was not used up.
+    assert client.delete(MFA, json={"password": mfa_user.password, "code": right_code},
+                         headers=auth).status_code == 200
+
+
+@pytest.mark.config(RATE_LIMIT_LOGIN_ACCOUNT="3 per 15 minutes",
+                    RATE_LIMIT_OTP_ACCOUNT="100 per 5 minutes")
+def test_disable_password_guesses_spend_the_sign_in_budget(client, mfa_user, read_user):
+    auth = bearer(mobile_login(client, mfa_user.email,
+                               otp_code=mfa_user.backup_codes[0])["access_token"])
+    for n in range(3):
+        response = client.delete(MFA, json={"password": f"guess {n}",
+                                            "code": mfa_user.backup_codes[1]}, headers=auth)
+        assert response.status_code == 422
+    # Budget spent: even the right pair is refused unchecked.
+    refused = client.delete(MFA, json={"password": mfa_user.password,
+                                       "code": mfa_user.backup_codes[1]}, headers=auth)
+    assert refused.status_code == 429
+    assert read_user(mfa_user.id)["otp_required"] is True
+
+
+def test_disable_code_guesses_spend_the_otp_budget(client, mfa_user, read_user):
+    auth = bearer(mobile_login(client, mfa_user.email,
+                               otp_code=mfa_user.backup_codes[0])["access_token"])
+    for _ in range(5):
+        response = client.delete(MFA, json={"password": mfa_user.password,
+                                            "code": wrong_totp(mfa_user.secret)}, headers=auth)
+        assert response.status_code == 422
+    refused = client.delete(MFA, json={"password": mfa_user.password,
+                                       "code": mfa_user.backup_codes[1]}, headers=auth)
+    assert refused.status_code == 429
+    assert read_user(mfa_user.id)["otp_required"] is True
+
+
+def test_step_up_failures_are_audited(app, client, user, auth):
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import AuditEvent
+
+    client.post(ENROL, json={"password": "a wrong guess"}, headers=auth)
+    with app.app_context():
+        event = db.session.scalar(select(AuditEvent).where(
+            AuditEvent.event == "mfa.enrolment", AuditEvent.outcome == "failure"))
+    assert event is not None
+    assert event.actor_user_id == user.id
+    assert event.details["reason"] == "bad_password"
+
+
+# --- the account security page --------------------------------------------------------------
+
+
+def _page_form(browser) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    from tests.conftest import csrf_from
+
+    page = browser.get("/account/security").get_data(as_text=True)
+    assert 'name="password"' in page  # the set-up form asks for the password
+    return {"csrf_token": csrf_from(page)}
+
+
+def test_the_page_enrolment_needs_the_password(signed_in):
+    form = _page_form(signed_in)
+    missing = signed_in.post("/account/security/enrol", data=form)
+    assert missing.status_code == 422
+    assert "The password is not valid" in missing.get_data(as_text=True)
+    assert 'data-testid="secret"' not in missing.get_data(as_text=True)
+
+    wrong = signed_in.post("/account/security/enrol", data={**form, "password": "a wrong guess"})
+    assert wrong.status_code == 422
+
+    ok = signed_in.post("/account/security/enrol", data={**form, "password": PASSWORD})
+    assert ok.status_code == 200
+    assert 'data-testid="secret"' in ok.get_data(as_text=True)
+
+
+@pytest.mark.config(RATE_LIMIT_LOGIN_ACCOUNT="2 per 15 minutes")
+def test_the_page_says_when_the_budget_is_spent(signed_in):
+    form = _page_form(signed_in)
+    for _ in range(2):
+        assert signed_in.post("/account/security/enrol",
+                              data={**form, "password": "a wrong guess"}).status_code == 422
+    refused = signed_in.post("/account/security/enrol", data={**form, "password": PASSWORD})
+    assert refused.status_code == 429
+    assert int(refused.headers["Retry-After"]) > 0
+    assert "Too many attempts" in refused.get_data(as_text=True)
+    assert refused.mimetype == "text/html"
+
+
+def test_the_page_backup_codes_spend_the_otp_budget(app, mfa_user):
+    browser = app.test_client()
+    assert web_login(browser, mfa_user.email,
+                     otp_code=mfa_user.backup_codes[0]).status_code == 302
+    from tests.conftest import csrf_from
+
+    form = {"csrf_token": csrf_from(browser.get("/account/security").get_data(as_text=True))}
+    for _ in range(5):
+        assert browser.post("/account/security/backup_codes",
+                            data={**form, "code": wrong_totp(mfa_user.secret)}).status_code \
+            == 422
+    refused = browser.post("/account/security/backup_codes",
+                           data={**form, "code": totp_now(mfa_user.secret)})
+    assert refused.status_code == 429
 
 
 # --- browser sessions: CSRF, and other sessions end -----------------------------------------
@@ -291,7 +526,8 @@ def test_session_writes_need_the_csrf_header(signed_in):
     forged = signed_in.post(ENROL, headers={"X-CSRFToken": "forged"})
     assert forged.status_code == 400
 
-    accepted = signed_in.post(ENROL, headers={"X-CSRFToken": session_csrf(signed_in)})
+    accepted = signed_in.post(ENROL, json=STEP_UP,
+                              headers={"X-CSRFToken": session_csrf(signed_in)})
     assert accepted.status_code == 200
     assert accepted.get_json()["otpauth_uri"].startswith("otpauth://totp/")
 
@@ -302,7 +538,7 @@ def test_enabling_mfa_ends_the_other_sessions_but_keeps_this_one(app, signed_in,
     assert signed_in_as(other)
     csrf = {"X-CSRFToken": session_csrf(signed_in)}
 
-    secret = signed_in.post(ENROL, headers=csrf).get_json()["secret"]
+    secret = signed_in.post(ENROL, json=STEP_UP, headers=csrf).get_json()["secret"]
     confirmed = signed_in.post(CONFIRM, json={"code": totp_now(secret)}, headers=csrf)
 
     assert confirmed.status_code == 200, confirmed.get_json()

@@ -95,6 +95,7 @@ def test_21_missing_refresh_token_is_400(client, body, fmt):
 # --- rotation and replay ------------------------------------------------------------------------
 
 
+@pytest.mark.config(FIRST_PARTY_REFRESH_REUSE_INTERVAL=0)  # 0: no retry window (strict)
 def test_the_old_refresh_token_works_exactly_once(client, mobile, fmt):
     first = rotate(client, mobile["refresh_token"], fmt)
     assert first.status_code == 200
@@ -117,6 +118,7 @@ def test_a_replayed_refresh_token_revokes_the_lineage(client, mobile, fmt):
     assert rotate(client, third["refresh_token"], fmt).get_json() == INVALID_REFRESH
 
 
+@pytest.mark.config(FIRST_PARTY_REFRESH_REUSE_INTERVAL=0)
 def test_replay_revokes_only_that_lineage(client, user):
     phone = mobile_login(client, user.email)
     tablet = mobile_login(client, user.email, device_info=device(device_id="tablet"))
@@ -183,39 +185,186 @@ def test_refresh_after_deactivation_through_the_api_is_401(client, make_user, us
     assert (response.status_code, response.get_json()) == (401, INVALID_REFRESH)
 
 
-# --- tokens issued by /oauth/token (§3.3 "Not checked") ----------------------------------------
+# --- tokens of other clients: first-party lineages only (RFC 6749 §6, §10.4) ------------------
+# Sure's endpoint authenticates no client, so it must not rotate a token that /oauth/token
+# would rotate only with the client's authentication. Deliberately stricter than Sure's
+# "Not checked" (§3.3): a third-party token is answered exactly like an unknown one.
 
 
-def test_a_token_issued_by_oauth_token_can_be_refreshed_here(client, tokens):
+def test_a_third_party_refresh_token_is_refused_here(client, tokens, oauth_client, count):
+    from tests.conftest import refresh as oauth_refresh
+
+    rows = count(OAuthToken)
+
     response = rotate(client, tokens["refresh_token"])
 
-    assert response.status_code == 200, response.get_json()
-    body = response.get_json()
-    assert set(body) == TOKEN_BLOCK
-    assert "scope" not in body
-    assert status_of(client, bearer(body["access_token"])) == 200
-    assert status_of(client, bearer(tokens["access_token"])) == 401
-    # The same single use: the old one is spent, a replay kills the new one.
-    assert rotate(client, tokens["refresh_token"]).status_code == 401
-    assert status_of(client, bearer(body["access_token"])) == 401
+    assert (response.status_code, response.get_json()) == (401, INVALID_REFRESH)
+    assert count(OAuthToken) == rows  # nothing rotated ...
+    assert status_of(client, bearer(tokens["access_token"])) == 200  # ... nothing revoked
+    # The client itself still refreshes it, with its client authentication.
+    rotated = oauth_refresh(client, oauth_client, tokens["refresh_token"])
+    assert rotated.status_code == 200, rotated.get_json()
 
 
-def test_refresh_here_always_answers_thirty_days(client, tokens):
-    """Contract §3.3 and §3.9: a refresh through /api/v1/auth/refresh mints a 30-day token
-    (expires_in 2592000), whatever issued the one it replaces."""
-    response = rotate(client, tokens["refresh_token"])
+def test_a_public_third_party_clients_refresh_token_is_refused_here(
+        client, signed_in, public_client):
+    from tests.conftest import authorize, exchange_code
+    from tests.conftest import refresh as oauth_refresh
 
-    assert response.status_code == 200
-    assert response.get_json()["expires_in"] == 2592000
+    issued = exchange_code(signed_in, public_client, authorize(signed_in, public_client))
+    assert issued.status_code == 200
+    body = issued.get_json()
+
+    response = rotate(client, body["refresh_token"])
+
+    assert (response.status_code, response.get_json()) == (401, INVALID_REFRESH)
+    assert oauth_refresh(client, public_client, body["refresh_token"]).status_code == 200
 
 
-def test_refresh_token_of_one_lineage_from_oauth_token_replayed_here(client, tokens,
-                                                                   oauth_client):
+def test_a_spent_third_party_refresh_token_here_revokes_nothing(client, tokens, oauth_client,
+                                                                app):
     from tests.conftest import refresh as oauth_refresh
 
     rotated = oauth_refresh(client, oauth_client, tokens["refresh_token"])
     assert rotated.status_code == 200
 
-    # Replaying the spent one at Sure's endpoint is still reuse: the lineage is revoked.
-    assert rotate(client, tokens["refresh_token"]).status_code == 401
-    assert status_of(client, bearer(rotated.get_json()["access_token"])) == 401
+    # Not its client's attempt: the same 401 as an unknown token, and no lineage revocation
+    # (anyone could otherwise sign a third-party app out by posting its old token here).
+    response = rotate(client, tokens["refresh_token"])
+
+    assert (response.status_code, response.get_json()) == (401, INVALID_REFRESH)
+    assert status_of(client, bearer(rotated.get_json()["access_token"])) == 200
+    assert audit_events(app, "refresh_token.reused") == []
+    assert oauth_refresh(client, oauth_client,
+                         rotated.get_json()["refresh_token"]).status_code == 200
+
+
+def test_refresh_here_always_answers_thirty_days(client, mobile):
+    """Contract §3.3 and §3.9: a refresh through /api/v1/auth/refresh mints a 30-day token
+    (expires_in 2592000)."""
+    response = rotate(client, mobile["refresh_token"])
+
+    assert response.status_code == 200
+    assert response.get_json()["expires_in"] == 2592000
+
+
+# --- a lost answer, two unlocked refreshes: the reuse interval ---------------------------------
+# Sure's app refreshes without a lock and mobile networks lose answers: within
+# FIRST_PARTY_REFRESH_REUSE_INTERVAL (10 s) the just-rotated refresh token gets a sibling pair
+# in the same lineage. Once any sibling is refreshed, the others die; beyond the interval (or
+# after a successor was used) presenting it is a replay that revokes the lineage.
+
+
+def audit_events(app, event: str) -> list:  # type: ignore[no-untyped-def]
+    from app.audit.models import AuditEvent
+    from app.extensions import db
+
+    with app.app_context():
+        return db.session.scalars(select(AuditEvent).where(AuditEvent.event == event)).all()
+
+
+def test_a_retry_within_the_interval_gets_a_working_pair(app, client, mobile, count, fmt):
+    first = rotate(client, mobile["refresh_token"], fmt)
+    assert first.status_code == 200
+
+    retry = rotate(client, mobile["refresh_token"], fmt)  # the first answer was lost
+
+    assert retry.status_code == 200, retry.get_json()
+    body = retry.get_json()
+    assert set(body) == TOKEN_BLOCK
+    assert_token_block(body)
+    assert body["refresh_token"] != first.get_json()["refresh_token"]
+    assert status_of(client, bearer(body["access_token"])) == 200
+    assert count(OAuthToken) == 3  # the login's token and two siblings
+    [event] = audit_events(app, "refresh_token.retried")
+    assert event.outcome == "success"
+    # The retried pair refreshes next time, in the same lineage.
+    following = rotate(client, body["refresh_token"], fmt)
+    assert following.status_code == 200
+    assert status_of(client, bearer(following.get_json()["access_token"])) == 200
+    assert audit_events(app, "refresh_token.reused") == []
+
+
+@pytest.mark.parametrize("kept", [0, 1])
+def test_whichever_sibling_is_kept_refreshes_and_the_other_dies(client, mobile, kept):
+    siblings = [rotate(client, mobile["refresh_token"]).get_json() for _ in range(2)]
+    keep, drop = siblings[kept], siblings[1 - kept]
+    assert status_of(client, bearer(drop["access_token"])) == 200  # both live until one is used
+
+    refreshed = rotate(client, keep["refresh_token"])
+
+    assert refreshed.status_code == 200
+    assert status_of(client, bearer(drop["access_token"])) == 401
+    assert status_of(client, bearer(refreshed.get_json()["access_token"])) == 200
+
+
+def test_the_dropped_sibling_presented_later_is_a_replay(app, client, mobile):
+    keep = rotate(client, mobile["refresh_token"]).get_json()
+    drop = rotate(client, mobile["refresh_token"]).get_json()
+    newest = rotate(client, keep["refresh_token"]).get_json()
+
+    response = rotate(client, drop["refresh_token"])
+
+    assert (response.status_code, response.get_json()) == (401, INVALID_REFRESH)
+    # Two holders of one lineage: RFC 9700 §4.14.2, the whole lineage dies.
+    assert status_of(client, bearer(newest["access_token"])) == 401
+    assert rotate(client, newest["refresh_token"]).status_code == 401
+    assert len(audit_events(app, "refresh_token.reused")) == 1
+
+
+def test_a_retry_after_a_successor_was_refreshed_is_a_replay(client, mobile):
+    second = rotate(client, mobile["refresh_token"]).get_json()
+    third = rotate(client, second["refresh_token"]).get_json()
+
+    # Within the interval, but the client demonstrably moved on: never a second live pair.
+    assert rotate(client, mobile["refresh_token"]).get_json() == INVALID_REFRESH
+
+    assert status_of(client, bearer(third["access_token"])) == 401
+
+
+def test_many_retries_then_one_refresh_leaves_one_pair(client, mobile):
+    siblings = [rotate(client, mobile["refresh_token"]).get_json() for _ in range(3)]
+    assert all(status_of(client, bearer(s["access_token"])) == 200 for s in siblings)
+
+    newest = rotate(client, siblings[1]["refresh_token"]).get_json()
+
+    assert [status_of(client, bearer(s["access_token"])) for s in siblings] == [401] * 3
+    assert status_of(client, bearer(newest["access_token"])) == 200
+
+
+def test_beyond_the_interval_a_replay_revokes_the_lineage(app, client, mobile):
+    from datetime import timedelta
+
+    from app.audit.services import SYSTEM
+    from app.clock import utcnow
+    from app.oauth2 import services as oauth2
+
+    second = rotate(client, mobile["refresh_token"]).get_json()
+    with app.app_context(), pytest.raises(oauth2.InvalidRefreshToken):
+        oauth2.rotate_refresh_token(mobile["refresh_token"],
+                                    now=utcnow() + timedelta(seconds=11), caller=SYSTEM)
+
+    assert status_of(client, bearer(second["access_token"])) == 401
+    assert rotate(client, second["refresh_token"]).get_json() == INVALID_REFRESH
+    assert len(audit_events(app, "refresh_token.reused")) == 1
+
+
+@pytest.mark.config(FIRST_PARTY_REFRESH_REUSE_INTERVAL=0)
+def test_interval_zero_keeps_replays_strict(app, client, mobile):
+    second = rotate(client, mobile["refresh_token"]).get_json()
+
+    assert rotate(client, mobile["refresh_token"]).get_json() == INVALID_REFRESH
+
+    assert status_of(client, bearer(second["access_token"])) == 401
+    assert audit_events(app, "refresh_token.retried") == []
+
+
+def test_a_revoked_lineage_is_not_retried(client, mobile):
+    rotate(client, mobile["refresh_token"])
+    second = rotate(client, mobile["refresh_token"]).get_json()
+    other = rotate(client, mobile["refresh_token"]).get_json()
+    rotate(client, second["refresh_token"])
+    rotate(client, other["refresh_token"])  # a retired sibling: the lineage is revoked
+
+    assert rotate(client, mobile["refresh_token"]).get_json() == INVALID_REFRESH
+    assert rotate(client, second["refresh_token"]).get_json() == INVALID_REFRESH

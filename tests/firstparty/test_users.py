@@ -511,7 +511,7 @@ def test_queued_means_queued_until_a_worker_runs_it(app, client, bob, make_key, 
     done = subprocess.run([FLASK, "--app", "wsgi", "jobs", "work"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout) == {"reset_jobs_run": 1}
+    assert json.loads(done.stdout) == {"reset_jobs_run": 1, "users_purged": 0}
 
     finished = client.get(RESET_STATUS, headers=key).get_json()
     assert finished["status"] == "complete"

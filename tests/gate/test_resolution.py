@@ -44,8 +44,12 @@ UNAUTHORIZED = {"error": "unauthorized", "message": MSG_MISSING}
 BAD_TOKEN = {"error": "unauthorized", "message": MSG_BAD_TOKEN}
 DEACTIVATED = {"error": "unauthorized", "message": "Account has been deactivated"}
 NOT_FOUND = {"error": "record_not_found", "message": "The requested resource was not found"}
-REALM = 'Bearer realm="Tollgate"'
-INVALID_TOKEN_CHALLENGE = 'Bearer realm="Tollgate", error="invalid_token"'
+# RFC 9728 §5.1 (and the MCP authorization spec): every challenge says where the protected
+# resource metadata is, the same URL discovery serves.
+RESOURCE_METADATA = ('resource_metadata='
+                     '"https://auth.tollgate.test/.well-known/oauth-protected-resource"')
+REALM = f'Bearer realm="Tollgate", {RESOURCE_METADATA}'
+INVALID_TOKEN_CHALLENGE = f'Bearer realm="Tollgate", error="invalid_token", {RESOURCE_METADATA}'
 MISSING_UUID = "00000000-0000-4000-8000-000000000000"
 GLOBAL_KEY = "g" * 40
 
@@ -425,6 +429,24 @@ def test_no_credentials_challenge_has_no_error_code(api) -> None:
     assert "error=" not in response.headers["WWW-Authenticate"]
 
 
+def test_resource_metadata_in_the_challenge_is_what_discovery_serves(api) -> None:
+    challenge = api.get("/api/v1/accounts").headers["WWW-Authenticate"]
+    url = re.search(r'resource_metadata="([^"]+)"', challenge)
+    assert url is not None, challenge
+    path = url.group(1).removeprefix("https://auth.tollgate.test")
+    assert path == "/.well-known/oauth-protected-resource"
+    metadata = api.get(path).get_json()
+    assert metadata["resource"] == "https://auth.tollgate.test"
+
+
+@pytest.mark.config(APP_URL="")
+def test_resource_metadata_without_app_url_uses_the_request_base_url(api) -> None:
+    challenge = api.get("/api/v1/accounts", base_url="https://other.example"
+                        ).headers["WWW-Authenticate"]
+    assert challenge == ('Bearer realm="Tollgate", resource_metadata='
+                         '"https://other.example/.well-known/oauth-protected-resource"')
+
+
 @pytest.mark.parametrize("headers", [
     bearer("tga_" + "x" * 43), bearer("garbage"), api_key("tgk_" + "y" * 43),
     api_key("not-a-key"),
@@ -443,8 +465,8 @@ def test_scope_failure_is_403_insufficient_scope(request, api, account, credenti
     response = api.post("/api/v1/sync", headers=headers)
     assert_error(response, 403, insufficient_scope("write"))
     challenge = response.headers["WWW-Authenticate"]
-    assert challenge.startswith(REALM)
-    assert 'error="insufficient_scope"' in challenge
+    assert challenge == (f'Bearer realm="Tollgate", error="insufficient_scope", '
+                         f'scope="read_write", {RESOURCE_METADATA}')
 
 
 def test_tag_writes_need_read_write_by_name(api, read_key) -> None:

@@ -243,7 +243,7 @@ def test_consent_page_sends_anti_framing_and_referrer_headers(
     assert response.status_code == 200
     assert response.headers["X-Frame-Options"] == "DENY"
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
-    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Referrer-Policy"] == "same-origin"  # never sent cross-origin
     assert "no-store" in response.headers["Cache-Control"]
 
 
@@ -263,7 +263,7 @@ def test_authorization_error_page_sends_anti_framing_and_referrer_headers(
     assert_error_page(response)
     assert response.headers["X-Frame-Options"] == "DENY"
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
-    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Referrer-Policy"] == "same-origin"  # never sent cross-origin
 
 
 def test_get_never_issues_a_code(
@@ -283,7 +283,7 @@ def test_approval_redirects_with_a_256_bit_code_state_and_iss(
     params = auth_params(oauth_client)
     response = consent_and_submit(signed_in, params, confirm="yes")
     assert response.status_code == 302  # never 307: the POST body must not be replayed
-    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Referrer-Policy"] == "same-origin"  # never sent cross-origin
     base, query = split_location(response)
     assert base == REGISTERED
     assert set(query) == {"code", "state", "iss"}
@@ -557,6 +557,43 @@ def test_loopback_exception_covers_only_the_port(
         redirect_uri: str) -> None:
     response = signed_in.get(authorize_url(auth_params(loopback_client,
                                                        redirect_uri=redirect_uri)))
+    assert_error_page(response, "invalid_request")
+    assert code_count(app) == 0
+
+
+def test_loopback_any_port_for_ipv6_literal(
+        signed_in: FlaskClient, make_client: Callable[..., ClientInfo]) -> None:
+    native = make_client(name="CLI6", redirect_uris=["http://[::1]/callback"], public=True)
+    params = auth_params(native, redirect_uri="http://[::1]:40123/callback")
+    response = consent_and_submit(signed_in, params)
+    assert response.status_code == 302
+    assert split_location(response)[0] == "http://[::1]:40123/callback"
+
+
+@pytest.mark.parametrize("registered, presented", [
+    pytest.param("http://localhost/callback", "http://localhost:51234/callback",
+                 id="localhost-other-port"),
+    pytest.param("http://localhost:8080/callback", "http://localhost:9090/callback",
+                 id="localhost-port-to-port"),
+])
+def test_localhost_is_matched_exactly(
+        signed_in: FlaskClient, make_client: Callable[..., ClientInfo], app: Flask,
+        registered: str, presented: str) -> None:
+    """RFC 8252 §7.3 names the IP literals; ``localhost`` can resolve elsewhere (§8.3)."""
+    native = make_client(name="Localhost CLI", redirect_uris=[registered], public=True)
+    response = signed_in.get(authorize_url(auth_params(native, redirect_uri=presented)))
+    assert_error_page(response, "invalid_request")
+    assert code_count(app) == 0
+    exact = consent_and_submit(signed_in, auth_params(native, redirect_uri=registered))
+    assert split_location(exact)[0] == registered
+
+
+def test_confidential_clients_match_loopback_exactly(
+        signed_in: FlaskClient, make_client: Callable[..., ClientInfo], app: Flask) -> None:
+    """The any-port rule is for native (public) apps that listen on an ephemeral port."""
+    web = make_client(name="Local dev server", redirect_uris=[LOOPBACK])
+    response = signed_in.get(authorize_url(auth_params(
+        web, redirect_uri="http://127.0.0.1:51234/callback")))
     assert_error_page(response, "invalid_request")
     assert code_count(app) == 0
 

@@ -44,11 +44,19 @@ def test_not_signed_in_is_401_json_under_api_v1_twin(client):
     assert response.get_json()["error"] == "unauthorized"
 
 
-def test_bearer_token_does_not_open_the_session_endpoints(client, tokens):
-    """A third-party client holding the user's token cannot list or revoke grants."""
+def test_a_third_party_token_cannot_list_or_revoke_grants(client, oauth_client, tokens):
+    """A third-party client holding the user's token is refused with a clear 403 (it used
+    to be a 401 "sign in"): only the account holder's session or first-party app manages
+    authorizations."""
     anonymous = client.application.test_client()
     headers = {"Authorization": f"Bearer {tokens['access_token']}"}
-    assert anonymous.get("/oauth/authorized_applications", headers=headers).status_code == 401
+    listed = anonymous.get("/oauth/authorized_applications", headers=headers)
+    assert listed.status_code == 403
+    assert listed.get_json()["error"] == "forbidden"
+    revoked = anonymous.delete(f"/oauth/authorized_applications/{oauth_client.client_id}",
+                               headers=headers)
+    assert revoked.status_code == 403
+    assert _active(client, oauth_client, tokens["access_token"]) is True
 
 
 def test_empty_list_when_nothing_authorized(signed_in):
@@ -170,3 +178,122 @@ def test_cannot_revoke_another_users_grant(app, signed_in, oauth_client, make_us
     assert response.status_code == 404
     assert _active(bob_browser, bobs_client, bob_tokens["access_token"]) is True
     assert _applications(signed_in) == []
+
+
+# --- API keys die with the authorization of the client that created them --------------------
+
+
+def _key_for(app, user, client_id: str | None, name: str, source: str = "web") -> str:  # type: ignore[no-untyped-def]
+    """A key as the client's token would have created it (third-party clients could, before
+    first-party-only key management; first-party clients still can)."""
+    from app.apikeys import services as apikeys
+    from app.clock import utcnow
+    from app.extensions import db
+    from app.identity.models import User
+
+    with app.app_context():
+        return apikeys.create_api_key(db.session.get(User, user.id), name=name,
+                                      scope="read_write", source=source, now=utcnow(),
+                                      created_by_client_id=client_id).key
+
+
+def _key_works(client, key: str) -> bool:  # type: ignore[no-untyped-def]
+    status = client.application.test_client().get(
+        "/api/v1/usage", headers={"X-Api-Key": key}).status_code
+    assert status in (200, 401)
+    return status == 200
+
+
+def test_revoking_the_authorization_revokes_the_keys_the_client_created(
+        app, signed_in, user, oauth_client, tokens, make_client):
+    minted = _key_for(app, user, oauth_client.client_id, "minted by the app", "web")
+    other_app = make_client(name="Another App")
+    by_other = _key_for(app, user, other_app.client_id, "minted by another app", "mobile")
+    by_user = _key_for(app, user, None, "made in the browser", "monitoring")
+    assert all(_key_works(signed_in, k) for k in (minted, by_other, by_user))
+
+    response = signed_in.delete(f"/oauth/authorized_applications/{oauth_client.client_id}",
+                                headers={"X-CSRFToken": _csrf(signed_in)})
+
+    assert response.status_code == 204
+    assert not _key_works(signed_in, minted)
+    assert _key_works(signed_in, by_other) and _key_works(signed_in, by_user)
+    assert _active(signed_in, oauth_client, tokens["access_token"]) is False
+
+
+def test_a_key_created_with_a_first_party_token_dies_with_that_authorization(
+        app, client, user):
+    from tests.firstparty.conftest import mobile_login
+
+    token = mobile_login(client, user.email)["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    created = client.post("/api/v1/api_keys", json={"name": "from the phone", "scope": "read"},
+                          headers=auth)
+    assert created.status_code == 201, created.get_json()
+    key = created.get_json()["key"]
+    assert _key_works(client, key)
+
+    from sqlalchemy import select
+
+    from app.apikeys.models import ApiKey
+    from app.extensions import db
+    from app.oauth2.models import OAuthToken
+
+    with app.app_context():
+        row = db.session.scalar(select(ApiKey))
+        lineage = db.session.scalar(select(OAuthToken.lineage_id))
+        assert row is not None
+        assert (row.created_by_client_id, row.created_by_lineage_id) == ("sure-mobile", lineage)
+
+    # The app revokes its own authorization (a first-party token may manage applications).
+    revoked = client.delete("/oauth/authorized_applications/sure-mobile", headers=auth)
+    assert revoked.status_code == 204
+    assert not _key_works(client, key)
+    assert client.get("/api/v1/accounts", headers=auth).status_code == 401
+
+
+def test_keys_a_client_left_behind_are_revoked_even_without_live_tokens(
+        app, signed_in, user, oauth_client, tokens):
+    """A key minted before the fix outlives the app's tokens (revoked, expired or purged):
+    revoking the authorization still finds and revokes it."""
+    minted = _key_for(app, user, oauth_client.client_id, "left behind")
+    # The app's lineage is revoked (RFC 7009): no live token of it is left.
+    assert signed_in.post("/oauth/revoke", data={"token": tokens["refresh_token"]},
+                          headers=oauth_client.basic_auth).status_code == 200
+    assert _applications(signed_in) == []
+    assert _key_works(signed_in, minted)
+
+    path = f"/oauth/authorized_applications/{oauth_client.client_id}"
+    assert signed_in.delete(path, headers={"X-CSRFToken": _csrf(signed_in)}).status_code == 204
+    assert not _key_works(signed_in, minted)
+    assert signed_in.delete(path, headers={"X-CSRFToken": _csrf(signed_in)}).status_code == 404
+
+
+def test_other_users_keys_from_the_same_client_survive(app, signed_in, user, oauth_client,
+                                                       tokens, make_user):
+    bob = make_user(email="bob@example.com")
+    bobs = _key_for(app, bob, oauth_client.client_id, "bob's")
+    alices = _key_for(app, user, oauth_client.client_id, "alice's")
+    signed_in.delete(f"/oauth/authorized_applications/{oauth_client.client_id}",
+                     headers={"X-CSRFToken": _csrf(signed_in)})
+    assert not _key_works(signed_in, alices)
+    assert _key_works(signed_in, bobs)
+
+
+def test_the_revoked_keys_are_in_the_audit_event(app, signed_in, user, oauth_client, tokens):
+    from sqlalchemy import select
+
+    from app.apikeys.models import ApiKey
+    from app.extensions import db
+    from app.models import AuditEvent
+
+    _key_for(app, user, oauth_client.client_id, "minted")
+    signed_in.delete(f"/oauth/authorized_applications/{oauth_client.client_id}",
+                     headers={"X-CSRFToken": _csrf(signed_in)})
+    with app.app_context():
+        event = db.session.scalar(select(AuditEvent).where(
+            AuditEvent.event == "authorization.revoked"))
+        key_id = db.session.scalar(select(ApiKey.id))
+    assert event is not None
+    assert event.details["revoked_api_keys"] == [str(key_id)]
+    assert event.details["revoked_tokens"] >= 1

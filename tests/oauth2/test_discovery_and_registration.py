@@ -141,10 +141,10 @@ def _register(client, body=None, *, raw: str | None = None, **kwargs):  # type: 
     return client.post("/register", json=body, **kwargs)
 
 
-def _assert_metadata_error(response, description: str) -> None:  # type: ignore[no-untyped-def]
+def _assert_metadata_error(response, description: str,  # type: ignore[no-untyped-def]
+                           error: str = "invalid_client_metadata") -> None:
     assert response.status_code == 400, response.get_json()
-    assert response.get_json() == {"error": "invalid_client_metadata",
-                                   "error_description": description}
+    assert response.get_json() == {"error": error, "error_description": description}
     assert response.headers["Cache-Control"] == "no-store"
 
 
@@ -227,8 +227,11 @@ def test_register_single_string_redirect_uri(client):
     "ftp://a.example/cb",
 ])
 def test_register_refuses_non_https_non_loopback(client, uri):
+    # RFC 7591 §3.2.2: a redirect URI that is there but not acceptable is
+    # invalid_redirect_uri (Sure says invalid_client_metadata for every error).
     _assert_metadata_error(_register(client, {"redirect_uris": [uri]}),
-                           "redirect_uris must use https or loopback http")
+                           "redirect_uris must use https or loopback http",
+                           error="invalid_redirect_uri")
 
 
 @pytest.mark.parametrize("uri", [
@@ -257,13 +260,14 @@ def test_register_accepts_loopback_http(client, uri):
 def test_register_refuses_dangerous_uris(client, uri):
     response = _register(client, {"redirect_uris": [uri]})
     assert response.status_code == 400, (uri, response.get_json())
-    assert response.get_json()["error"] == "invalid_client_metadata"
+    assert response.get_json()["error"] == "invalid_redirect_uri"
 
 
 def test_register_refuses_when_any_uri_is_bad(client):
     response = _register(client, {"redirect_uris": ["https://a.example/cb",
                                                     "http://evil.example/cb"]})
     assert response.status_code == 400
+    assert response.get_json()["error"] == "invalid_redirect_uri"
 
 
 def test_register_ignores_requested_secret_auth_and_extra_grants(client):

@@ -428,3 +428,28 @@ def test_the_scheme_name_is_case_insensitive(
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.get_json()["resource_owner_id"] == str(user.id)
 
+
+
+# --- introspection: the per-client budget ----------------------------------------------------
+
+
+@pytest.mark.config(RATE_LIMIT_INTROSPECT_CLIENT="3 per 1 minute")
+def test_introspection_has_a_per_client_budget(
+    signed_in: FlaskClient, oauth_client: ClientInfo, other_client: ClientInfo,
+    tokens: dict[str, Any]
+) -> None:
+    for _ in range(3):
+        assert introspect(signed_in, oauth_client, tokens["access_token"]).status_code == 200
+    refused = introspect(signed_in, oauth_client, tokens["access_token"])
+    body = assert_oauth_error(refused, 429, "temporarily_unavailable")
+    assert body["error_description"] == "Introspection rate limit exceeded. Try again later."
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    # Failed client authentication spends nothing of the client it names, and another
+    # client's budget is its own.
+    raw = f"{other_client.client_id}:tgs_wrong".encode()
+    for _ in range(5):
+        wrong = signed_in.post("/oauth/introspect", data={"token": tokens["access_token"]},
+                               headers={"Authorization": "Basic " + base64.b64encode(raw).decode()})
+        assert wrong.status_code == 401
+    for _ in range(3):
+        assert introspect(signed_in, other_client, tokens["access_token"]).status_code == 200

@@ -497,3 +497,44 @@ def test_refresh_responses_are_never_cached(
     assert failure.status_code == 400
     assert failure.headers["Cache-Control"] == "no-store"
     assert failure.headers["Pragma"] == "no-cache"
+
+
+# --- the reuse interval (third-party clients: strict unless the operator says otherwise) -----
+
+
+def test_third_party_clients_stay_strict_by_default(
+    app: Flask, signed_in: FlaskClient, oauth_client: ClientInfo, tokens: dict[str, Any]
+) -> None:
+    second = assert_token_response(refresh(signed_in, oauth_client, tokens["refresh_token"]),
+                                   scope="read_write")
+
+    # At once, well within FIRST_PARTY_REFRESH_REUSE_INTERVAL: still a replay (RFC 9700).
+    assert_oauth_error(refresh(signed_in, oauth_client, tokens["refresh_token"]),
+                       400, "invalid_grant")
+
+    assert not is_active(signed_in, oauth_client, second["access_token"])
+    assert audit_events(app, "refresh_token.retried") == []
+
+
+@pytest.mark.config(OAUTH2_REFRESH_REUSE_INTERVAL=10)
+def test_an_operator_interval_lets_third_party_clients_retry_with_exclusive_siblings(
+    app: Flask, signed_in: FlaskClient, oauth_client: ClientInfo, tokens: dict[str, Any]
+) -> None:
+    first = assert_token_response(refresh(signed_in, oauth_client, tokens["refresh_token"]),
+                                  scope="read_write")
+    retry = assert_token_response(refresh(signed_in, oauth_client, tokens["refresh_token"]),
+                                  scope="read_write")
+    assert is_active(signed_in, oauth_client, first["refresh_token"])
+    assert is_active(signed_in, oauth_client, retry["refresh_token"])
+    assert len(audit_events(app, "refresh_token.retried")) == 1
+
+    newest = assert_token_response(refresh(signed_in, oauth_client, retry["refresh_token"]),
+                                   scope="read_write")
+
+    assert not is_active(signed_in, oauth_client, first["access_token"])
+    assert not is_active(signed_in, oauth_client, first["refresh_token"])
+    assert is_active(signed_in, oauth_client, newest["access_token"])
+    # The original token's retry window closed when a successor was used.
+    assert_oauth_error(refresh(signed_in, oauth_client, tokens["refresh_token"]),
+                       400, "invalid_grant")
+    assert not is_active(signed_in, oauth_client, newest["access_token"])

@@ -433,6 +433,39 @@ def test_wrong_secret_is_401_invalid_client_with_basic_challenge(
     assert_token_response(exchange_code(signed_in, oauth_client, code))
 
 
+BASIC_REALM = 'Basic realm="Tollgate"'
+REPR_MARKS = ("[", "]", "{", "}", "b'", "'client_secret", "None")
+
+
+@pytest.mark.parametrize("path", ["/oauth/token", "/oauth/revoke", "/oauth/introspect"])
+@pytest.mark.parametrize("failure", ["wrong-secret", "unknown-in-body", "no-credentials",
+                                     "malformed-basic", "client-id-mismatch"])
+def test_every_invalid_client_401_carries_a_basic_realm_and_a_plain_description(
+    client: FlaskClient, oauth_client: ClientInfo, path: str, failure: str
+) -> None:
+    """RFC 7617 §2: a Basic challenge names its realm; RFC 9110 §15.5.2: every 401 carries a
+    challenge. The description is a sentence, not a Python repr of the method list."""
+    data: dict[str, str] = {"grant_type": "client_credentials", "token": "tga_x"}
+    headers: dict[str, str] = {}
+    if failure == "wrong-secret":
+        headers = basic(oauth_client.client_id, "tgs_wrong")
+    elif failure == "unknown-in-body":
+        data.update(client_id="no-such-client", client_secret="tgs_whatever")
+    elif failure == "malformed-basic":
+        headers = {"Authorization": "Basic !!!not-base64"}
+    elif failure == "client-id-mismatch":
+        headers = oauth_client.basic_auth
+        data["client_id"] = "someone-else"
+    response = client.post(path, data=data, headers=headers)
+    body = assert_oauth_error(response, 401, "invalid_client")
+    challenge = response.headers["WWW-Authenticate"]
+    assert challenge.startswith(BASIC_REALM), challenge
+    assert 'error="invalid_client"' in challenge
+    description = body.get("error_description", "")
+    assert description and not any(mark in description for mark in REPR_MARKS), description
+    assert not any(mark in challenge for mark in REPR_MARKS), challenge
+
+
 def test_wrong_secret_in_the_body_is_401_invalid_client(
     signed_in: FlaskClient, oauth_client: ClientInfo, code: Authorized
 ) -> None:

@@ -27,7 +27,9 @@ INDEXES = ["/api/v1/accounts", "/api/v1/transactions", "/api/v1/tags", "/api/v1/
 def test_no_credentials_is_401(api, account, path) -> None:
     response = api.get(path.format(id=account))
     assert_error(response, 401, UNAUTHORIZED)
-    assert response.headers["WWW-Authenticate"] == 'Bearer realm="Tollgate"'
+    assert response.headers["WWW-Authenticate"] == (
+            'Bearer realm="Tollgate", resource_metadata='
+            '"https://auth.tollgate.test/.well-known/oauth-protected-resource"')
 
 
 def test_invalid_api_key_is_401(api, account) -> None:

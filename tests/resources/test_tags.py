@@ -51,7 +51,9 @@ def test_no_credentials_is_401_everywhere(api, tag) -> None:
     for method, path, body in routes(tag):
         response = api.open(path, method=method, json=body)
         assert_error(response, 401, UNAUTHORIZED)
-        assert response.headers["WWW-Authenticate"] == 'Bearer realm="Tollgate"'
+        assert response.headers["WWW-Authenticate"] == (
+            'Bearer realm="Tollgate", resource_metadata='
+            '"https://auth.tollgate.test/.well-known/oauth-protected-resource"')
 
 
 @pytest.mark.parametrize("credential", ["ro", "read_bearer"])
@@ -64,7 +66,8 @@ def test_read_credentials_cannot_write(request, api, tag, credential) -> None:
             continue
         assert_error(response, 403, insufficient_scope("read_write"))
         assert response.headers["WWW-Authenticate"] == (
-            'Bearer realm="Tollgate", error="insufficient_scope", scope="read_write"')
+            'Bearer realm="Tollgate", error="insufficient_scope", scope="read_write", '
+            'resource_metadata="https://auth.tollgate.test/.well-known/oauth-protected-resource"')
     body = api.get("/api/v1/tags", headers=headers).get_json()
     assert [(t["name"], t["color"]) for t in body["tags"]] == [("groceries", "#112233")]
 

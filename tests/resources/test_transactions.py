@@ -61,7 +61,9 @@ def test_no_credentials_is_401_everywhere(api, txn, account) -> None:
     for method, path, body in routes(txn, account):
         response = api.open(path, method=method, json=body)
         assert_error(response, 401, UNAUTHORIZED)
-        assert response.headers["WWW-Authenticate"] == 'Bearer realm="Tollgate"'
+        assert response.headers["WWW-Authenticate"] == (
+            'Bearer realm="Tollgate", resource_metadata='
+            '"https://auth.tollgate.test/.well-known/oauth-protected-resource"')
 
 
 def test_invalid_api_key_is_401(api, txn, account) -> None:
@@ -81,7 +83,8 @@ def test_read_credentials_cannot_write(request, api, txn, account, credential) -
             continue
         assert_error(response, 403, insufficient_scope("write"))
         assert response.headers["WWW-Authenticate"] == (
-            'Bearer realm="Tollgate", error="insufficient_scope", scope="read_write"')
+            'Bearer realm="Tollgate", error="insufficient_scope", scope="read_write", '
+            'resource_metadata="https://auth.tollgate.test/.well-known/oauth-protected-resource"')
     # Nothing was written.
     body = api.get(f"/api/v1/transactions/{txn}", headers=headers).get_json()
     assert body["name"] == "Coffee"

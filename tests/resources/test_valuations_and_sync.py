@@ -54,7 +54,9 @@ def test_no_credentials_is_401_everywhere(api, valuation, account) -> None:
     for method, path, body in routes(valuation, account):
         response = api.open(path, method=method, json=body)
         assert_error(response, 401, UNAUTHORIZED)
-        assert response.headers["WWW-Authenticate"] == 'Bearer realm="Tollgate"'
+        assert response.headers["WWW-Authenticate"] == (
+            'Bearer realm="Tollgate", resource_metadata='
+            '"https://auth.tollgate.test/.well-known/oauth-protected-resource"')
 
 
 @pytest.mark.parametrize("credential", ["ro", "read_bearer"])
