@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 from flask import (
@@ -17,8 +18,9 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import MetaData, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.sql.base import Executable
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -40,6 +42,23 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 login_manager = LoginManager()
+
+if TYPE_CHECKING:
+    # ``db.Model`` is made at run time, so a type checker cannot see it as a class; models
+    # subclass ``Model``, which is ``db.Model`` at run time and our declarative base to mypy.
+    class Model(Base):
+        __abstract__ = True
+else:
+    Model = db.Model
+
+
+def execute_count(statement: Executable) -> int:
+    """Run an INSERT, UPDATE or DELETE in the current session; how many rows it touched.
+
+    The count is what makes conditional writes (``UPDATE ... WHERE used_at IS NULL``) atomic
+    decisions, so it has one typed home instead of ``.rowcount`` on an untyped result."""
+    result = db.session.execute(statement)
+    return cast("CursorResult[Any]", result).rowcount
 
 
 def origin_of(url: str | None) -> tuple[str, str, int] | None:

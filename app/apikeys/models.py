@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import utcnow
-from app.extensions import db
+from app.extensions import Model
 
 SCOPES = ("read", "read_write")
 SOURCES = ("web", "mobile", "monitoring")
@@ -17,7 +17,7 @@ TIERS = ("standard", "premium", "enterprise")
 _ACTIVE = text("revoked_at IS NULL")
 
 
-class ApiKey(db.Model):
+class ApiKey(Model):
     __tablename__ = "api_keys"
     __table_args__ = (
         # One active key per user and source, even under concurrent creation.

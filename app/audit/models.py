@@ -10,10 +10,10 @@ from sqlalchemy import JSON, BigInteger, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import utcnow
-from app.extensions import db
+from app.extensions import Model
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     __tablename__ = "audit_events"
 
     id: Mapped[int] = mapped_column(

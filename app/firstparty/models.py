@@ -10,10 +10,10 @@ from sqlalchemy import JSON, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import utcnow
-from app.extensions import db
+from app.extensions import Model
 
 
-class FamilyResetJob(db.Model):
+class FamilyResetJob(Model):
     __tablename__ = "family_reset_jobs"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

@@ -9,12 +9,12 @@ from sqlalchemy import BigInteger, ForeignKey, String, Text, UniqueConstraint, f
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import utcnow
-from app.extensions import db
+from app.extensions import Model
 
 ROLES = ("guest", "member", "admin", "super_admin")
 
 
-class Family(db.Model):
+class Family(Model):
     """A tenant. Every user belongs to exactly one; nothing crosses families."""
 
     __tablename__ = "families"
@@ -26,7 +26,7 @@ class Family(db.Model):
     users: Mapped[list[User]] = relationship(back_populates="family")
 
 
-class User(db.Model):
+class User(Model):
     __tablename__ = "users"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -81,7 +81,7 @@ class User(db.Model):
 DEVICE_TYPES = ("ios", "android", "web")
 
 
-class Device(db.Model):
+class Device(Model):
     """A mobile (or web) client installation; at most one live token per device."""
 
     __tablename__ = "mobile_devices"
@@ -98,7 +98,7 @@ class Device(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class InviteCode(db.Model):
+class InviteCode(Model):
     """8 lowercase hex characters, stored as a digest; claimed once, inside the signup."""
 
     __tablename__ = "invite_codes"
@@ -110,7 +110,7 @@ class InviteCode(db.Model):
     used_by_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
 
 
-class BackupCode(db.Model):
+class BackupCode(Model):
     """A single-use MFA recovery code (16 hex characters), stored as a digest."""
 
     __tablename__ = "otp_backup_codes"
@@ -122,7 +122,7 @@ class BackupCode(db.Model):
     used_at: Mapped[datetime | None] = mapped_column()
 
 
-class WebSession(db.Model):
+class WebSession(Model):
     """A browser sign-in, server-side: the cookie carries a random session id whose digest is
     stored here, so signing out (or deactivation) ends the session for every copy of it."""
 

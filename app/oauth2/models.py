@@ -20,11 +20,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app import crypto, scopes
 from app.clock import epoch, utcnow
-from app.extensions import db
+from app.extensions import Model, db
 from app.oauth2.redirects import redirect_uri_matches
 
 
-class OAuthClient(db.Model, ClientMixin):
+class OAuthClient(Model, ClientMixin):
     __tablename__ = "oauth2_clients"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -84,7 +84,7 @@ class OAuthClient(db.Model, ClientMixin):
         return grant_type in self.grant_types
 
 
-class AuthorizationCode(db.Model, AuthorizationCodeMixin):
+class AuthorizationCode(Model, AuthorizationCodeMixin):
     __tablename__ = "oauth2_authorization_codes"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -111,7 +111,7 @@ class AuthorizationCode(db.Model, AuthorizationCodeMixin):
         return self.scope
 
 
-class OAuthToken(db.Model, TokenMixin):
+class OAuthToken(Model, TokenMixin):
     """One issuance: an access token and, usually, the refresh token issued with it."""
 
     __tablename__ = "oauth2_tokens"

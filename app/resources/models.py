@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from app.clock import utcnow
-from app.extensions import db
+from app.extensions import Model, db
 
 
 class Money(TypeDecorator):
@@ -45,7 +45,7 @@ transaction_tags = Table(
 )
 
 
-class Account(db.Model):
+class Account(Model):
     __tablename__ = "accounts"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -57,7 +57,7 @@ class Account(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-class Tag(db.Model):
+class Tag(Model):
     __tablename__ = "tags"
     __table_args__ = (UniqueConstraint("family_id", "name"),)
 
@@ -69,7 +69,7 @@ class Tag(db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-class Transaction(db.Model):
+class Transaction(Model):
     __tablename__ = "transactions"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -90,7 +90,7 @@ class Transaction(db.Model):
                                            order_by=Tag.name)
 
 
-class Valuation(db.Model):
+class Valuation(Model):
     """The balance of an account as of a date (an anchor that sync builds on)."""
 
     __tablename__ = "valuations"
@@ -109,7 +109,7 @@ class Valuation(db.Model):
     account: Mapped[Account] = relationship(lazy="joined")
 
 
-class Sync(db.Model):
+class Sync(Model):
     """One run of the family sync: recomputes every account's balance."""
 
     __tablename__ = "syncs"
