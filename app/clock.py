@@ -16,3 +16,11 @@ def utcnow() -> datetime:
 def epoch(moment: datetime) -> int:
     """Unix seconds of a naive-UTC timestamp."""
     return int(moment.replace(tzinfo=UTC).timestamp())
+
+
+def rfc3339(moment: datetime) -> str:
+    """A naive-UTC or aware timestamp as RFC 3339 with a ``Z`` suffix, the one wire format for
+    times in JSON bodies."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat() + "Z"
