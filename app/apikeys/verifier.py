@@ -9,16 +9,15 @@ from flask import current_app
 from app import crypto
 from app.apikeys import services
 from app.clock import utcnow
-from app.gate import CredentialRejected, Principal, RateLimitPolicy
+from app.gate import CredentialRejected, Principal, RateLimitPolicy, Slot, messages
 
-MSG_INVALID = "Access token or API key is invalid, expired, or missing"
 GLOBAL_KEY_PERMISSIONS = frozenset({
     "accounts.view", "transactions.view", "tags.view", "valuations.view",
 })
 
 
 class PersonalApiKeyVerifier:
-    slot = "api_key"
+    slot: Slot = "api_key"
 
     def accepts(self, credential: str) -> bool:
         return credential.startswith(current_app.config["API_KEY_PREFIX"])
@@ -28,16 +27,15 @@ class PersonalApiKeyVerifier:
         row = services.find_for_verification(credential)
         if row is None or row.revoked_at is not None or (
                 row.expires_at is not None and row.expires_at <= now):
-            raise CredentialRejected(MSG_INVALID)
+            raise CredentialRejected(messages.CREDENTIAL_MISSING)
         if not row.active:
-            raise CredentialRejected("Account has been deactivated")
+            raise CredentialRejected(messages.ACCOUNT_DEACTIVATED)
         details = services.describe(row)
         details["last_used_at"] = services.describe_time(
             services.touch(row.id, row.last_used_at, now=now))
         config = current_app.config
         limit = None if config["SELF_HOSTED"] else config["API_KEY_RATE_LIMITS"][row.tier]
         return Principal(
-            kind="user",
             family_id=row.family_id,
             credential_kind="api_key",
             credential_id=str(row.id),
@@ -55,7 +53,7 @@ class GlobalApiKeyVerifier:
     service principal in one configured family. Off unless GLOBAL_API_KEY (>= 32 characters)
     and GLOBAL_API_KEY_FAMILY_ID are both set."""
 
-    slot = "api_key"
+    slot: Slot = "api_key"
 
     def _configured(self) -> tuple[str, uuid.UUID] | None:
         key = current_app.config["GLOBAL_API_KEY"] or ""
@@ -74,9 +72,8 @@ class GlobalApiKeyVerifier:
     def verify(self, credential: str) -> Principal:
         configured = self._configured()
         if configured is None or not crypto.constant_time_equals(credential, configured[0]):
-            raise CredentialRejected(MSG_INVALID)
+            raise CredentialRejected(messages.CREDENTIAL_MISSING)
         return Principal(
-            kind="service",
             family_id=configured[1],
             credential_kind="global_api_key",
             credential_id="global",

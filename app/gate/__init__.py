@@ -4,16 +4,18 @@ It resolves the request to a Principal through verifiers that credential feature
 start-up (it imports none of them), then enforces what the view declared with ``require``.
 """
 
-from app.gate.decorators import current_principal, require
+from app.gate.decorators import current_principal, current_principal_user, require
 from app.gate.principal import Principal, RateLimitPolicy
-from app.gate.registry import CredentialRejected, Verifier, register_verifier
+from app.gate.registry import CredentialRejected, Slot, Verifier, register_verifier
 
 __all__ = [
     "CredentialRejected",
     "Principal",
     "RateLimitPolicy",
+    "Slot",
     "Verifier",
     "current_principal",
+    "current_principal_user",
     "register_verifier",
     "require",
 ]

@@ -21,25 +21,34 @@ from flask_login import current_user
 
 from app.errors import BadRequest, Forbidden, Unauthorized
 from app.extensions import csrf
-from app.gate import limits
+from app.gate import limits, messages
+from app.gate.bearer import bearer_challenge, bearer_credential
 from app.gate.principal import Principal
-from app.gate.registry import CredentialRejected, verifiers
+from app.gate.registry import CredentialRejected, Slot, verifiers
+from app.identity.models import User
 from app.ratelimit import Throttle
 from app.requestctx import request_base_url
 
 F = TypeVar("F", bound=Callable[..., Any])
 access_log = logging.getLogger("app.gate.access")
 
-REALM = 'Bearer realm="Tollgate"'
-MSG_MISSING = "Access token or API key is invalid, expired, or missing"
-MSG_BAD_TOKEN = "Access token is invalid, expired, or missing required scope"
 ALL_CREDENTIALS = frozenset({"oauth", "api_key", "session", "global_api_key"})
 AUTH_FAILURES_PER_IP = Throttle("auth-failures-ip", "RATE_LIMIT_AUTH_FAILURES_IP")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def current_principal() -> Principal:
-    return g.principal
+    principal: Principal = g.principal
+    return principal
+
+
+def current_principal_user() -> User:
+    """The user behind the principal of a ``require(user_required=True)`` view. Calling it
+    from any other view is a programming error, not a client's."""
+    user = current_principal().user
+    if user is None:
+        raise RuntimeError("current_principal_user() needs require(user_required=True)")
+    return user
 
 
 def _challenge(*params: str) -> str:
@@ -48,26 +57,18 @@ def _challenge(*params: str) -> str:
     the issuer (APP_URL, else this request's base URL)."""
     base = current_app.config["APP_URL"] or request_base_url()
     metadata = f'resource_metadata="{base}/.well-known/oauth-protected-resource"'
-    return ", ".join([REALM, *params, metadata])
+    return bearer_challenge(*params, metadata)
 
 
 def _invalid(message: str) -> Unauthorized:
     return Unauthorized(message, headers={"WWW-Authenticate": _challenge('error="invalid_token"')})
 
 
-def _bearer_value(header: str) -> str | None:
-    """RFC 6750 §2.1: exactly ``Bearer <token>``; the scheme is case-insensitive."""
-    parts = header.split()
-    if len(parts) != 2 or parts[0].lower() != "bearer":
-        return None
-    return parts[1]
-
-
-def _verify(slot: str, value: str | None, failure_message: str) -> Principal:
+def _verify(slot: Slot, value: str | None, failure_message: str) -> Principal:
     ip = request.remote_addr or "unknown"
     AUTH_FAILURES_PER_IP.check(ip)
     if value:
-        for verifier in verifiers(slot):  # type: ignore[arg-type]
+        for verifier in verifiers(slot):
             if verifier.accepts(value):
                 try:
                     return verifier.verify(value)
@@ -85,7 +86,6 @@ def _session_principal() -> Principal | None:
     if request.method not in SAFE_METHODS:
         csrf.protect()  # cookie-authenticated writes need the CSRF token
     return Principal(
-        kind="user",
         family_id=user.family_id,
         credential_kind="session",
         credential_id="session",
@@ -102,17 +102,13 @@ def resolve(allowed: frozenset[str]) -> Principal:
         raise BadRequest("Credentials are accepted only in request headers, never in the URL")
     authorization = request.headers.get("Authorization")
     if authorization is not None:
-        return _verify("bearer", _bearer_value(authorization), MSG_BAD_TOKEN)
+        return _verify("bearer", bearer_credential(authorization), messages.ACCESS_TOKEN_INVALID)
     api_key = request.headers.get("X-Api-Key")
     if api_key is not None:
-        return _verify("api_key", api_key.strip(), MSG_MISSING)
+        return _verify("api_key", api_key.strip(), messages.CREDENTIAL_MISSING)
     if "session" in allowed and (principal := _session_principal()) is not None:
         return principal
-    raise Unauthorized(MSG_MISSING, headers={"WWW-Authenticate": _challenge()})
-
-
-MSG_FIRST_PARTY_ONLY = ("Only the account holder's own session or app can manage credentials "
-                        "and account security")
+    raise Unauthorized(messages.CREDENTIAL_MISSING, headers={"WWW-Authenticate": _challenge()})
 
 
 def require(
@@ -147,7 +143,7 @@ def require(
             if not limit_after_scope:
                 limits.apply(principal)
             if first_party_only and not principal.first_party:
-                raise Forbidden(MSG_FIRST_PARTY_ONLY)
+                raise Forbidden(messages.FIRST_PARTY_ONLY)
             if principal.credential_kind not in allowed:
                 raise Forbidden("This endpoint does not accept this kind of credential")
             if user_required and principal.user_id is None:

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any
 
 from app import scopes as scope_algebra
 from app.extensions import db
@@ -28,7 +28,6 @@ class Principal:
     """The caller. User principals carry the user's id and role as read with the credential
     (one query); the full User row is loaded only if a view asks for it."""
 
-    kind: Literal["user", "service"]
     family_id: uuid.UUID
     credential_kind: str  # "oauth", "api_key", "session", "global_api_key", ...
     credential_id: str

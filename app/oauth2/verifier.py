@@ -7,15 +7,13 @@ from sqlalchemy import bindparam, select
 from app import crypto, scopes
 from app.clock import utcnow
 from app.extensions import db
-from app.gate import CredentialRejected, Principal
+from app.gate import CredentialRejected, Principal, Slot, messages
 from app.identity.models import User
 from app.oauth2.models import OAuthClient, OAuthToken
 
-MSG_INVALID = "Access token is invalid, expired, or missing required scope"
-
 
 class AccessTokenVerifier:
-    slot = "bearer"
+    slot: Slot = "bearer"
 
     def accepts(self, credential: str) -> bool:
         return credential.startswith(crypto.PREFIX_ACCESS_TOKEN)
@@ -26,7 +24,7 @@ class AccessTokenVerifier:
         row = db.session.execute(
             _LOOKUP, {"digest": crypto.digest(credential)}).first()
         if row is None:
-            raise CredentialRejected(MSG_INVALID)
+            raise CredentialRejected(messages.ACCESS_TOKEN_INVALID)
         now = utcnow()
         # A disabled client's tokens stop working at once (and work again when it is
         # re-enabled, unless they expired meanwhile); a deleted client's are revoked.
@@ -34,15 +32,14 @@ class AccessTokenVerifier:
                   and row.access_expires_at > now and row.client_disabled_at is None)
         # Sure: a token with neither read nor read_write is a 401, not a 403.
         if not active or not scopes.satisfies(row.scope, "read"):
-            raise CredentialRejected(MSG_INVALID)
+            raise CredentialRejected(messages.ACCESS_TOKEN_INVALID)
         if row.user_id is None:
-            raise CredentialRejected("Access token is invalid - missing resource owner")
+            raise CredentialRejected(messages.TOKEN_WITHOUT_OWNER)
         if row.family_id is None:
-            raise CredentialRejected("Access token is invalid - user not found")
+            raise CredentialRejected(messages.OWNER_NOT_FOUND)
         if not row.active:
-            raise CredentialRejected("Account has been deactivated")
+            raise CredentialRejected(messages.ACCOUNT_DEACTIVATED)
         return Principal(
-            kind="user",
             family_id=row.family_id,
             credential_kind="oauth",
             credential_id=str(row.id),
