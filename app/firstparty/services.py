@@ -16,6 +16,7 @@ from app.apikeys import services as apikeys
 from app.audit.services import Caller, record
 from app.errors import TollgateError, TooManyRequests
 from app.extensions import db
+from app.firstparty import tokens
 from app.identity import services as identity
 from app.identity.models import User
 from app.identity.policy import password_policy_errors
@@ -97,7 +98,7 @@ def signup(params: dict[str, Any], *, now: datetime, caller: Caller) -> dict[str
         db.session.rollback()  # lost the race for the code: nothing is kept
         raise sure_error(403, "Invalid invite code")
     saved_device = identity.upsert_device(user, device, now=now)
-    token = oauth2.issue_device_token(user, saved_device.id, now=now, caller=caller)
+    token = tokens.issue_device_token(user, saved_device.id, now=now, caller=caller)
     record("signup", now=now, caller=caller, actor_user_id=user.id, family_id=user.family_id,
            device_id=device["device_id"], invite=bool(invite))
     db.session.commit()
@@ -129,7 +130,7 @@ def login(params: dict[str, Any], *, now: datetime, caller: Caller) -> dict[str,
         db.session.rollback()
         raise sure_error(422, "Failed to register device")
     saved_device = identity.upsert_device(user, device, now=now)
-    token = oauth2.issue_device_token(user, saved_device.id, now=now, caller=caller)
+    token = tokens.issue_device_token(user, saved_device.id, now=now, caller=caller)
     db.session.commit()
     return {**token, "user": mobile_user(user)}
 
@@ -140,8 +141,8 @@ def refresh(params: dict[str, Any], *, now: datetime, caller: Caller) -> dict[st
     if not isinstance(value, str) or not value.strip():
         raise sure_error(400, "Refresh token is required")
     try:
-        token = oauth2.rotate_refresh_token(value.strip(), now=now, caller=caller)
-    except oauth2.InvalidRefreshToken as exc:
+        token = tokens.rotate_refresh_token(value.strip(), now=now, caller=caller)
+    except tokens.InvalidRefreshToken as exc:
         raise sure_error(401, "Invalid refresh token") from exc
     device = params.get("device")
     if isinstance(device, dict) and isinstance(device.get("device_id"), str):

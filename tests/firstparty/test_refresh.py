@@ -337,11 +337,11 @@ def test_beyond_the_interval_a_replay_revokes_the_lineage(app, client, mobile):
 
     from app.audit.services import SYSTEM
     from app.clock import utcnow
-    from app.oauth2 import services as oauth2
+    from app.firstparty import tokens
 
     second = rotate(client, mobile["refresh_token"]).get_json()
-    with app.app_context(), pytest.raises(oauth2.InvalidRefreshToken):
-        oauth2.rotate_refresh_token(mobile["refresh_token"],
+    with app.app_context(), pytest.raises(tokens.InvalidRefreshToken):
+        tokens.rotate_refresh_token(mobile["refresh_token"],
                                     now=utcnow() + timedelta(seconds=11), caller=SYSTEM)
 
     assert status_of(client, bearer(second["access_token"])) == 401
