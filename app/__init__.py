@@ -13,8 +13,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
-    """Build the application: config -> extensions -> schema -> OAuth server -> blueprints ->
-    errors -> CLI."""
+    """Build the application: config -> extensions -> migrations -> credential verifiers
+    (OAuth server first) -> log redaction -> blueprints -> security headers -> errors -> CLI."""
     app = Flask(
         __name__,
         instance_path=os.environ.get("INSTANCE_PATH", str(PROJECT_ROOT / "instance")),
@@ -28,16 +28,19 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     load_config(app, overrides)
     _init_extensions(app)
 
-    from app import schema
+    from app import dbupgrade
 
     if app.config["AUTO_MIGRATE"]:
-        schema.upgrade(app)
+        dbupgrade.upgrade(app)
 
     _register_credentials(app)
     from app import logredact
 
     logredact.install()  # after the OAuth server: every Authlib logger exists by now
     _register_blueprints(app)
+    from app import headers
+
+    headers.init_app(app)
 
     from app.errors import register_error_handlers
 
@@ -90,12 +93,12 @@ def _register_blueprints(app: Flask) -> None:
     from app.apikeys.views import bp as apikeys_bp
     from app.extensions import csrf
     from app.firstparty.views import bp as firstparty_bp
-    from app.gate.http import add_api_v1_twins
+    from app.gate.twins import add_api_v1_twins
     from app.oauth2.views import JSON_ENDPOINTS
     from app.oauth2.views import bp as oauth2_bp
     from app.resources.views import bp as resources_bp
     from app.web.views import bp as web_bp
-    from app.web.views import docs_bp, security_headers
+    from app.web.views import docs_bp
 
     app.register_blueprint(web_bp)
     app.register_blueprint(oauth2_bp)
@@ -105,4 +108,3 @@ def _register_blueprints(app: Flask) -> None:
         csrf.exempt(api)
         app.register_blueprint(api)
     add_api_v1_twins(app, JSON_ENDPOINTS)
-    app.after_request(security_headers)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -19,11 +20,14 @@ from app.clock import utcnow
 from app.errors import TollgateError
 from app.firstparty import purge as user_purge
 from app.firstparty import reset
+from app.identity import invites as invite_services
 from app.identity import mfa
-from app.identity import services as identity
+from app.identity import sessions as web_sessions
+from app.identity import users as user_services
 from app.identity.models import ROLES
-from app.oauth2 import services as oauth2
 from app.oauth2.models import OAuthClient
+from app.oauth2.services import clients as oauth2
+from app.oauth2.services import purge as oauth2_purge
 from app.resources import services as resources
 
 users = AppGroup("users", help="Manage users.")
@@ -35,7 +39,7 @@ clients = AppGroup("clients", help="Manage OAuth clients.")
 tokens = AppGroup("tokens", help="Housekeeping for codes and tokens.")
 
 
-def _emit(payload: dict[str, Any]) -> None:
+def _emit(payload: Mapping[str, object]) -> None:
     click.echo(json.dumps(payload))
 
 
@@ -60,9 +64,9 @@ def create_user(email: str, password: str, first_name: str | None, last_name: st
         except ValueError as exc:
             raise click.ClickException("--family-id must be a UUID") from exc
     try:
-        user = identity.create_user(email=email, password=password, first_name=first_name,
-                                    last_name=last_name, role=role, family_id=family,
-                                    now=utcnow())
+        user = user_services.create_user(email=email, password=password, first_name=first_name,
+                                         last_name=last_name, role=role, family_id=family,
+                                         now=utcnow())
     except TollgateError as exc:
         raise _fail(exc) from exc
     _emit({"id": str(user.id), "email": user.email, "family_id": str(user.family_id),
@@ -171,7 +175,7 @@ def delete_client(client_id: str) -> None:
 def mfa_enable(email: str) -> None:
     """Turn two-factor authentication on for a user: prints the TOTP secret and the backup
     codes (shown this once)."""
-    user = identity.find_by_email(email)
+    user = user_services.find_by_email(email)
     if user is None:
         raise click.ClickException(f"no user with email {email}")
     _emit(mfa.enable_immediately(user, now=utcnow()))
@@ -181,7 +185,7 @@ def mfa_enable(email: str) -> None:
 @click.option("--count", default=1, show_default=True, type=click.IntRange(1, 1000))
 def create_invites(count: int) -> None:
     """Single-use signup invite codes (8 hex characters; stored as digests)."""
-    _emit({"codes": identity.create_invite_codes(count, now=utcnow())})
+    _emit({"codes": invite_services.create_invite_codes(count, now=utcnow())})
 
 
 @jobs.command("work")
@@ -200,7 +204,7 @@ def work() -> None:
 @click.option("--tier", type=click.Choice(TIERS), default="standard", show_default=True)
 def create_api_key(email: str, name: str, scope: str, source: str, tier: str) -> None:
     """Create a personal API key for a user; the key is printed this once."""
-    user = identity.find_by_email(email)
+    user = user_services.find_by_email(email)
     if user is None:
         raise click.ClickException(f"no user with email {email}")
     try:
@@ -243,8 +247,8 @@ def purge(batch_size: int | None) -> None:
     size = batch_size or current_app.config["TOKEN_PURGE_BATCH_SIZE"]
     if size < 1:
         raise click.ClickException("--batch-size must be at least 1")
-    purged = oauth2.purge_expired(now=utcnow(), batch_size=size)
-    purged["web_sessions"] = identity.purge_web_sessions(now=utcnow(), batch_size=size)
+    purged = oauth2_purge.purge_expired(now=utcnow(), batch_size=size)
+    purged["web_sessions"] = web_sessions.purge_web_sessions(now=utcnow(), batch_size=size)
     _emit({"purged": purged})
 
 
@@ -275,7 +279,7 @@ def serve(host: str, port: int, workers: int) -> None:
         err=True,
     )
 
-    class _Server(BaseApplication):  # type: ignore[misc]
+    class _Server(BaseApplication):
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)

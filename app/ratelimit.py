@@ -121,11 +121,11 @@ class DatabaseCounters:
         return db.engine
 
     def incr(self, key: str, amount: int, expire_at: int) -> int:
-        statement = pg_insert(rate_limit_counters).values(
+        insert = pg_insert(rate_limit_counters).values(
             key=key, count=amount, expires_at=expire_at)
-        statement = statement.on_conflict_do_update(
+        statement = insert.on_conflict_do_update(
             index_elements=[rate_limit_counters.c.key],
-            set_={"count": rate_limit_counters.c.count + statement.excluded.count},
+            set_={"count": rate_limit_counters.c.count + insert.excluded.count},
         ).returning(rate_limit_counters.c.count)
         try:
             with self._engine().begin() as conn:

@@ -7,11 +7,23 @@ Authlib's request handling, so they read the caller from here (``g``), set once 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, g, has_request_context, request
 
-from app.audit.services import SYSTEM, Caller
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is on the other end of the wire, as far as the audit log is concerned."""
+
+    ip: str | None = None
+    correlation_id: str | None = None
+    user_agent: str | None = None
+
+
+# Work started outside a request (CLI, jobs, tests) has no remote caller.
+SYSTEM = Caller()
 
 
 def _bind_caller() -> None:
@@ -23,9 +35,8 @@ def _bind_caller() -> None:
 
 
 def current_caller() -> Caller:
-    if has_request_context():
-        return g.get("caller", SYSTEM)
-    return SYSTEM
+    caller = g.get("caller") if has_request_context() else None
+    return caller if isinstance(caller, Caller) else SYSTEM
 
 
 def request_base_url() -> str:

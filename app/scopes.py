@@ -49,7 +49,7 @@ def default_for_client(client_scope: str) -> str:
     registered = to_list(client_scope)
     if registered == ["read_write"]:
         return "read_write"
-    return current_app.config["OAUTH2_DEFAULT_SCOPE"]
+    return str(current_app.config["OAUTH2_DEFAULT_SCOPE"])
 
 
 def allowed_for_client(requested: str | None, client_scope: str) -> str | None:

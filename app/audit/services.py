@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from app.audit.models import AuditEvent
 from app.extensions import db
+from app.requestctx import SYSTEM, Caller
 
-
-@dataclass(frozen=True)
-class Caller:
-    """Who is on the other end of the wire, as far as the audit log is concerned."""
-
-    ip: str | None = None
-    correlation_id: str | None = None
-    user_agent: str | None = None
-
-
-SYSTEM = Caller()
+__all__ = ["SYSTEM", "Caller", "record"]
 
 
 def record(

@@ -1,1 +1,2 @@
-"""Families (tenants), users and their roles, second factors."""
+"""Families (tenants), users and roles: password sign-in, browser sessions, second factors
+(mfa), devices and invite codes."""

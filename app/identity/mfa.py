@@ -17,16 +17,17 @@ import io
 import re
 import secrets
 from datetime import datetime
+from typing import TypedDict
 
 import pyotp
 import segno
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 
 from app import crypto
 from app.audit.services import SYSTEM, Caller, record
 from app.clock import epoch
 from app.errors import TollgateError
-from app.extensions import db
+from app.extensions import db, execute_count
 from app.identity.budgets import LOGIN_PER_ACCOUNT, LOGIN_PER_IP, OTP_PER_ACCOUNT, account_key
 from app.identity.models import BackupCode, User
 from app.ratelimit import spend_all
@@ -43,6 +44,11 @@ MSG_PASSWORD = "The password is not valid"
 MSG_CODE = "The code is not valid"
 # Turning MFA off checks both and says only this: no answer tells which one was wrong.
 MSG_PASSWORD_OR_CODE = "The password or the code is not valid"
+
+
+class OperatorEnrolment(TypedDict):
+    secret: str
+    backup_codes: list[str]
 
 
 class MfaError(TollgateError):
@@ -91,13 +97,13 @@ def _claim_step(user: User, code: str, now: datetime) -> bool:
     current = epoch(now) // TOTP_INTERVAL
     for step in (current, current - 1):
         if crypto.constant_time_equals(totp.generate_otp(step), code):
-            claimed = db.session.execute(
+            claimed = execute_count(
                 update(User)
                 .where(User.id == user.id)
                 .where(or_(User.otp_last_step.is_(None), User.otp_last_step < step))
                 .values(otp_last_step=step)
                 .execution_options(synchronize_session=False)
-            ).rowcount
+            )
             if claimed == 1:
                 user.otp_last_step = step
                 return True
@@ -108,13 +114,13 @@ def _claim_step(user: User, code: str, now: datetime) -> bool:
 def _claim_backup_code(user: User, code: str, now: datetime) -> bool:
     if not BACKUP_RE.match(code):
         return False  # anything that is not 16 hex characters costs no lookup
-    claimed = db.session.execute(
+    claimed = execute_count(
         update(BackupCode)
         .where(BackupCode.user_id == user.id, BackupCode.code_digest == crypto.digest(code),
                BackupCode.used_at.is_(None))
         .values(used_at=now)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     return claimed == 1
 
 
@@ -175,10 +181,10 @@ def confirm_enrolment(user: User, code: str, *, now: datetime,
     if secret is None:
         raise MfaError("Start the enrolment first")
     OTP_PER_ACCOUNT.spend(account_key(user.email))
-    user.otp_required = True  # so the code check below applies
     if not _claim_step(user, (code or "").strip(), now):
         raise _refuse(user, "enrolment", "bad_otp", MSG_CODE, now=now, caller=caller)
     OTP_PER_ACCOUNT.reset(account_key(user.email))
+    user.otp_required = True
     codes = _new_backup_codes(user, now)
     user.session_epoch += 1
     record("mfa.enabled", now=now, caller=caller, actor_user_id=user.id,
@@ -187,7 +193,8 @@ def confirm_enrolment(user: User, code: str, *, now: datetime,
     return codes
 
 
-def enable_immediately(user: User, *, now: datetime, caller: Caller = SYSTEM) -> dict:
+def enable_immediately(user: User, *, now: datetime,
+                       caller: Caller = SYSTEM) -> OperatorEnrolment:
     """Operators' shortcut (CLI): MFA on with a fresh secret and backup codes. Commits."""
     secret = pyotp.random_base32(32)
     user.otp_secret_encrypted = crypto.encrypt(secret)
@@ -199,6 +206,11 @@ def enable_immediately(user: User, *, now: datetime, caller: Caller = SYSTEM) ->
            family_id=user.family_id, by="operator")
     db.session.commit()
     return {"secret": secret, "backup_codes": codes}
+
+
+def enable_totp(user: User, *, now: datetime, caller: Caller = SYSTEM) -> str:
+    """Turn MFA on at once (operators, tests); returns the TOTP secret. Commits."""
+    return enable_immediately(user, now=now, caller=caller)["secret"]
 
 
 def regenerate_backup_codes(user: User, code: str, *, now: datetime,
@@ -248,6 +260,7 @@ def disable(user: User, password: str, code: str, *, now: datetime,
 
 
 def remaining_backup_codes(user: User) -> int:
-    return len(db.session.scalars(
-        select(BackupCode.id).where(BackupCode.user_id == user.id, BackupCode.used_at.is_(None))
-    ).all())
+    return db.session.scalar(
+        select(func.count(BackupCode.id))
+        .where(BackupCode.user_id == user.id, BackupCode.used_at.is_(None))
+    ) or 0

@@ -18,7 +18,8 @@ from flask import Flask
 from app import create_app, ratelimit
 from app.config import ConfigurationError
 from app.errors import ServiceUnavailable, TooManyRequests
-from tests.conftest import ON_POSTGRES, base_config, requires_postgres
+from tests.support.config import base_config
+from tests.support.database import ON_POSTGRES, requires_postgres
 
 LOGIN = "/api/v1/auth/login"
 DEVICE = {"device_id": "store-device", "device_name": "Store", "device_type": "ios",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from app import create_app
-from tests.conftest import base_config
+from tests.support.config import base_config
 
 UNREACHABLE = [
     "postgresql+psycopg://postgres@127.0.0.1:9/test?connect_timeout=2",

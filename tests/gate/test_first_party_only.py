@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from tests.conftest import ClientInfo, UserInfo
-from tests.firstparty.conftest import mobile_login
+from tests.support.factories import ClientInfo, UserInfo
+from tests.support.sure import mobile_login
 
 MESSAGE = ("Only the account holder's own session or app can manage credentials and "
            "account security")
@@ -83,7 +83,7 @@ def test_a_third_party_read_write_token_is_403(api, third_party_token, route) ->
 @pytest.mark.parametrize("route", ROUTES, ids=IDS)
 def test_a_third_party_read_token_is_403_not_insufficient_scope(
         api, signed_in, oauth_client: ClientInfo, route) -> None:
-    from tests.conftest import authorize, exchange_code
+    from tests.support.oauth import authorize, exchange_code
 
     granted = authorize(signed_in, oauth_client, scope="read")
     token = exchange_code(signed_in, oauth_client, granted).get_json()["access_token"]

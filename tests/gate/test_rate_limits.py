@@ -18,7 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app.clock import utcnow
-from tests.conftest import UserInfo
+from tests.support.factories import UserInfo
 
 SMALL_LIMITS = {"standard": 5, "premium": 1000, "enterprise": 10000}
 MSG_MISSING = "Access token or API key is invalid, expired, or missing"

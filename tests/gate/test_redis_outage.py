@@ -14,8 +14,9 @@ import pytest
 from flask import Flask
 
 from app import create_app
-from tests.conftest import PASSWORD, base_config
-from tests.e2e.conftest import free_port
+from tests.support.config import base_config
+from tests.support.factories import PASSWORD
+from tests.support.servers import free_port
 
 LOGIN = "/api/v1/auth/login"
 ACCOUNTS = "/api/v1/accounts"

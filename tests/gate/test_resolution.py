@@ -29,14 +29,10 @@ from sqlalchemy import select, update
 
 from app import create_app
 from app.clock import utcnow
-from tests.conftest import (
-    ClientInfo,
-    UserInfo,
-    authorize,
-    base_config,
-    csrf_from,
-    exchange_code,
-)
+from tests.support.config import base_config
+from tests.support.factories import ClientInfo, UserInfo
+from tests.support.oauth import authorize, exchange_code
+from tests.support.web import csrf_from
 
 MSG_MISSING = "Access token or API key is invalid, expired, or missing"
 MSG_BAD_TOKEN = "Access token is invalid, expired, or missing required scope"

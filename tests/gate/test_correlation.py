@@ -1,4 +1,4 @@
-"""Per-request plumbing in app/gate/http.py: the offered correlation id must match whole."""
+"""Correlation ids (app/gate/correlation.py): the offered id must match whole to be used."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Applying the migrations: on start-up for the embedded default, and from the CLI."""
+"""Applying the migrations (`alembic upgrade head`) at start-up and before tests: not the
+marshmallow schemas, which live in each feature's schemas.py."""
 
 from __future__ import annotations
 

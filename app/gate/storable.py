@@ -1,0 +1,42 @@
+"""Input the database cannot hold is the caller's error (400), checked once at the edge
+instead of surfacing as a 500 from deep inside a query."""
+
+from __future__ import annotations
+
+from flask import request
+
+from app.errors import TollgateError, surface
+
+MAX_NESTING = 32
+
+
+def storable(value: object, depth: int = 0) -> bool:
+    """No NUL characters and no lone surrogates (neither can be stored in PostgreSQL text or
+    encoded as UTF-8), and no absurd nesting."""
+    if depth > MAX_NESTING:
+        return False
+    if isinstance(value, str):
+        return "\x00" not in value and not any("\ud800" <= ch <= "\udfff" for ch in value)
+    if isinstance(value, dict):
+        return all(storable(k, depth + 1) and storable(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return all(storable(v, depth + 1) for v in value)
+    return True
+
+
+def refuse_unstorable_input() -> None:
+    """Query string, form fields and JSON body; raises the surface's bad-request error."""
+    values: list[object] = list(request.args.values())
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        values.extend(request.form.values())
+    acceptable = True
+    if request.is_json and request.content_length:
+        try:
+            values.append(request.get_json(silent=True))
+        except RecursionError:  # nesting deeper than the JSON parser can follow
+            acceptable = False
+    if not acceptable or not all(storable(v) for v in values):
+        kind = surface(request.path)
+        code = "invalid_request" if kind == "oauth" else "bad_request"
+        raise TollgateError("The request contains characters or nesting that are not allowed.",
+                            error=code)
