@@ -15,12 +15,13 @@ import uuid
 from datetime import datetime
 
 from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, TokenMixin
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, ColumnElement, ForeignKey, String, Text, and_, or_
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app import crypto, scopes
 from app.clock import epoch, utcnow
 from app.extensions import Model, db
+from app.identity.models import User
 from app.oauth2.redirects import redirect_uri_matches
 
 
@@ -151,14 +152,30 @@ class OAuthToken(Model, TokenMixin):
     revoked_at: Mapped[datetime | None] = mapped_column(index=True)
 
     # --- state -----------------------------------------------------------------------------
+    # Whether a token works, in the two forms the code needs: a method for a loaded row and a
+    # classmethod for a WHERE clause. Each pair sits side by side so they cannot drift apart
+    # (tests/oauth2/test_token_state.py holds them to the same answers). ``now`` may be a
+    # bound parameter, for statements built once (the gate's verifier).
+
     def access_token_active(self, now: datetime) -> bool:
+        """Not revoked (alone or with its lineage) and not expired."""
         return (
             self.revoked_at is None
             and self.access_revoked_at is None
             and self.access_expires_at > now
         )
 
+    @classmethod
+    def access_token_active_clause(cls, now: datetime | ColumnElement[datetime]
+                                   ) -> ColumnElement[bool]:
+        return and_(
+            cls.revoked_at.is_(None),
+            cls.access_revoked_at.is_(None),
+            cls.access_expires_at > now,
+        )
+
     def refresh_token_active(self, now: datetime) -> bool:
+        """Issued, its lineage not revoked, not yet rotated and not expired."""
         return (
             self.refresh_token_digest is not None
             and self.revoked_at is None
@@ -166,9 +183,25 @@ class OAuthToken(Model, TokenMixin):
             and (self.refresh_expires_at is None or self.refresh_expires_at > now)
         )
 
+    @classmethod
+    def refresh_token_active_clause(cls, now: datetime | ColumnElement[datetime]
+                                    ) -> ColumnElement[bool]:
+        return and_(
+            cls.refresh_token_digest.is_not(None),
+            cls.revoked_at.is_(None),
+            cls.refresh_used_at.is_(None),
+            or_(cls.refresh_expires_at.is_(None), cls.refresh_expires_at > now),
+        )
+
+    @classmethod
+    def live_clause(cls, now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
+        """Either token of the row still works: the row still stands for an authorization
+        (authorized applications list it, the purge keeps it)."""
+        return or_(cls.access_token_active_clause(now), cls.refresh_token_active_clause(now))
+
     # --- Authlib TokenMixin ------------------------------------------------------------------
-    def check_client(self, client: ClientMixin) -> bool:
-        return self.client_id == client.get_client_id()
+    def check_client(self, client: OAuthClient) -> bool:
+        return self.client_id == client.client_id
 
     def get_scope(self) -> str:
         # What Authlib compares a refresh request's scope against: the lineage's scope.
@@ -186,7 +219,5 @@ class OAuthToken(Model, TokenMixin):
     def is_revoked(self) -> bool:
         return self.revoked_at is not None or self.access_revoked_at is not None
 
-    def get_user(self):  # type: ignore[no-untyped-def]
-        from app.identity.models import User
-
+    def get_user(self) -> User | None:
         return db.session.get(User, self.user_id) if self.user_id else None

@@ -1,6 +1,6 @@
 """HTTP for the authorization server: authorize, token, revoke, introspect, token info,
 discovery (RFC 8414, RFC 9728), dynamic registration (RFC 7591) and the user's authorized
-applications. Views translate; Authlib and ``oauth2.services`` decide."""
+applications. Views translate; Authlib (``oauth2.server``) and ``oauth2.services`` decide."""
 
 from __future__ import annotations
 
@@ -11,21 +11,24 @@ from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from app import scopes
-from app.audit.services import record
 from app.clock import epoch, utcnow
 from app.errors import NO_STORE, NotFound, TollgateError, Unauthorized
-from app.extensions import csrf, db
-from app.gate import current_principal, require
-from app.oauth2 import services
-from app.oauth2.server import ANY_CLIENT_AUTH, CONFIDENTIAL_AUTH, authorization, issuer
+from app.extensions import csrf
+from app.gate import current_principal_user, require
+from app.gate.bearer import bearer_challenge, bearer_credential
+from app.oauth2.client_auth import ANY_CLIENT_AUTH, CONFIDENTIAL_AUTH
+from app.oauth2.grants import AuthorizationCodeGrant
+from app.oauth2.server import authorization
+from app.oauth2.services import applications, clients, tokens
 from app.ratelimit import Throttle
 from app.requestctx import current_caller
 
 bp = Blueprint("oauth2", __name__)
 
-# JSON endpoints outside the Sure contract: also served under /api/v1 (gate.http).
+# JSON endpoints outside the Sure contract: also served under /api/v1 (gate.twins).
 JSON_ENDPOINTS = {
     "oauth2.token", "oauth2.revoke", "oauth2.introspect", "oauth2.token_info",
     "oauth2.authorization_server_metadata", "oauth2.protected_resource_metadata",
@@ -46,7 +49,8 @@ SCOPE_DESCRIPTIONS = {
 def _with_issuer(response: Response) -> Response:
     """RFC 9207: every authorization response carries ``iss``."""
     if response.location:
-        response.location = add_params_to_uri(response.location, [("iss", issuer())])
+        response.location = add_params_to_uri(response.location,
+                                              [("iss", authorization.issuer())])
     return response
 
 
@@ -57,10 +61,11 @@ def _authorization_error(error: OAuth2Error) -> Response:
     anyone can register one with any https URI, and a malformed request must not make this
     server an open redirector (RFC 9700 §4.11.2)."""
     params = request.form if request.method == "POST" else request.args  # as the grant reads
-    client = services.get_client(params.get("client_id"))
+    client = clients.get_client(params.get("client_id"))
     trusted = client is not None and not client.dynamically_registered
     if error.redirect_uri and trusted:
-        return _with_issuer(authorization.handle_error_response(None, error))
+        response: Response = authorization.handle_error_response(None, error)
+        return _with_issuer(response)
     body = render_template(
         "error.html",
         status=400,
@@ -73,25 +78,27 @@ def _authorization_error(error: OAuth2Error) -> Response:
 _BAD_CHARACTERS = "The request contains characters that are not allowed."
 
 
-def _consent_grant():  # type: ignore[no-untyped-def]
+def _consent_grant() -> AuthorizationCodeGrant:
     """Authlib echoes some parameters (response_type, grant_type) into error descriptions and
     raises ValueError when they hold characters RFC 6749 forbids there; that is the caller's
     malformed request, not a server error."""
     try:
-        return authorization.get_consent_grant(end_user=current_user)
+        # response_type=code is the only one registered: the grant is always ours.
+        grant: AuthorizationCodeGrant = authorization.get_consent_grant(end_user=current_user)
     except ValueError as exc:
         if "forbidden characters" not in str(exc):
             raise
         raise InvalidRequestError(_BAD_CHARACTERS) from exc
+    return grant
 
 
-def _login_redirect() -> Response:
+def _login_redirect() -> WerkzeugResponse:
     next_path = request.full_path.rstrip("?") if request.method == "GET" else "/"
     return redirect(url_for("web.login", next=next_path))
 
 
 @bp.get("/oauth/authorize")
-def authorize() -> Response | str:
+def authorize() -> WerkzeugResponse | str:
     if not current_user.is_authenticated:
         return _login_redirect()
     try:
@@ -117,7 +124,7 @@ def authorize() -> Response | str:
 
 
 @bp.post("/oauth/authorize")
-def authorize_decision() -> Response:
+def authorize_decision() -> WerkzeugResponse:
     if not current_user.is_authenticated:
         return _login_redirect()
     try:
@@ -125,18 +132,9 @@ def authorize_decision() -> Response:
     except OAuth2Error as error:
         return _authorization_error(error)
     approved = request.form.get("confirm") == "yes"
-    record(
-        "consent.granted" if approved else "consent.denied",
-        outcome="success" if approved else "failure",
-        now=utcnow(),
-        caller=current_caller(),
-        actor_user_id=current_user.id,
-        family_id=current_user.family_id,
-        client_id=grant.client.client_id,
-        scope=grant.request.scope,
-    )
-    db.session.commit()
-    response = authorization.create_authorization_response(
+    applications.record_consent(current_user, grant.client.client_id, grant.request.scope,
+                                approved=approved, now=utcnow(), caller=current_caller())
+    response: Response = authorization.create_authorization_response(
         grant=grant, grant_user=current_user._get_current_object() if approved else None
     )
     return _with_issuer(response)
@@ -166,25 +164,28 @@ def token() -> Response:
     if not request.form.get("grant_type"):
         raise InvalidRequestError("Missing 'grant_type' in request.")
     try:
-        return authorization.create_token_response()
+        response: Response = authorization.create_token_response()
     except ValueError as exc:
         if "forbidden characters" not in str(exc):
             raise
         raise InvalidRequestError(_BAD_CHARACTERS) from exc
+    return response
 
 
 @bp.post("/oauth/revoke")
 @csrf.exempt
 def revoke() -> Response:
     _require_form_body()
-    return authorization.create_endpoint_response("revocation")
+    response: Response = authorization.create_endpoint_response("revocation")
+    return response
 
 
 @bp.post("/oauth/introspect")
 @csrf.exempt
 def introspect() -> Response:
     _require_form_body()
-    return authorization.create_endpoint_response("introspection")
+    response: Response = authorization.create_endpoint_response("introspection")
+    return response
 
 
 def _bearer_token() -> str:
@@ -193,32 +194,32 @@ def _bearer_token() -> str:
         raise TollgateError(
             "Access tokens are accepted only in the Authorization header.",
             error="invalid_request",
-            headers={"WWW-Authenticate": 'Bearer realm="Tollgate", error="invalid_request"'},
+            headers={"WWW-Authenticate": bearer_challenge('error="invalid_request"')},
         )
     header = request.headers.get("Authorization", "")
-    scheme, _, value = header.strip().partition(" ")
     if not header:
         raise Unauthorized(
             "An access token is required.",
-            headers={"WWW-Authenticate": 'Bearer realm="Tollgate"'},
+            headers={"WWW-Authenticate": bearer_challenge()},
         )
-    if scheme.lower() != "bearer" or not value.strip() or " " in value.strip():
+    token = bearer_credential(header)
+    if token is None:
         raise _invalid_token()
-    return value.strip()
+    return token
 
 
 def _invalid_token() -> TollgateError:
     return Unauthorized(
         "The access token is invalid, expired or revoked.",
         error="invalid_token",
-        headers={"WWW-Authenticate": 'Bearer realm="Tollgate", error="invalid_token"'},
+        headers={"WWW-Authenticate": bearer_challenge('error="invalid_token"')},
     )
 
 
 @bp.get("/oauth/token/info")
 def token_info() -> Response:
     now = utcnow()
-    row = services.find_active_access_token(_bearer_token(), now=now)
+    row = tokens.find_active_access_token(_bearer_token(), now=now)
     if row is None:  # expired, revoked, a deactivated owner's or a disabled client's
         raise _invalid_token()
     response = jsonify(
@@ -238,7 +239,7 @@ def token_info() -> Response:
 @bp.get("/.well-known/oauth-authorization-server")
 def authorization_server_metadata() -> Response:
     """RFC 8414 §2; everything listed here is what the server really does."""
-    base = issuer()
+    base = authorization.issuer()
     return jsonify(
         issuer=base,
         authorization_endpoint=f"{base}/oauth/authorize",
@@ -248,7 +249,7 @@ def authorization_server_metadata() -> Response:
         registration_endpoint=f"{base}/register",
         response_types_supported=["code"],
         response_modes_supported=["query"],
-        grant_types_supported=list(services.GRANT_TYPES),
+        grant_types_supported=list(clients.GRANT_TYPES),
         token_endpoint_auth_methods_supported=ANY_CLIENT_AUTH,
         revocation_endpoint_auth_methods_supported=ANY_CLIENT_AUTH,
         introspection_endpoint_auth_methods_supported=CONFIDENTIAL_AUTH,
@@ -261,7 +262,7 @@ def authorization_server_metadata() -> Response:
 @bp.get("/.well-known/oauth-protected-resource")
 def protected_resource_metadata() -> Response:
     """RFC 9728 §2."""
-    base = issuer()
+    base = authorization.issuer()
     return jsonify(
         resource=base,
         authorization_servers=[base],
@@ -274,7 +275,7 @@ def protected_resource_metadata() -> Response:
 
 
 def _registration_error(description: str) -> TollgateError:
-    return services.InvalidClientMetadata(description)
+    return clients.InvalidClientMetadata(description)
 
 
 @bp.post("/register")
@@ -296,7 +297,7 @@ def register() -> tuple[Response, int]:
     name = body.get("client_name") or "MCP Client"
     if not isinstance(name, str):
         raise _registration_error("client_name must be a string")
-    created = services.create_client(
+    created = clients.create_client(
         name=name,
         redirect_uris=uris,
         grant_types=["authorization_code", "refresh_token"],
@@ -332,8 +333,8 @@ APPLICATION_MANAGERS = ("session", "oauth")
 @require(scope="read", credentials=APPLICATION_MANAGERS, user_required=True,
          first_party_only=True)
 def authorized_applications() -> Response:
-    user_id = current_principal().user_id
-    return jsonify(applications=services.authorized_applications(user_id, now=utcnow()))
+    user = current_principal_user()
+    return jsonify(applications=applications.authorized_applications(user.id, now=utcnow()))
 
 
 @bp.delete("/oauth/authorized_applications/<client_id>")
@@ -341,7 +342,8 @@ def authorized_applications() -> Response:
 @require(scope="write", credentials=APPLICATION_MANAGERS, user_required=True,
          first_party_only=True)
 def revoke_authorized_application(client_id: str) -> tuple[str, int]:
-    user = current_principal().user
-    if not services.revoke_authorization(user, client_id, now=utcnow(), caller=current_caller()):
+    user = current_principal_user()
+    if not applications.revoke_authorization(user, client_id, now=utcnow(),
+                                             caller=current_caller()):
         raise NotFound("No authorization for that application", error="not_found")
     return "", 204

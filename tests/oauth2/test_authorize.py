@@ -20,16 +20,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from tests.conftest import (
-    Authorized,
-    ClientInfo,
-    UserInfo,
-    csrf_from,
-    exchange_code,
-    login,
-    pkce_pair,
-    query_of,
-)
+from tests.support.factories import ClientInfo, UserInfo
+from tests.support.oauth import Authorized, exchange_code, pkce_pair, query_of
+from tests.support.web import csrf_from, login
 
 ISSUER = "https://auth.tollgate.test"  # APP_URL in tests (conftest.base_config)
 REGISTERED = "https://client.example/cb"  # make_client's default redirect URI

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.conftest import authorize, csrf_from, exchange_code, introspect, login, refresh
+from tests.support.oauth import authorize, exchange_code, introspect, refresh
+from tests.support.web import csrf_from, login
 
 
 def _csrf(client) -> str:  # type: ignore[no-untyped-def]
@@ -223,7 +224,7 @@ def test_revoking_the_authorization_revokes_the_keys_the_client_created(
 
 def test_a_key_created_with_a_first_party_token_dies_with_that_authorization(
         app, client, user):
-    from tests.firstparty.conftest import mobile_login
+    from tests.support.sure import mobile_login
 
     token = mobile_login(client, user.email)["access_token"]
     auth = {"Authorization": f"Bearer {token}"}

@@ -20,15 +20,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app.clock import utcnow
-from tests.conftest import (
-    PASSWORD,
-    ClientInfo,
-    UserInfo,
-    authorize,
-    exchange_code,
-    introspect,
-    refresh,
-)
+from tests.support.factories import PASSWORD, ClientInfo, UserInfo
+from tests.support.oauth import authorize, exchange_code, introspect, refresh
 
 RESOURCE = "/api/v1/accounts"
 SURE_REFRESH = "/api/v1/auth/refresh"
@@ -46,7 +39,7 @@ def bearer(token: str) -> dict[str, str]:
 
 def lifecycle(app: Flask, action: str, client_id: str) -> Any:
     """What ``flask clients <action> --client-id ID`` does."""
-    from app.oauth2 import services
+    from app.oauth2.services import clients as services
 
     with app.app_context():
         result = getattr(services, f"{action}_client")(client_id, now=utcnow())
@@ -141,7 +134,7 @@ def test_introspection_and_token_info_ask_whether_the_client_is_enabled(
 ) -> None:
     """The one decision introspection and token info share (services.token_usable): a token
     of a disabled client is not usable, whoever is allowed to ask about it."""
-    from app.oauth2 import services
+    from app.oauth2.services import tokens as services
 
     lifecycle(app, "disable", oauth_client.client_id)
     with app.app_context():
@@ -226,7 +219,7 @@ def test_disable_and_enable_are_audited_and_idempotent(
 
 
 def test_unknown_client_id_is_a_clear_error(app: Flask) -> None:
-    from app.oauth2 import services
+    from app.oauth2.services import clients as services
 
     for action in ("disable", "enable", "delete"):
         with pytest.raises(services.UnknownClient, match="no client with client_id nope"):
@@ -239,7 +232,7 @@ def test_unknown_client_id_is_a_clear_error(app: Flask) -> None:
 def test_disabling_the_first_party_client_stops_device_tokens_and_logins(
     app: Flask, client: FlaskClient, user: UserInfo
 ) -> None:
-    from app.oauth2.services import SURE_MOBILE_CLIENT_ID
+    from app.oauth2.services.clients import SURE_MOBILE_CLIENT_ID
 
     login = client.post(SURE_LOGIN, json={"email": user.email, "password": PASSWORD,
                                           "device": DEVICE})
@@ -258,9 +251,9 @@ def test_disabling_the_first_party_client_stops_device_tokens_and_logins(
                  "first_name": "Late", "last_name": "Comer"}, "device": DEVICE})
     assert signup.status_code == 403, signup.get_data(as_text=True)
     with app.app_context():  # refused as one unit: no account was left behind
-        from app.identity import services as identity
+        from app.identity import users
 
-        assert identity.find_by_email("late@example.com") is None
+        assert users.find_by_email("late@example.com") is None
 
     lifecycle(app, "enable", SURE_MOBILE_CLIENT_ID)
     assert client.get(RESOURCE, headers=bearer(device_token)).status_code == 200
@@ -268,7 +261,7 @@ def test_disabling_the_first_party_client_stops_device_tokens_and_logins(
 
 def test_the_first_party_client_cannot_be_deleted(app: Flask, client: FlaskClient,
                                                   user: UserInfo) -> None:
-    from app.oauth2 import services
+    from app.oauth2.services import clients as services
 
     login = client.post(SURE_LOGIN, json={"email": user.email, "password": PASSWORD,
                                           "device": DEVICE})
@@ -311,7 +304,7 @@ def test_delete_revokes_everything_the_client_holds_and_nothing_else(
     response = refresh(client, oauth_client, tokens["refresh_token"])
     assert response.status_code == 401
     # A tombstone cannot be brought back.
-    from app.oauth2 import services
+    from app.oauth2.services import clients as services
 
     with pytest.raises(services.ClientLifecycleError, match="deleted"):
         lifecycle(app, "enable", oauth_client.client_id)

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.oauth2.models import OAuthToken
-from tests.conftest import ON_POSTGRES, authorize, exchange_code, refresh
+from tests.support.oauth import authorize, exchange_code, refresh
 
 N = 20
 pytestmark = pytest.mark.config(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": N + 2,
@@ -37,11 +37,6 @@ def run_in_parallel(app, send):  # type: ignore[no-untyped-def]
 def lineage_size(app, access_token_row_filter) -> int:  # type: ignore[no-untyped-def]
     with app.app_context():
         return db.session.scalar(select(func.count(OAuthToken.id)).where(access_token_row_filter))
-
-
-def test_database_kind_is_reported() -> None:
-    # Makes the CI log say which database the concurrency proofs below ran on.
-    print("concurrency tests on", "PostgreSQL" if ON_POSTGRES else "SQLite")
 
 
 def test_parallel_code_redemptions_yield_exactly_one_token(app, signed_in, oauth_client) -> None:

@@ -7,7 +7,9 @@ import pytest
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 from sqlalchemy import select
 
-from tests.conftest import ClientInfo, authorize, exchange_code, login, query_of, refresh
+from tests.support.factories import ClientInfo
+from tests.support.oauth import authorize, exchange_code, query_of, refresh
+from tests.support.web import login
 
 ISSUER = "https://auth.tollgate.test"
 SUPPORTED_GRANTS = {"authorization_code", "refresh_token", "password", "client_credentials"}

@@ -17,7 +17,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from tests.conftest import ClientInfo, UserInfo, authorize, exchange_code, introspect, refresh
+from tests.support.factories import ClientInfo, UserInfo
+from tests.support.oauth import authorize, exchange_code, introspect, refresh
 
 ISSUER = "https://auth.tollgate.test"
 ONE_YEAR = 31536000

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import pkce_pair
+from tests.support.oauth import pkce_pair
 
 
 @pytest.mark.parametrize("field,value", [

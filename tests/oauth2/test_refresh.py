@@ -19,7 +19,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app.clock import epoch
-from tests.conftest import ClientInfo, UserInfo, authorize, exchange_code, introspect, refresh
+from tests.support.factories import ClientInfo, UserInfo
+from tests.support.oauth import authorize, exchange_code, introspect, refresh
 
 ACCESS_RE = re.compile(r"^tga_[A-Za-z0-9_-]{43,}$")
 REFRESH_RE = re.compile(r"^tgr_[A-Za-z0-9_-]{43,}$")

@@ -1,6 +1,6 @@
 """Token revocation (RFC 7009), black box over HTTP (security checklist items 73-78).
 
-What the server promises (``app/oauth2/services.py:revoke_token``): revoking an access token
+What the server promises (``app/oauth2/services/tokens.py:revoke_token``): revoking an access token
 revokes that access token alone; revoking a refresh token revokes its whole lineage, every
 access and refresh token issued under the same authorization, rotated ones included.
 """
@@ -16,7 +16,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from tests.conftest import ClientInfo, authorize, exchange_code, introspect, refresh
+from tests.support.factories import ClientInfo
+from tests.support.oauth import authorize, exchange_code, introspect, refresh
 
 DENIED = {"error": "unauthorized_client",
           "error_description": "You are not authorized to revoke this token"}

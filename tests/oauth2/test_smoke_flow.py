@@ -1,4 +1,4 @@
-from tests.conftest import authorize, exchange_code, introspect, refresh
+from tests.support.oauth import authorize, exchange_code, introspect, refresh
 
 
 def test_code_pkce_refresh_revoke(signed_in, oauth_client):

@@ -24,16 +24,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from tests.conftest import (
-    PASSWORD,
-    Authorized,
-    ClientInfo,
-    UserInfo,
-    authorize,
-    exchange_code,
-    introspect,
-    refresh,
-)
+from tests.support.factories import PASSWORD, ClientInfo, UserInfo
+from tests.support.oauth import Authorized, authorize, exchange_code, introspect, refresh
 
 ACCESS_RE = re.compile(r"^tga_[A-Za-z0-9_-]{43,}$")
 REFRESH_RE = re.compile(r"^tgr_[A-Za-z0-9_-]{43,}$")
@@ -837,13 +829,13 @@ def test_deactivated_user_gets_the_same_answer_as_a_wrong_password(
 def _enable_totp(app: Flask, user: UserInfo) -> pyotp.TOTP:
     from app.clock import utcnow
     from app.extensions import db
-    from app.identity import services as identity
+    from app.identity import mfa
     from app.identity.models import User
 
     with app.app_context():
         row = db.session.get(User, user.id)
         assert row is not None
-        secret = identity.enable_totp(row, now=utcnow())
+        secret = mfa.enable_totp(row, now=utcnow())
     return pyotp.TOTP(secret)
 
 

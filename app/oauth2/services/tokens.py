@@ -1,0 +1,171 @@
+"""Issued tokens: saving an issuance (digests only), finding a presented token, whether it
+works, and revocation (RFC 7009) of one token, a lineage or everything of a user.
+
+A row is one issuance: an access token and, usually, the refresh token issued with it. A
+*lineage* is every row descended from one authorization (see ``oauth2.models``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from flask import current_app
+from sqlalchemy import ColumnElement, select, update
+
+from app import crypto
+from app.audit.services import Caller, record
+from app.extensions import db, execute_count
+from app.identity.models import User
+from app.oauth2.models import OAuthClient, OAuthToken
+
+TokenKind = Literal["access_token", "refresh_token"]
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Where a new issuance belongs: its lineage, the lineage's scope and the parent token."""
+
+    lineage_id: uuid.UUID
+    scope: str | None = None
+    parent: OAuthToken | None = None
+
+
+def save_token(
+    token: dict[str, Any],
+    *,
+    client: OAuthClient,
+    user: User | None,
+    grant_type: str,
+    lineage: Lineage,
+    now: datetime,
+    caller: Caller,
+    profile: str = "oauth",
+    device_id: uuid.UUID | None = None,
+    commit: bool = True,
+) -> OAuthToken:
+    """Persist an issued token response (digests only) and commit the unit of work (unless
+    the caller's unit goes on). ``token`` is the dict returned to the client; it is read,
+    never changed."""
+    refresh = token.get("refresh_token")
+    refresh_expires_at = None
+    if refresh:
+        if lineage.parent is not None:
+            # Rotation never extends the lineage: refresh tokens keep an absolute lifetime.
+            refresh_expires_at = lineage.parent.refresh_expires_at
+        elif lifetime := current_app.config["OAUTH2_REFRESH_TOKEN_LIFETIME"]:
+            refresh_expires_at = now + timedelta(seconds=lifetime)
+    row = OAuthToken(
+        lineage_id=lineage.lineage_id,
+        parent_id=lineage.parent.id if lineage.parent else None,
+        client_id=client.client_id,
+        user_id=user.id if user else None,
+        family_id=user.family_id if user else None,
+        grant_type=grant_type,
+        profile=lineage.parent.profile if lineage.parent else profile,
+        device_id=lineage.parent.device_id if lineage.parent else device_id,
+        scope=token.get("scope", ""),
+        lineage_scope=lineage.scope or token.get("scope", ""),
+        access_token_digest=crypto.digest(token["access_token"]),
+        refresh_token_digest=crypto.digest(refresh) if refresh else None,
+        issued_at=now,
+        access_expires_at=now + timedelta(seconds=int(token["expires_in"])),
+        refresh_expires_at=refresh_expires_at,
+    )
+    db.session.add(row)
+    record("token.rotated" if lineage.parent else "token.issued", now=now, caller=caller,
+           actor_user_id=row.user_id, family_id=row.family_id, client_id=client.client_id,
+           grant_type=grant_type, lineage_id=str(lineage.lineage_id), scope=row.scope)
+    if commit:
+        db.session.commit()
+    else:
+        db.session.flush()
+    return row
+
+
+def find_token(value: str | None) -> tuple[OAuthToken, TokenKind] | None:
+    """Look a presented token up by its digest; the prefix says which kind it can be."""
+    if not value or len(value) > 512:
+        return None
+    kind: TokenKind
+    match: ColumnElement[bool]
+    if value.startswith(crypto.PREFIX_ACCESS_TOKEN):
+        kind, match = "access_token", OAuthToken.access_token_digest == crypto.digest(value)
+    elif value.startswith(crypto.PREFIX_REFRESH_TOKEN):
+        kind, match = "refresh_token", OAuthToken.refresh_token_digest == crypto.digest(value)
+    else:
+        return None
+    row: OAuthToken | None = db.session.scalar(select(OAuthToken).where(match))
+    return (row, kind) if row is not None else None
+
+
+def token_usable(row: OAuthToken, kind: TokenKind, *, now: datetime) -> bool:
+    """Whether a presented token works right now: not expired, revoked or rotated, its owner
+    (if any) still active and its client not disabled. Introspection and token info ask
+    this; the gate's verifier checks the same things in its one query."""
+    active = (row.access_token_active(now) if kind == "access_token"
+              else row.refresh_token_active(now))
+    if not active:
+        return False
+    if row.user_id is not None and ((owner := row.get_user()) is None or not owner.active):
+        return False
+    # Checked on every use rather than revoked on disable, so re-enabling restores them.
+    return db.session.scalar(
+        select(OAuthClient.id).where(OAuthClient.client_id == row.client_id,
+                                     OAuthClient.disabled_at.is_(None))
+    ) is not None
+
+
+def find_active_access_token(value: str | None, *, now: datetime) -> OAuthToken | None:
+    """The row of a presented access token that works right now (``token_usable``), or
+    None."""
+    found = find_token(value)
+    if found is None or found[1] != "access_token" or not token_usable(*found, now=now):
+        return None
+    return found[0]
+
+
+# --- revocation ----------------------------------------------------------------------------
+
+
+def revoke_lineage(lineage_id: uuid.UUID, *, now: datetime) -> int:
+    """Revoke every token of a lineage in one set-based UPDATE; returns how many. The caller
+    commits."""
+    return execute_count(
+        update(OAuthToken)
+        .where(OAuthToken.lineage_id == lineage_id, OAuthToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def revoke_token(
+    row: OAuthToken, kind: TokenKind, *, client_id: str, now: datetime, caller: Caller
+) -> None:
+    """RFC 7009: an access token is revoked alone; a refresh token takes its whole lineage
+    (every access token issued under the same authorization) with it. Commits."""
+    if kind == "refresh_token":
+        count = revoke_lineage(row.lineage_id, now=now)
+    else:
+        count = execute_count(
+            update(OAuthToken)
+            .where(OAuthToken.id == row.id, OAuthToken.access_revoked_at.is_(None))
+            .values(access_revoked_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    record("token.revoked", now=now, caller=caller, actor_user_id=row.user_id,
+           family_id=row.family_id, client_id=client_id, token_type=kind,
+           lineage_id=str(row.lineage_id), revoked_tokens=count)
+    db.session.commit()
+
+
+def revoke_all_for_user(user_id: uuid.UUID, *, now: datetime) -> int:
+    """Every token of every lineage of the user, in one statement. The caller commits."""
+    return execute_count(
+        update(OAuthToken)
+        .where(OAuthToken.user_id == user_id, OAuthToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
