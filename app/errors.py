@@ -4,6 +4,8 @@ Views and services raise; this module chooses the shape by the surface the reque
 - OAuth endpoints (``/oauth/*`` JSON endpoints, ``/register``, ``/.well-known/*``): RFC 6749
   §5.2 ``{"error", "error_description"}`` with ``Cache-Control: no-store``;
 - the JSON API (``/api/*``): the Sure envelope ``{"error", "message"}``;
+- Sure's first-party account API (``SureError``, raised by app.firstparty): Sure's own bodies,
+  ``{"error": "<the message>", ...}`` or ``{"errors": [...]}``, whatever the path;
 - browser pages: an HTML error page.
 Nothing internal (exception text, SQL, stack) ever reaches a response; it goes to the log.
 """
@@ -44,12 +46,8 @@ class TollgateError(Exception):
         status: int | None = None,
         headers: dict[str, str] | None = None,
         extra: dict[str, Any] | None = None,
-        body: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(description or self.description)
-        # A complete body, for the Sure first-party endpoints whose errors are not the usual
-        # envelope (e.g. {"error": "Invalid email or password"}).
-        self.body = body
         if description is not None:
             self.description = description
         if error is not None:
@@ -103,6 +101,24 @@ class TooManyRequests(TollgateError):
 class ServiceUnavailable(TollgateError):
     status, error = 503, "service_unavailable"
     description = "The service is temporarily unavailable. Try again later."
+
+
+class SureError(TollgateError):
+    """An error of Sure's first-party account API (contract §3), which does not answer in the
+    envelope: the body is ``{"error": <description>}`` plus ``extra``, or, when ``errors`` is
+    given (a record that failed validation), ``{"errors": [...]}`` alone. The concrete errors
+    are app.firstparty.errors."""
+
+    def __init__(self, description: str | None = None, *, errors: list[str] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(description, **kwargs)
+        self.errors = errors
+
+
+def _sure_body(exc: SureError) -> dict[str, Any]:
+    if exc.errors is not None:
+        return {"errors": exc.errors}
+    return {"error": exc.description, **exc.extra}
 
 
 def surface(path: str) -> str:
@@ -170,8 +186,8 @@ def _flatten(messages: Any, prefix: str = "") -> list[str]:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(TollgateError)
     def _tollgate(exc: TollgateError) -> Response:
-        if exc.body is not None:
-            response = jsonify(exc.body)
+        if isinstance(exc, SureError):
+            response = jsonify(_sure_body(exc))
             response.status_code = exc.status
             response.headers.update(exc.headers)
             return response

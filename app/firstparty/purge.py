@@ -20,11 +20,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.apikeys.models import ApiKey
 from app.audit.services import record
-from app.extensions import db
-from app.firstparty import reset
+from app.extensions import db, execute_count
 from app.firstparty.models import FamilyResetJob
 from app.identity.models import BackupCode, Device, Family, InviteCode, User, WebSession
 from app.oauth2.models import AuthorizationCode, OAuthToken
+from app.resources import services as resources
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ FAMILY_ROWS = (ApiKey.family_id, OAuthToken.family_id, AuthorizationCode.family_
                FamilyResetJob.family_id)
 # Every foreign key to users or families, and so every one a purge must deal with; a test
 # compares this with the schema, so a new table cannot be forgotten here.
-HANDLED_REFERENCES = (*USER_ROWS, *USER_MENTIONS, *FAMILY_ROWS, *reset.FAMILY_DATA_COLUMNS,
+HANDLED_REFERENCES = (*USER_ROWS, *USER_MENTIONS, *FAMILY_ROWS, *resources.FAMILY_DATA_COLUMNS,
                       User.family_id)
 
 
@@ -96,17 +96,16 @@ def _purge(user_id: uuid.UUID, *, cutoff: datetime, now: datetime) -> dict[str, 
     if last_member:
         # Before the user row: the family's reset jobs name it as requester.
         for column in FAMILY_ROWS:
-            _count(deleted, column, db.session.execute(
-                delete(column.class_).where(column == family_id)).rowcount)
+            _count(deleted, column,
+                   execute_count(delete(column.class_).where(column == family_id)))
     for column in USER_ROWS:
-        _count(deleted, column, db.session.execute(
-            delete(column.class_).where(column == user_id)).rowcount)
+        _count(deleted, column, execute_count(delete(column.class_).where(column == user_id)))
     for column in USER_MENTIONS:
         db.session.execute(update(column.class_).where(column == user_id).values(
             {column.key: None}).execution_options(synchronize_session=False))
     db.session.execute(delete(User).where(User.id == user_id))
     if last_member:
-        for kind, count in reset.delete_family_data(family_id).items():
+        for kind, count in resources.delete_family_data(family_id).items():
             deleted[kind] = deleted.get(kind, 0) + count
         db.session.execute(delete(Family).where(Family.id == family_id))
     return {"family_id": family_id, "family_deleted": last_member,

@@ -8,42 +8,35 @@ from __future__ import annotations
 import logging
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.audit.services import Caller, record
 from app.clock import utcnow
 from app.errors import TollgateError
-from app.extensions import db
+from app.extensions import db, execute_count
 from app.firstparty.models import FamilyResetJob
-from app.resources.models import Account, Sync, Tag, Transaction, Valuation, transaction_tags
+from app.resources import services as resources
 
 log = logging.getLogger(__name__)
-EXECUTOR_KEY = "tollgate.reset_executor"
+RUNNER_KEY = "tollgate.reset_runner"
 
 
-def counts(family_id: uuid.UUID) -> dict[str, int]:
-    """What is left of a family's data (Sure leaves syncs out of these counts)."""
-    family_transactions = select(Transaction.id).where(Transaction.family_id == family_id)
-    return {
-        "accounts": _count(select(func.count()).select_from(Account)
-                           .where(Account.family_id == family_id)),
-        "transactions": _count(select(func.count()).select_from(Transaction)
-                               .where(Transaction.family_id == family_id)),
-        "tags": _count(select(func.count()).select_from(Tag).where(Tag.family_id == family_id)),
-        "taggings": _count(select(func.count()).select_from(transaction_tags).where(
-            transaction_tags.c.transaction_id.in_(family_transactions))),
-        "valuations": _count(select(func.count()).select_from(Valuation)
-                             .where(Valuation.family_id == family_id)),
-    }
+@dataclass(frozen=True)
+class ThreadRunner:
+    """Runs queued resets in a worker thread of this process, in an app context of its own
+    (the thread outlives the request that queued the job)."""
 
+    app: Flask
+    executor: ThreadPoolExecutor
 
-def _count(query: Any) -> int:
-    return int(db.session.scalar(query) or 0)
+    def submit(self, job_id: uuid.UUID) -> None:
+        self.executor.submit(_run_in_app, self.app, job_id)
 
 
 class ResetEnqueueFailed(TollgateError):
@@ -66,9 +59,9 @@ def enqueue(family_id: uuid.UUID, requested_by: uuid.UUID, *, now: datetime,
         db.session.rollback()
         log.exception("could not queue the reset of family %s", family_id)
         raise ResetEnqueueFailed() from exc
-    runner = current_app.extensions.get(EXECUTOR_KEY)
+    runner: ThreadRunner | None = current_app.extensions.get(RUNNER_KEY)
     if runner is not None:
-        runner.submit(_run_in_app, current_app._get_current_object(), job.id)
+        runner.submit(job.id)
     return job
 
 
@@ -83,11 +76,11 @@ def _run_in_app(app: Flask, job_id: uuid.UUID) -> None:
 def run(job_id: uuid.UUID, *, now: datetime) -> bool:
     """Claim a queued job (conditional UPDATE: one runner wins) and delete the family's data
     in one transaction. Returns whether this call ran it."""
-    claimed = db.session.execute(
+    claimed = execute_count(
         update(FamilyResetJob).where(FamilyResetJob.id == job_id,
                                      FamilyResetJob.status == "queued")
         .values(status="running", started_at=now).execution_options(synchronize_session=False)
-    ).rowcount
+    )
     db.session.commit()
     if claimed != 1:
         return False
@@ -95,9 +88,10 @@ def run(job_id: uuid.UUID, *, now: datetime) -> bool:
     assert job is not None
     family = job.family_id
     try:
-        deleted = delete_family_data(family)
+        deleted = resources.delete_family_data(family)
         job.status, job.deleted, job.finished_at = "complete", deleted, utcnow()
-        record("family.reset", now=utcnow(), family_id=family, job_id=str(job_id), **deleted)
+        details: dict[str, Any] = {"job_id": str(job_id), **deleted}
+        record("family.reset", now=utcnow(), family_id=family, **details)
         db.session.commit()
     except SQLAlchemyError:
         db.session.rollback()
@@ -106,29 +100,6 @@ def run(job_id: uuid.UUID, *, now: datetime) -> bool:
                            .values(status="failed", finished_at=utcnow()))
         db.session.commit()
     return True
-
-
-# The family-owned tables delete_family_data empties (the purge's reference check uses it).
-FAMILY_DATA_COLUMNS = (Transaction.family_id, Valuation.family_id, Tag.family_id,
-                       Sync.family_id, Account.family_id)
-
-
-def delete_family_data(family_id: uuid.UUID) -> dict[str, int]:
-    """Delete a family's financial data inside the caller's transaction; rows deleted per
-    kind. Used by the reset and by the purge of a family's last member."""
-    ids = select(Transaction.id).where(Transaction.family_id == family_id)
-    return {
-        "taggings": db.session.execute(delete(transaction_tags).where(
-            transaction_tags.c.transaction_id.in_(ids))).rowcount,
-        "transactions": db.session.execute(
-            delete(Transaction).where(Transaction.family_id == family_id)).rowcount,
-        "valuations": db.session.execute(
-            delete(Valuation).where(Valuation.family_id == family_id)).rowcount,
-        "tags": db.session.execute(delete(Tag).where(Tag.family_id == family_id)).rowcount,
-        "syncs": db.session.execute(delete(Sync).where(Sync.family_id == family_id)).rowcount,
-        "accounts": db.session.execute(
-            delete(Account).where(Account.family_id == family_id)).rowcount,
-    }
 
 
 def run_queued(*, now: datetime) -> int:
@@ -148,5 +119,5 @@ def latest_job(family_id: uuid.UUID) -> FamilyResetJob | None:
 
 def init_app(app: Flask) -> None:
     if app.config["RESET_RUNNER"] == "thread":
-        app.extensions[EXECUTOR_KEY] = ThreadPoolExecutor(max_workers=1,
-                                                          thread_name_prefix="reset")
+        app.extensions[RUNNER_KEY] = ThreadRunner(
+            app, ThreadPoolExecutor(max_workers=1, thread_name_prefix="reset"))

@@ -1,6 +1,6 @@
 """Sure's first-party account flows: signup, login, refresh, enable AI, deactivation.
 
-Errors carry Sure's exact bodies (``{"error": "..."}`` / ``{"errors": [...]}``), so the
+Failures are app.firstparty.errors, which app.errors renders in Sure's exact bodies, so the
 mobile client works unchanged. Each flow is one unit of work: all or nothing.
 """
 
@@ -14,30 +14,16 @@ from sqlalchemy import func, select
 
 from app.apikeys import services as apikeys
 from app.audit.services import Caller, record
-from app.errors import TollgateError, TooManyRequests
+from app.errors import TooManyRequests
 from app.extensions import db
-from app.firstparty import tokens
-from app.identity import services as identity
+from app.firstparty import errors, tokens
+from app.identity import devices, invites, sessions, signin, users
 from app.identity.models import User
 from app.identity.policy import password_policy_errors
-from app.oauth2 import services as oauth2
+from app.oauth2.services import tokens as oauth2
 from app.ratelimit import Throttle
 
 SIGNUP_PER_IP = Throttle("signup-ip", "RATE_LIMIT_SIGNUP_IP")
-
-
-def sure_error(status: int, message: str, **extra: Any) -> TollgateError:
-    return TollgateError(message, status=status, body={"error": message, **extra})
-
-
-def sure_errors(status: int, messages: list[str]) -> TollgateError:
-    return TollgateError(messages[0] if messages else "Invalid", status=status,
-                         body={"errors": messages})
-
-
-def throttled(exc: TooManyRequests) -> TollgateError:
-    return TollgateError(status=429, headers=exc.headers,
-                         body={"error": "Rate limit exceeded. Try again later."})
 
 
 def mobile_user(user: User) -> dict[str, Any]:
@@ -59,103 +45,92 @@ def _lock(user: User) -> User:
     return locked
 
 
-def signup(params: dict[str, Any], *, now: datetime, caller: Caller) -> dict[str, Any]:
+def signup(*, email: str, password: str, first_name: str | None, last_name: str | None,
+           invite_code: str, device: object, now: datetime, caller: Caller) -> dict[str, Any]:
     """Sure §3.1, in its order of checks; one transaction for family, user, invite, device and
-    token. The first user of the instance is a super_admin, later creators admins."""
+    token. The first user of the instance is a super_admin, later creators admins. ``device``
+    is the request's device object as sent, judged here by Sure's rule; an empty
+    ``invite_code`` is none."""
     try:
         SIGNUP_PER_IP.spend(caller.ip or "unknown")
     except TooManyRequests as exc:
-        raise throttled(exc) from exc
+        raise errors.RateLimited(exc.retry_after) from exc
 
-    invite = params.get("invite_code")
-    invite = invite.strip() if isinstance(invite, str) else ""
-    if current_app.config["REQUIRE_INVITE_CODE"] and not invite:
-        raise sure_error(403, "Invite code is required")
-    if invite and not identity.invite_code_usable(invite):
-        raise sure_error(403, "Invalid invite code")
+    if current_app.config["REQUIRE_INVITE_CODE"] and not invite_code:
+        raise errors.InviteCodeRequired()
+    if invite_code and not invites.invite_code_usable(invite_code):
+        raise errors.InvalidInviteCode()
 
-    user_params = params.get("user") if isinstance(params.get("user"), dict) else {}
-    password = user_params.get("password")
-    policy = password_policy_errors(password if isinstance(password, str) else None,
-                                    current_app.config["PASSWORD_MIN_LENGTH"])
+    policy = password_policy_errors(password, current_app.config["PASSWORD_MIN_LENGTH"])
     if policy:
-        raise sure_errors(422, policy)
-    device = identity.valid_device(params.get("device"))
-    if device is None:
-        raise sure_error(400, "Device information is required")
+        raise errors.InvalidSignup(policy)
+    valid_device = devices.valid_device(device)
+    if valid_device is None:
+        raise errors.DeviceRequired()
 
-    names = {key: user_params.get(key) if isinstance(user_params.get(key), str) else None
-             for key in ("email", "first_name", "last_name")}
-    role = "super_admin" if identity.count_users() == 0 else "admin"
+    role = "super_admin" if users.count_users() == 0 else "admin"
     try:
-        user = identity.add_user(email=names["email"] or "", password=password, now=now,
-                                 first_name=names["first_name"], last_name=names["last_name"],
-                                 role=role, caller=caller)
-    except identity.InvalidUser as exc:
+        user = users.add_user(email=email, password=password, now=now, first_name=first_name,
+                              last_name=last_name, role=role, caller=caller)
+    except users.InvalidUser as exc:
         db.session.rollback()
-        raise sure_errors(422, exc.extra.get("errors", [exc.description])) from exc
-    if invite and not identity.claim_invite_code(invite, user.id, now=now):
+        raise errors.InvalidSignup(exc.extra.get("errors", [exc.description])) from exc
+    if invite_code and not invites.claim_invite_code(invite_code, user.id, now=now):
         db.session.rollback()  # lost the race for the code: nothing is kept
-        raise sure_error(403, "Invalid invite code")
-    saved_device = identity.upsert_device(user, device, now=now)
+        raise errors.InvalidInviteCode()
+    saved_device = devices.upsert_device(user, valid_device, now=now)
     token = tokens.issue_device_token(user, saved_device.id, now=now, caller=caller)
     record("signup", now=now, caller=caller, actor_user_id=user.id, family_id=user.family_id,
-           device_id=device["device_id"], invite=bool(invite))
+           device_id=valid_device["device_id"], invite=bool(invite_code))
     db.session.commit()
     return {**token, "user": mobile_user(user)}
 
 
-def login(params: dict[str, Any], *, now: datetime, caller: Caller) -> dict[str, Any]:
-    """Sure §3.2: credentials, then the second factor, then the device; one live token per
-    device (the device's earlier tokens are revoked)."""
-    email, password = params.get("email"), params.get("password")
-    otp_code = params.get("otp_code")
+def login(*, email: str, password: str, otp_code: str | None, device: object, now: datetime,
+          caller: Caller) -> dict[str, Any]:
+    """Sure §3.2: credentials, then the second factor, then the device (the request's device
+    object as sent); one live token per device (the device's earlier tokens are revoked)."""
     try:
-        sign_in = identity.authenticate_password(
-            email=email if isinstance(email, str) else "",
-            password=password if isinstance(password, str) else "",
-            otp_code=otp_code if isinstance(otp_code, str) else None,
-            now=now, caller=caller, channel="mobile", allow_inactive=True)
-    except identity.SecondFactorRequired as exc:
-        raise sure_error(401, "Two-factor authentication required", mfa_required=True) from exc
-    except identity.InvalidCredentials as exc:
-        raise sure_error(401, "Invalid email or password") from exc
+        sign_in = signin.authenticate_password(
+            email=email, password=password, otp_code=otp_code, now=now, caller=caller,
+            channel="mobile", allow_inactive=True)
+    except signin.SecondFactorRequired as exc:
+        raise errors.SecondFactorRequired() from exc
+    except signin.InvalidCredentials as exc:
+        raise errors.InvalidCredentials() from exc
     except TooManyRequests as exc:
-        raise throttled(exc) from exc
-    device = identity.valid_device(params.get("device"))
-    if device is None:
-        raise sure_error(400, "Device information is required")
+        raise errors.RateLimited(exc.retry_after) from exc
+    valid_device = devices.valid_device(device)
+    if valid_device is None:
+        raise errors.DeviceRequired()
     user = _lock(sign_in.user)
     if not user.active:
         db.session.rollback()
-        raise sure_error(422, "Failed to register device")
-    saved_device = identity.upsert_device(user, device, now=now)
+        raise errors.DeviceRegistrationFailed()
+    saved_device = devices.upsert_device(user, valid_device, now=now)
     token = tokens.issue_device_token(user, saved_device.id, now=now, caller=caller)
     db.session.commit()
     return {**token, "user": mobile_user(user)}
 
 
-def refresh(params: dict[str, Any], *, now: datetime, caller: Caller) -> dict[str, Any]:
-    """Sure §3.3: rotate any refresh token Tollgate issued; the token block only."""
-    value = params.get("refresh_token")
-    if not isinstance(value, str) or not value.strip():
-        raise sure_error(400, "Refresh token is required")
-    try:
-        token = tokens.rotate_refresh_token(value.strip(), now=now, caller=caller)
-    except tokens.InvalidRefreshToken as exc:
-        raise sure_error(401, "Invalid refresh token") from exc
-    device = params.get("device")
-    if isinstance(device, dict) and isinstance(device.get("device_id"), str):
+def refresh(refresh_token: str, *, device_id: str | None, now: datetime,
+            caller: Caller) -> dict[str, Any]:
+    """Sure §3.3: rotate any refresh token Tollgate issued; the token block only. The device
+    named by ``device_id``, if the user has it, is marked as seen."""
+    if not refresh_token:
+        raise errors.RefreshTokenRequired()
+    token = tokens.rotate_refresh_token(refresh_token, now=now, caller=caller)
+    if device_id is not None:
         row = oauth2.find_token(token["access_token"])
         if row is not None and row[0].user_id is not None:
-            identity.touch_device(row[0].user_id, device["device_id"], now=now)
+            devices.touch_device(row[0].user_id, device_id, now=now)
             db.session.commit()
     return token
 
 
 def enable_ai(user: User, *, now: datetime, caller: Caller) -> dict[str, Any]:
     if not current_app.config["AI_AVAILABLE"]:
-        raise sure_error(403, "AI is not available for your account")
+        raise errors.AiUnavailable()
     user.ai_enabled = True
     user.updated_at = now
     record("ai.enabled", now=now, caller=caller, actor_user_id=user.id, family_id=user.family_id)
@@ -174,7 +149,7 @@ def deactivate(user: User, *, now: datetime, caller: Caller) -> None:
     user dies in the same transaction: OAuth tokens (all lineages), API keys, sessions. The
     user itself is deleted later by the purge job (firstparty.purge, ``jobs work``)."""
     user = _lock(user)
-    problems = []
+    problems: list[str] = []
     active_members = db.session.scalar(
         select(func.count(User.id)).where(User.family_id == user.family_id, User.id != user.id,
                                           User.active.is_(True))) or 0
@@ -186,8 +161,7 @@ def deactivate(user: User, *, now: datetime, caller: Caller) -> None:
         problems.append(LAST_SUPER_ADMIN)
     if problems:
         db.session.rollback()
-        raise TollgateError(problems[0], status=422,
-                            body={"error": "Failed to delete account", "details": problems})
+        raise errors.AccountDeletionRefused(problems)
     local, _, domain = user.email.partition("@")
     user.email = f"{local}-deactivated-{user.id}@{domain}"
     user.active = False
@@ -196,7 +170,7 @@ def deactivate(user: User, *, now: datetime, caller: Caller) -> None:
     user.updated_at = now
     tokens = oauth2.revoke_all_for_user(user.id, now=now)
     keys = apikeys.revoke_all_for_user(user.id, now=now)
-    identity.end_all_web_sessions(user.id, now=now)
+    sessions.end_all_web_sessions(user.id, now=now)
     record("user.deactivated", now=now, caller=caller, actor_user_id=user.id,
            family_id=user.family_id, revoked_tokens=tokens, revoked_api_keys=keys)
     db.session.commit()

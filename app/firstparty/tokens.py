@@ -18,20 +18,22 @@ from sqlalchemy.exc import IntegrityError
 from app import crypto
 from app.audit.services import Caller
 from app.clock import epoch
-from app.errors import Forbidden, TollgateError
+from app.errors import Forbidden
 from app.extensions import db
+from app.firstparty.errors import InvalidRefreshToken
 from app.identity.models import User
 from app.oauth2.models import OAuthClient, OAuthToken
-from app.oauth2.services import (
+from app.oauth2.services.clients import (
     SURE_MOBILE_CLIENT_ID,
     SURE_MOBILE_REDIRECT_URI,
-    Lineage,
+    get_client,
+)
+from app.oauth2.services.refresh import (
     claim_refresh_token,
     find_refresh_token,
-    get_client,
     report_refresh_reuse,
-    save_token,
 )
+from app.oauth2.services.tokens import Lineage, save_token
 
 
 def first_party_client(*, now: datetime) -> OAuthClient:
@@ -96,10 +98,6 @@ def issue_device_token(
                grant_type="password", lineage=Lineage(lineage_id=uuid.uuid4()), now=now,
                caller=caller, profile="mobile", device_id=device_id, commit=False)
     return token
-
-
-class InvalidRefreshToken(TollgateError):
-    status, error = 401, "invalid_grant"
 
 
 def rotate_refresh_token(value: str, *, now: datetime, caller: Caller) -> dict[str, Any]:

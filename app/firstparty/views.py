@@ -8,21 +8,22 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 from flask_login import login_user
 
-from app.clock import utcnow
+from app.clock import rfc3339, utcnow
 from app.errors import NO_STORE, BadRequest
-from app.firstparty import reset
+from app.firstparty import reset, schemas
 from app.firstparty import services as firstparty
-from app.gate import current_principal, require
+from app.gate import current_principal, current_principal_user, require
 from app.identity import mfa
 from app.openapi import doc
 from app.requestctx import current_caller, request_params
+from app.resources import services as resources
 
 bp = Blueprint("firstparty", __name__, url_prefix="/api/v1")
-TOKEN_RESPONSE = {"type": "object", "properties": {
-    "access_token": {"type": "string"}, "refresh_token": {"type": "string"},
-    "token_type": {"type": "string"}, "expires_in": {"type": "integer"},
-    "created_at": {"type": "integer"}, "user": {"type": "object"}}}
 OBJECT = {"type": "object"}
+SIGNUP_IN = schemas.SignupIn()
+LOGIN_IN = schemas.LoginIn()
+REFRESH_IN = schemas.RefreshIn()
+MFA_STEP_UP_IN = schemas.MfaStepUpIn()
 
 
 def _no_store(payload: dict[str, Any], status: int = 200) -> tuple[Response, int]:
@@ -33,26 +34,34 @@ def _no_store(payload: dict[str, Any], status: int = 200) -> tuple[Response, int
 
 @bp.post("/auth/signup")
 def signup() -> tuple[Response, int]:
-    return _no_store(firstparty.signup(request_params(), now=utcnow(), caller=current_caller()),
-                     201)
+    data = SIGNUP_IN.load(request_params())
+    user = data["user"]
+    return _no_store(firstparty.signup(
+        email=user["email"], password=user["password"], first_name=user["first_name"],
+        last_name=user["last_name"], invite_code=data["invite_code"], device=data["device"],
+        now=utcnow(), caller=current_caller()), 201)
 
 
 @bp.post("/auth/login")
 def login() -> tuple[Response, int]:
-    return _no_store(firstparty.login(request_params(), now=utcnow(), caller=current_caller()))
+    data = LOGIN_IN.load(request_params())
+    return _no_store(firstparty.login(
+        email=data["email"], password=data["password"], otp_code=data["otp_code"],
+        device=data["device"], now=utcnow(), caller=current_caller()))
 
 
 @bp.post("/auth/refresh")
 def refresh() -> tuple[Response, int]:
-    return _no_store(firstparty.refresh(request_params(), now=utcnow(),
-                                        caller=current_caller()))
+    data = REFRESH_IN.load(request_params())
+    return _no_store(firstparty.refresh(data["refresh_token"], device_id=data["device_id"],
+                                        now=utcnow(), caller=current_caller()))
 
 
 @bp.patch("/auth/enable_ai")
 @require(scope="write", user_required=True, limit_after_scope=True)
 @doc("Turn AI features on for the caller (Sure)", response=OBJECT, tag="auth")
 def enable_ai() -> Response:
-    return jsonify(firstparty.enable_ai(current_principal().user, now=utcnow(),
+    return jsonify(firstparty.enable_ai(current_principal_user(), now=utcnow(),
                                         caller=current_caller()))
 
 
@@ -60,11 +69,11 @@ def enable_ai() -> Response:
 @require(scope="write", permission="family.reset", user_required=True)
 @doc("Queue the reset of the family's financial data (admins)", response=OBJECT, tag="users")
 def users_reset() -> Response:
-    principal = current_principal()
-    job = reset.enqueue(principal.family_id, principal.user_id, now=utcnow(),
+    family_id = current_principal().family_id
+    job = reset.enqueue(family_id, current_principal_user().id, now=utcnow(),
                         caller=current_caller())
     return jsonify(message="Account reset has been initiated", status="queued",
-                   job_id=str(job.id), family_id=str(principal.family_id),
+                   job_id=str(job.id), family_id=str(family_id),
                    status_url="/api/v1/users/reset/status")
 
 
@@ -74,7 +83,7 @@ def users_reset() -> Response:
      tag="users")
 def users_reset_status() -> Response:
     family_id = current_principal().family_id
-    counts = reset.counts(family_id)
+    counts = resources.count_family_data(family_id)
     complete = not any(counts.values())
     job = reset.latest_job(family_id)
     return jsonify(
@@ -84,8 +93,8 @@ def users_reset_status() -> Response:
         counts=counts,
         job=None if job is None else {
             "id": str(job.id), "status": job.status, "deleted": job.deleted,
-            "created_at": job.created_at.isoformat() + "Z",
-            "finished_at": job.finished_at.isoformat() + "Z" if job.finished_at else None,
+            "created_at": rfc3339(job.created_at),
+            "finished_at": rfc3339(job.finished_at) if job.finished_at else None,
         },
     )
 
@@ -95,7 +104,7 @@ def users_reset_status() -> Response:
 @doc("Deactivate your account; every credential of it is revoked at once", response=OBJECT,
      tag="users")
 def users_destroy() -> Response:
-    firstparty.deactivate(current_principal().user, now=utcnow(), caller=current_caller())
+    firstparty.deactivate(current_principal_user(), now=utcnow(), caller=current_caller())
     return jsonify(message="Account has been deleted")
 
 
@@ -106,24 +115,23 @@ def users_destroy() -> Response:
 MFA_MANAGERS = ("session", "oauth")
 
 
-def _code() -> str:
-    code = request_params().get("code")
-    if not isinstance(code, str) or not code.strip():
+def _step_up() -> tuple[str, str]:
+    """The password and the code the caller proves itself with. A missing password is
+    checked (and refused) like a wrong one."""
+    data = MFA_STEP_UP_IN.load(request_params())
+    return data["password"], data["code"]
+
+
+def _required(code: str) -> str:
+    if not code.strip():
         raise BadRequest()
     return code
 
 
-def _password() -> str:
-    """A missing password is checked (and refused) like a wrong one."""
-    password = request_params().get("password")
-    return password if isinstance(password, str) else ""
-
-
 def _keep_this_session() -> None:
     """Turning MFA on or off ends the user's other sessions; this one signs in again."""
-    principal = current_principal()
-    if principal.credential_kind == "session":
-        login_user(principal.user)
+    if current_principal().credential_kind == "session":
+        login_user(current_principal_user())
 
 
 @bp.get("/mfa")
@@ -131,7 +139,7 @@ def _keep_this_session() -> None:
          first_party_only=True)
 @doc("Two-factor authentication status", response=OBJECT, tag="mfa")
 def mfa_status() -> Response:
-    user = current_principal().user
+    user = current_principal_user()
     return jsonify(enabled=user.otp_required,
                    backup_codes_remaining=mfa.remaining_backup_codes(user))
 
@@ -142,7 +150,8 @@ def mfa_status() -> Response:
 @doc("Start TOTP enrolment (needs the current password): a secret, its otpauth URI and a "
      "QR code (SVG)", response=OBJECT, tag="mfa")
 def mfa_start() -> tuple[Response, int]:
-    return _no_store(mfa.start_enrolment(current_principal().user, _password(), now=utcnow(),
+    password, _ = _step_up()
+    return _no_store(mfa.start_enrolment(current_principal_user(), password, now=utcnow(),
                                          caller=current_caller()))
 
 
@@ -152,7 +161,8 @@ def mfa_start() -> tuple[Response, int]:
 @doc("Confirm enrolment with a code; returns the backup codes once", response=OBJECT,
      tag="mfa")
 def mfa_confirm() -> tuple[Response, int]:
-    codes = mfa.confirm_enrolment(current_principal().user, _code(), now=utcnow(),
+    _, code = _step_up()
+    codes = mfa.confirm_enrolment(current_principal_user(), _required(code), now=utcnow(),
                                   caller=current_caller())
     _keep_this_session()
     return _no_store({"backup_codes": codes})
@@ -163,7 +173,8 @@ def mfa_confirm() -> tuple[Response, int]:
          first_party_only=True)
 @doc("Replace the backup codes (needs a current code)", response=OBJECT, tag="mfa")
 def mfa_backup_codes() -> tuple[Response, int]:
-    codes = mfa.regenerate_backup_codes(current_principal().user, _code(), now=utcnow(),
+    _, code = _step_up()
+    codes = mfa.regenerate_backup_codes(current_principal_user(), _required(code), now=utcnow(),
                                         caller=current_caller())
     return _no_store({"backup_codes": codes})
 
@@ -174,7 +185,8 @@ def mfa_backup_codes() -> tuple[Response, int]:
 @doc("Turn two-factor authentication off (needs the password and a code)", response=OBJECT,
      tag="mfa")
 def mfa_disable() -> Response:
-    mfa.disable(current_principal().user, _password(), _code(), now=utcnow(),
+    password, code = _step_up()
+    mfa.disable(current_principal_user(), password, _required(code), now=utcnow(),
                 caller=current_caller())
     _keep_this_session()
     return jsonify(message="Two-factor authentication disabled")

@@ -13,8 +13,8 @@ import pytest
 
 from app.identity.models import Device, Family, InviteCode, User
 from app.oauth2.models import OAuthToken
-from tests.conftest import ON_POSTGRES
-from tests.firstparty.conftest import ACCOUNTS, REFRESH, SIGNUP, mobile_login, signup_body
+from tests.support.database import ON_POSTGRES
+from tests.support.sure import ACCOUNTS, REFRESH, SIGNUP, mobile_login, signup_body
 
 pytestmark = [
     pytest.mark.postgres,

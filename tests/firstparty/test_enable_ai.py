@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import authorize, exchange_code
-from tests.firstparty.conftest import (
-    ENABLE_AI,
-    UNAUTHORIZED,
-    USER_KEYS,
-    api_key,
-    bearer,
-    mobile_login,
-)
+from tests.support.http import api_key, bearer
+from tests.support.oauth import authorize, exchange_code
+from tests.support.sure import ENABLE_AI, UNAUTHORIZED, USER_KEYS, mobile_login
 
 WRITE_SCOPE = {"error": "insufficient_scope", "message": "This action requires the 'write' scope"}
 

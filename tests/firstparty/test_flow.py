@@ -9,8 +9,9 @@ import uuid
 
 import pytest
 
-from tests.conftest import UserInfo
-from tests.firstparty.conftest import (
+from tests.support.factories import UserInfo
+from tests.support.http import bearer, send
+from tests.support.sure import (
     ACCOUNTS,
     DEVICE,
     INVALID_CREDENTIALS,
@@ -23,14 +24,12 @@ from tests.firstparty.conftest import (
     SIGNUP,
     STRONG_PASSWORD,
     assert_token_block,
-    bearer,
     device,
-    send,
-    signed_in_as,
     signup_body,
-    totp_pair,
-    web_login,
 )
+from tests.support.totp import totp_pair
+from tests.support.web import login as web_login
+from tests.support.web import signed_in_as
 
 
 @pytest.mark.parametrize("fmt", ["json", "form"])

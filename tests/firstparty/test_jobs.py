@@ -12,16 +12,12 @@ import pytest
 from sqlalchemy import func, select, text
 
 from app.clock import utcnow
-from tests.conftest import ON_POSTGRES, UserInfo, authorize, exchange_code, login
-from tests.firstparty.conftest import (
-    ME,
-    RESET,
-    api_key,
-    bearer,
-    enable_mfa,
-    mobile_login,
-    status_of,
-)
+from tests.support.database import ON_POSTGRES
+from tests.support.factories import UserInfo, enable_mfa
+from tests.support.http import api_key, bearer
+from tests.support.oauth import authorize, exchange_code
+from tests.support.sure import ME, RESET, mobile_login, status_of
+from tests.support.web import login
 
 pytestmark = pytest.mark.config(RESET_RUNNER="none")
 

@@ -13,29 +13,24 @@ from sqlalchemy import select
 from app.clock import utcnow
 from app.identity.models import Device
 from app.oauth2.models import OAuthClient, OAuthToken
-from tests.firstparty.conftest import (
+from tests.support.http import FORMATS, assert_no_store, bearer, send
+from tests.support.sure import (
     ACCOUNTS,
     DEVICE,
     DEVICE_REQUIRED,
-    FORMATS,
     INVALID_CREDENTIALS,
     LOGIN,
     MFA_REQUIRED,
     REFRESH,
     THROTTLED,
-    assert_no_store,
     assert_token_block,
     assert_user_object,
-    bearer,
     device,
     login_body,
     mobile_login,
-    send,
     status_of,
-    totp_now,
-    totp_pair,
-    wrong_totp,
 )
+from tests.support.totp import totp_now, totp_pair, wrong_totp
 
 
 @pytest.fixture(params=FORMATS)

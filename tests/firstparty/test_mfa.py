@@ -15,29 +15,23 @@ import pyotp
 import pytest
 
 from app.config import DefaultConfig
-from tests.conftest import PASSWORD
-from tests.firstparty.conftest import (
+from tests.support.factories import PASSWORD, enable_mfa
+from tests.support.http import api_key, bearer, send
+from tests.support.sure import (
     HEX8,
     HEX16,
     LOGIN,
     MFA,
     MFA_REQUIRED,
     SIGNUP,
-    api_key,
-    bearer,
     device,
-    enable_mfa,
     login_body,
     mobile_login,
-    send,
-    session_csrf,
-    signed_in_as,
     signup_body,
-    totp_now,
-    totp_pair,
-    web_login,
-    wrong_totp,
 )
+from tests.support.totp import totp_now, totp_pair, wrong_totp
+from tests.support.web import login as web_login
+from tests.support.web import session_csrf, signed_in_as
 
 ROOT = Path(__file__).resolve().parents[2]
 FLASK = str(Path(sys.executable).parent / "flask")
@@ -276,7 +270,7 @@ def test_a_third_party_token_cannot_manage_mfa(signed_in, user, oauth_client, re
                                                scope):
     """Not even with read_write and the password (it used to be enough: a third-party app
     enrolled its own TOTP secret and locked the owner out)."""
-    from tests.conftest import authorize, exchange_code
+    from tests.support.oauth import authorize, exchange_code
 
     auth = authorize(signed_in, oauth_client, scope=scope)
     token = exchange_code(signed_in, oauth_client, auth).get_json()["access_token"]
@@ -463,7 +457,7 @@ def test_step_up_failures_are_audited(app, client, user, auth):
 
 
 def _page_form(browser) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    from tests.conftest import csrf_from
+    from tests.support.web import csrf_from
 
     page = browser.get("/account/security").get_data(as_text=True)
     assert 'name="password"' in page  # the set-up form asks for the password
@@ -502,7 +496,7 @@ def test_the_page_backup_codes_spend_the_otp_budget(app, mfa_user):
     browser = app.test_client()
     assert web_login(browser, mfa_user.email,
                      otp_code=mfa_user.backup_codes[0]).status_code == 302
-    from tests.conftest import csrf_from
+    from tests.support.web import csrf_from
 
     form = {"csrf_token": csrf_from(browser.get("/account/security").get_data(as_text=True))}
     for _ in range(5):

@@ -9,19 +9,16 @@ from sqlalchemy import select
 
 from app.identity.models import Device
 from app.oauth2.models import OAuthToken
-from tests.firstparty.conftest import (
+from tests.support.http import FORMATS, assert_no_store, bearer, send
+from tests.support.sure import (
     ACCOUNTS,
     DEVICE,
-    FORMATS,
     INVALID_REFRESH,
     ME,
     REFRESH,
-    assert_no_store,
     assert_token_block,
-    bearer,
     device,
     mobile_login,
-    send,
     status_of,
 )
 
@@ -192,7 +189,7 @@ def test_refresh_after_deactivation_through_the_api_is_401(client, make_user, us
 
 
 def test_a_third_party_refresh_token_is_refused_here(client, tokens, oauth_client, count):
-    from tests.conftest import refresh as oauth_refresh
+    from tests.support.oauth import refresh as oauth_refresh
 
     rows = count(OAuthToken)
 
@@ -208,8 +205,8 @@ def test_a_third_party_refresh_token_is_refused_here(client, tokens, oauth_clien
 
 def test_a_public_third_party_clients_refresh_token_is_refused_here(
         client, signed_in, public_client):
-    from tests.conftest import authorize, exchange_code
-    from tests.conftest import refresh as oauth_refresh
+    from tests.support.oauth import authorize, exchange_code
+    from tests.support.oauth import refresh as oauth_refresh
 
     issued = exchange_code(signed_in, public_client, authorize(signed_in, public_client))
     assert issued.status_code == 200
@@ -223,7 +220,7 @@ def test_a_public_third_party_clients_refresh_token_is_refused_here(
 
 def test_a_spent_third_party_refresh_token_here_revokes_nothing(client, tokens, oauth_client,
                                                                 app):
-    from tests.conftest import refresh as oauth_refresh
+    from tests.support.oauth import refresh as oauth_refresh
 
     rotated = oauth_refresh(client, oauth_client, tokens["refresh_token"])
     assert rotated.status_code == 200

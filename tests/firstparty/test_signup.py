@@ -11,20 +11,17 @@ from sqlalchemy import select
 from app.identity.models import Device, Family, InviteCode, User
 from app.identity.policy import SPECIAL_CHARACTERS
 from app.oauth2.models import OAuthClient, OAuthToken
-from tests.firstparty.conftest import (
+from tests.support.http import FORMATS, assert_no_store, bearer, send
+from tests.support.sure import (
     ACCOUNTS,
     DEVICE,
     DEVICE_REQUIRED,
-    FORMATS,
     SIGNUP,
     STRONG_PASSWORD,
     THROTTLED,
-    assert_no_store,
     assert_token_block,
     assert_user_object,
-    bearer,
     device,
-    send,
     signup_body,
 )
 

@@ -27,8 +27,11 @@ from app.clock import utcnow
 from app.config import DefaultConfig
 from app.firstparty.models import FamilyResetJob
 from app.identity.models import User
-from tests.conftest import ENCRYPTION_KEY, ON_POSTGRES, SECRET_KEY, UserInfo, login
-from tests.firstparty.conftest import (
+from tests.support.config import ENCRYPTION_KEY, SECRET_KEY
+from tests.support.database import ON_POSTGRES
+from tests.support.factories import UserInfo
+from tests.support.http import api_key, bearer, send
+from tests.support.sure import (
     INVALID_CREDENTIALS,
     INVALID_REFRESH,
     LOGIN,
@@ -38,17 +41,13 @@ from tests.firstparty.conftest import (
     RESET_STATUS,
     SIGNUP,
     UNAUTHORIZED,
-    api_key,
-    bearer,
     device,
     login_body,
     mobile_login,
-    send,
-    session_csrf,
-    signed_in_as,
     signup_body,
     status_of,
 )
+from tests.support.web import login, session_csrf, signed_in_as
 
 ROOT = Path(__file__).resolve().parents[2]
 FLASK = str(Path(sys.executable).parent / "flask")
