@@ -117,8 +117,8 @@ def build(app: Flask) -> dict[str, Any]:
                         "schema": {"$ref": "#/components/schemas/Error"}}},
                 }
             scope = getattr(view, "required_scope", None)
-            credentials = getattr(view, "required_credentials", frozenset())
-            security = [{"bearerAuth": []}]
+            credentials: frozenset[str] = getattr(view, "required_credentials", frozenset())
+            security: list[dict[str, list[str]]] = [{"bearerAuth": []}]
             if "api_key" in credentials:
                 security.append({"apiKeyAuth": []})
             operation["security"] = security

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, text
+from sqlalchemy import ColumnElement, ForeignKey, Index, String, and_, or_, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import utcnow
@@ -47,5 +47,9 @@ class ApiKey(Model):
         ForeignKey("oauth2_clients.client_id"), index=True)
     created_by_lineage_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
 
-    def is_active(self, now: datetime) -> bool:
-        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+    @classmethod
+    def active_at(cls, now: datetime | ColumnElement[datetime]) -> ColumnElement[bool]:
+        """The one rule for "may this key be used at ``now``": neither revoked nor expired.
+        A SQL condition, so that listing and verification filter or select it in their one
+        query; ``now`` may be a bound parameter of a statement built once."""
+        return and_(cls.revoked_at.is_(None), or_(cls.expires_at.is_(None), cls.expires_at > now))

@@ -5,16 +5,19 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import Row, bindparam, or_, select, update
+from sqlalchemy import DateTime, Row, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import crypto
 from app.apikeys.models import SCOPES, SOURCES, TIERS, ApiKey
+from app.apikeys.schemas import ApiKeyOut
 from app.audit.services import SYSTEM, Caller, record
+from app.clock import rfc3339
 from app.errors import Conflict, NotFound, ValidationFailed
-from app.extensions import db
+from app.extensions import db, execute_count
 from app.identity.models import User
 
 
@@ -105,8 +108,7 @@ def create_api_key(
 def list_api_keys(user: User, *, now: datetime) -> list[ApiKey]:
     """The user's active keys: not revoked, not expired."""
     return list(db.session.scalars(
-        select(ApiKey).where(ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None),
-                             or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now))
+        select(ApiKey).where(ApiKey.user_id == user.id, ApiKey.active_at(now))
         .order_by(ApiKey.created_at.desc())
     ))
 
@@ -130,19 +132,23 @@ def revoke_api_key(user: User, key_id: str, *, now: datetime, caller: Caller) ->
     return api_key
 
 
+# Built once: every request with a key runs it. ``key_active`` is ApiKey.active_at at the
+# bound ``now``.
 _LOOKUP = (
     select(ApiKey.id, ApiKey.name, ApiKey.scope, ApiKey.source, ApiKey.tier,
            ApiKey.display_prefix, ApiKey.created_at, ApiKey.expires_at, ApiKey.revoked_at,
-           ApiKey.last_used_at, User.id.label("user_id"), User.family_id, User.role,
+           ApiKey.last_used_at, ApiKey.active_at(bindparam("now", type_=DateTime()))
+           .label("key_active"), User.id.label("user_id"), User.family_id, User.role,
            User.active)
     .join(User, User.id == ApiKey.user_id)
     .where(ApiKey.key_digest == bindparam("digest"))
 )
 
 
-def find_for_verification(key: str) -> Row | None:
-    """The key's columns and its owner's in one round trip, by digest (every request)."""
-    return db.session.execute(_LOOKUP, {"digest": crypto.digest(key)}).first()
+def find_for_verification(key: str, *, now: datetime) -> Row[*tuple[Any, ...]] | None:
+    """The key's columns (and whether it is active at ``now``) and its owner's, in one round
+    trip, by digest (every request)."""
+    return db.session.execute(_LOOKUP, {"digest": crypto.digest(key), "now": now}).first()
 
 
 def touch(key_id: uuid.UUID, last_used_at: datetime | None, *, now: datetime) -> datetime:
@@ -160,26 +166,18 @@ def touch(key_id: uuid.UUID, last_used_at: datetime | None, *, now: datetime) ->
     return now
 
 
-def describe(api_key: ApiKey | Row) -> dict[str, object]:
-    return {
-        "id": str(api_key.id),
-        "name": api_key.name,
-        "scope": api_key.scope,
-        "scopes": [api_key.scope],
-        "source": api_key.source,
-        "tier": api_key.tier,
-        "display_prefix": api_key.display_prefix,
-        "created_at": describe_time(api_key.created_at),
-        "expires_at": describe_time(api_key.expires_at),
-        "last_used_at": describe_time(api_key.last_used_at),
-        "revoked_at": describe_time(api_key.revoked_at),
-    }
+_API_KEY_OUT = ApiKeyOut()
+
+
+def describe(api_key: ApiKey | Row[*tuple[Any, ...]]) -> dict[str, Any]:
+    """The API-key JSON (ApiKeyOut) of a key or of a find_for_verification row."""
+    described: dict[str, Any] = _API_KEY_OUT.dump(api_key)
+    return described
 
 
 def describe_time(moment: datetime | None) -> str | None:
-    return moment.isoformat() + "Z" if moment is not None else None
-
-
+    """A time of the API-key JSON (as ApiKeyOut shows it)."""
+    return None if moment is None else rfc3339(moment)
 
 
 def revoke_created_by_client(user_id: uuid.UUID | None, client_id: str, *,
@@ -199,7 +197,7 @@ def revoke_created_by_client(user_id: uuid.UUID | None, client_id: str, *,
 
 def revoke_all_for_user(user_id: uuid.UUID, *, now: datetime) -> int:
     """Every active key of the user, in one statement. The caller commits."""
-    return db.session.execute(
+    return execute_count(
         update(ApiKey).where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
         .values(revoked_at=now).execution_options(synchronize_session=False)
-    ).rowcount
+    )

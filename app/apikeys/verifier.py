@@ -24,9 +24,8 @@ class PersonalApiKeyVerifier:
 
     def verify(self, credential: str) -> Principal:
         now = utcnow()
-        row = services.find_for_verification(credential)
-        if row is None or row.revoked_at is not None or (
-                row.expires_at is not None and row.expires_at <= now):
+        row = services.find_for_verification(credential, now=now)
+        if row is None or not row.key_active:
             raise CredentialRejected(messages.CREDENTIAL_MISSING)
         if not row.active:
             raise CredentialRejected(messages.ACCOUNT_DEACTIVATED)

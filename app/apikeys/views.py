@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
-from marshmallow import RAISE, Schema, fields, pre_load, validate
 
 from app.apikeys import services
-from app.apikeys.models import SCOPES, SOURCES
+from app.apikeys.schemas import ApiKeyIn, ApiKeyList, ApiKeyOut, NewApiKeyOut
 from app.clock import utcnow
 from app.errors import NO_STORE, BadRequest
-from app.gate import current_principal, limits, require
+from app.gate import current_principal, current_principal_user, limits, require
 from app.openapi import doc
 from app.requestctx import current_caller
 
@@ -23,54 +21,14 @@ bp = Blueprint("apikeys", __name__, url_prefix="/api/v1")
 # never by a third-party app, whatever scope it was granted: a key it minted would outlive
 # the user's revocation of that app.
 MANAGERS = ("session", "oauth")
-
-
-class ApiKeyIn(Schema):
-    class Meta:
-        unknown = RAISE
-
-    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    scope = fields.String(required=True, validate=validate.OneOf(SCOPES))
-    source = fields.String(load_default="web", validate=validate.OneOf(SOURCES))
-    expires_in_days = fields.Integer(validate=validate.Range(min=1, max=3650))
-
-    @pre_load
-    def _sure_scopes(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        # Sure's form sends api_key[scopes]; accept "scopes" (a string or a one-item list).
-        if isinstance(data, dict) and "scopes" in data and "scope" not in data:
-            data = dict(data)
-            scopes = data.pop("scopes")
-            data["scope"] = scopes[0] if isinstance(scopes, list) and len(scopes) == 1 else scopes
-        return data
-
-
-class ApiKeyOut(Schema):
-    id = fields.UUID(required=True)
-    name = fields.String(required=True)
-    scope = fields.String(required=True)
-    scopes = fields.List(fields.String(), required=True)
-    source = fields.String(required=True)
-    tier = fields.String(required=True)
-    display_prefix = fields.String(required=True)
-    created_at = fields.String(required=True)
-    expires_at = fields.String(allow_none=True)
-    last_used_at = fields.String(allow_none=True)
-    revoked_at = fields.String(allow_none=True)
-
-
-class NewApiKeyOut(ApiKeyOut):
-    key = fields.String(required=True, metadata={"description": "Shown this once."})
-
-
-ApiKeyList = Schema.from_dict({"api_keys": fields.List(fields.Nested(ApiKeyOut))},
-                              name="ApiKeyList")
+API_KEY_IN = ApiKeyIn()
 
 
 @bp.get("/api_keys")
 @require(scope="write", credentials=MANAGERS, user_required=True, first_party_only=True)
 @doc("List your active API keys", response=ApiKeyList, tag="api_keys")
 def index() -> Response:
-    keys = services.list_api_keys(current_principal().user, now=utcnow())
+    keys = services.list_api_keys(current_principal_user(), now=utcnow())
     return jsonify(api_keys=[services.describe(k) for k in keys])
 
 
@@ -84,12 +42,12 @@ def create() -> tuple[Response, int]:
         payload = payload["api_key"]
     if not isinstance(payload, dict):
         raise BadRequest()
-    data = ApiKeyIn().load(payload)
+    data = API_KEY_IN.load(payload)
     now = utcnow()
     days = data.get("expires_in_days")
     principal = current_principal()
     created = services.create_api_key(
-        principal.user, name=data["name"], scope=data["scope"],
+        current_principal_user(), name=data["name"], scope=data["scope"],
         source=data["source"], expires_at=now + timedelta(days=days) if days else None,
         now=now, caller=current_caller(),
         created_by_client_id=principal.details.get("client_id"),
@@ -103,7 +61,7 @@ def create() -> tuple[Response, int]:
 @require(scope="write", credentials=MANAGERS, user_required=True, first_party_only=True)
 @doc("Revoke one of your API keys", response=ApiKeyOut, tag="api_keys")
 def revoke(key_id: str) -> Response:
-    revoked = services.revoke_api_key(current_principal().user, key_id, now=utcnow(),
+    revoked = services.revoke_api_key(current_principal_user(), key_id, now=utcnow(),
                                       caller=current_caller())
     return jsonify(services.describe(revoked))
 

@@ -10,15 +10,15 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.errors import NotFound, ValidationFailed
-from app.extensions import db
-from app.identity.models import Family
-from app.resources.models import Account, Sync, Tag, Transaction, Valuation
+from app.extensions import db, execute_count
+from app.resources.models import Account, Sync, Tag, Transaction, Valuation, transaction_tags
 
-T = TypeVar("T")
+# The family-owned records a lookup by id may return.
+Record = TypeVar("Record", Account, Tag, Transaction, Valuation)
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class Page:
                 "total_pages": max(1, math.ceil(self.total_count / self.per_page))}
 
 
-def paginate(query: Select, page: int, per_page: int) -> Page:
+def paginate(query: Select[Any], page: int, per_page: int) -> Page:
     """One round trip for the page and the total (a window count); a second, plain count
     only when the page is past the end."""
     per_page = min(per_page, 100)  # Sure clamps per_page to 100
@@ -48,14 +48,13 @@ def paginate(query: Select, page: int, per_page: int) -> Page:
     return Page([], page, per_page, total or 0)
 
 
-def _get(model: type[T], family_id: uuid.UUID, object_id: uuid.UUID | str) -> T:
+def _get(model: type[Record], family_id: uuid.UUID, object_id: uuid.UUID | str) -> Record:
     try:
         key = object_id if isinstance(object_id, uuid.UUID) else uuid.UUID(str(object_id))
     except ValueError as exc:
         raise NotFound() from exc
     found = db.session.scalar(
-        select(model).where(model.id == key, model.family_id == family_id)  # type: ignore[attr-defined]
-    )
+        select(model).where(model.id == key, model.family_id == family_id))
     if found is None:
         raise NotFound()
     return found
@@ -70,8 +69,6 @@ def _invalid(message: str) -> ValidationFailed:
 
 def create_account(*, family_id: uuid.UUID, name: str, currency: str, balance: Decimal,
                    now: datetime) -> Account:
-    if db.session.get(Family, family_id) is None:
-        raise _invalid("Family does not exist")
     if not name.strip() or len(name) > 255:
         raise _invalid("Name must be 1 to 255 characters")
     if len(currency) != 3 or not currency.isalpha() or not currency.isupper():
@@ -79,7 +76,12 @@ def create_account(*, family_id: uuid.UUID, name: str, currency: str, balance: D
     account = Account(family_id=family_id, name=name.strip(), currency=currency,
                       balance=balance, created_at=now, updated_at=now)
     db.session.add(account)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError as exc:
+        # The family foreign key is the account's only constraint a caller can break.
+        db.session.rollback()
+        raise _invalid("Family does not exist") from exc
     return account
 
 
@@ -260,3 +262,43 @@ def sync_family(family_id: uuid.UUID, now: datetime) -> Sync:
     db.session.add(sync)
     db.session.commit()
     return sync
+
+
+# --- a family's data as a whole (reset, purge) ---------------------------------------------
+
+# The family-owned tables delete_family_data empties (the purge's foreign-key check uses it).
+FAMILY_DATA_COLUMNS = (Transaction.family_id, Valuation.family_id, Tag.family_id,
+                       Sync.family_id, Account.family_id)
+
+
+def count_family_data(family_id: uuid.UUID) -> dict[str, int]:
+    """What is left of a family's data, per kind (Sure leaves syncs out of these counts)."""
+    family_transactions = select(Transaction.id).where(Transaction.family_id == family_id)
+    counted = {
+        "accounts": select(func.count()).select_from(Account)
+        .where(Account.family_id == family_id),
+        "transactions": select(func.count()).select_from(Transaction)
+        .where(Transaction.family_id == family_id),
+        "tags": select(func.count()).select_from(Tag).where(Tag.family_id == family_id),
+        "taggings": select(func.count()).select_from(transaction_tags)
+        .where(transaction_tags.c.transaction_id.in_(family_transactions)),
+        "valuations": select(func.count()).select_from(Valuation)
+        .where(Valuation.family_id == family_id),
+    }
+    return {kind: db.session.scalar(query) or 0 for kind, query in counted.items()}
+
+
+def delete_family_data(family_id: uuid.UUID) -> dict[str, int]:
+    """Delete a family's financial data inside the caller's transaction (no commit); rows
+    deleted per kind. Used by the reset and by the purge of a family's last member."""
+    ids = select(Transaction.id).where(Transaction.family_id == family_id)
+    return {
+        "taggings": execute_count(
+            delete(transaction_tags).where(transaction_tags.c.transaction_id.in_(ids))),
+        "transactions": execute_count(
+            delete(Transaction).where(Transaction.family_id == family_id)),
+        "valuations": execute_count(delete(Valuation).where(Valuation.family_id == family_id)),
+        "tags": execute_count(delete(Tag).where(Tag.family_id == family_id)),
+        "syncs": execute_count(delete(Sync).where(Sync.family_id == family_id)),
+        "accounts": execute_count(delete(Account).where(Account.family_id == family_id)),
+    }

@@ -3,6 +3,7 @@ within the caller's family."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -18,7 +19,7 @@ from app.resources import services as svc
 bp = Blueprint("resources", __name__, url_prefix="/api/v1")
 
 
-def _family():  # type: ignore[no-untyped-def]
+def _family() -> uuid.UUID:
     return current_principal().family_id
 
 
@@ -28,7 +29,8 @@ _loaders: dict[type[Schema], Schema] = {}
 def _query(schema: type[Schema]) -> dict[str, Any]:
     if schema not in _loaders:
         _loaders[schema] = schema(unknown=EXCLUDE)
-    return _loaders[schema].load(request.args.to_dict())
+    query: dict[str, Any] = _loaders[schema].load(request.args.to_dict())
+    return query
 
 
 def _body(key: str, schema: type[Schema], *, partial: bool = False) -> dict[str, Any]:
@@ -36,7 +38,8 @@ def _body(key: str, schema: type[Schema], *, partial: bool = False) -> dict[str,
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict) or not isinstance(payload.get(key), dict):
         raise BadRequest()
-    return schema().load(payload[key], partial=partial)
+    body: dict[str, Any] = schema().load(payload[key], partial=partial)
+    return body
 
 
 _dumpers: dict[tuple[type[Schema], bool], Schema] = {}

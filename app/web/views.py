@@ -1,7 +1,10 @@
-"""Browser pages: sign in, sign out, home. Security headers for every HTML response."""
+"""Browser pages: sign in, sign out, home, account security, the API explorer."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+from typing import ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 from flask import (
@@ -16,16 +19,23 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_user, logout_user
+from werkzeug.wrappers import Response as Redirect
 
 from app import openapi
 from app.clock import utcnow
 from app.errors import TooManyRequests
-from app.identity import mfa
-from app.identity import services as identity
+from app.identity import mfa, signin
+from app.identity import sessions as web_sessions
+from app.identity.models import User
 from app.requestctx import current_caller
 
 bp = Blueprint("web", __name__)
 docs_bp = Blueprint("docs", __name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+# A rendered page, with its status (and headers) unless it is a plain 200.
+Page = str | tuple[str, int] | tuple[str, int, dict[str, str]]
 
 
 def safe_next(target: str | None) -> str:
@@ -47,7 +57,7 @@ def home() -> str:
 
 
 @bp.get("/login")
-def login() -> str | Response:
+def login() -> str | Redirect:
     next_path = safe_next(request.args.get("next"))
     if current_user.is_authenticated:
         return redirect(next_path)
@@ -55,11 +65,11 @@ def login() -> str | Response:
 
 
 @bp.post("/login")
-def login_submit() -> str | Response | tuple[str, int, dict[str, str]]:
+def login_submit() -> Page | Redirect:
     next_path = safe_next(request.form.get("next"))
     email = request.form.get("email", "")
     try:
-        sign_in = identity.authenticate_password(
+        sign_in = signin.authenticate_password(
             email=email,
             password=request.form.get("password", ""),
             otp_code=request.form.get("otp_code") or None,
@@ -71,46 +81,61 @@ def login_submit() -> str | Response | tuple[str, int, dict[str, str]]:
         page = render_template("login.html", next=next_path, email=email,
                                error="Too many attempts. Try again later.")
         return page, 429, {"Retry-After": str(exc.retry_after)}
-    except identity.SecondFactorRequired:
+    except signin.SecondFactorRequired:
         return render_template("login.html", next=next_path, email=email, otp=True,
                                error="Enter the 6-digit code from your authenticator app."), 401
-    except identity.InvalidCredentials:
+    except signin.InvalidCredentials:
         return render_template("login.html", next=next_path, email=email,
                                error="Invalid email or password."), 401
     # A fresh session at sign-in: nothing from before (fixation) survives.
-    identity.end_web_session(session.get("sid"), now=utcnow())
+    web_sessions.end_web_session(session.get("sid"), now=utcnow())
     session.clear()
     session.permanent = True
-    session["sid"] = identity.start_web_session(sign_in.user, now=utcnow())
+    session["sid"] = web_sessions.start_web_session(sign_in.user, now=utcnow())
     login_user(sign_in.user)
     return redirect(next_path)
 
 
 @bp.post("/logout")
-def logout() -> Response:
+def logout() -> Redirect:
     # Server-side: a copy of the cookie taken before signing out is dead too.
-    identity.end_web_session(session.get("sid"), now=utcnow())
+    web_sessions.end_web_session(session.get("sid"), now=utcnow())
     logout_user()
     session.clear()
     return redirect(url_for("web.login"))
 
 
-def load_user(login_id: str):  # type: ignore[no-untyped-def]
+def load_user(login_id: str) -> User | None:
     """Flask-Login's loader: the cookie's session id must name a live server-side session."""
-    return identity.load_web_session_user(login_id, session.get("sid"), now=utcnow())
+    return web_sessions.load_web_session_user(login_id, session.get("sid"), now=utcnow())
 
 
 # --- account security: TOTP enrolment, backup codes ---------------------------------------------
 
 
+def sign_in_required(view: Callable[P, R]) -> Callable[P, R | Redirect]:
+    """A page of the signed-in user: anyone else is sent to sign in, and back here after."""
+
+    @wraps(view)
+    def signed_in_view(*args: P.args, **kwargs: P.kwargs) -> R | Redirect:
+        if not current_user.is_authenticated:
+            return redirect(url_for("web.login", next=request.path))
+        return view(*args, **kwargs)
+
+    return signed_in_view
+
+
+def _account_holder() -> User:
+    """The signed-in user of a ``sign_in_required`` page."""
+    user: User = current_user._get_current_object()
+    return user
+
+
 def _security_page(status: int = 200, **context: object) -> tuple[str, int]:
-    user = current_user._get_current_object()
+    user = _account_holder()
     page = render_template("security.html", user=user,
                            remaining=mfa.remaining_backup_codes(user), **context)
     return page, status
-
-
-SecurityAnswer = tuple[str, int] | tuple[str, int, dict[str, str]] | Response
 
 
 def _security_throttled(exc: TooManyRequests) -> tuple[str, int, dict[str, str]]:
@@ -119,25 +144,18 @@ def _security_throttled(exc: TooManyRequests) -> tuple[str, int, dict[str, str]]
     return page, status, {"Retry-After": str(exc.retry_after)}
 
 
-def _signed_in() -> Response | None:
-    if not current_user.is_authenticated:
-        return redirect(url_for("web.login", next=request.path))
-    return None
-
-
 @bp.get("/account/security")
-def security() -> tuple[str, int] | Response:
-    return _signed_in() or _security_page()
+@sign_in_required
+def security() -> Page:
+    return _security_page()
 
 
 @bp.post("/account/security/enrol")
-def security_enrol() -> SecurityAnswer:
-    if (gate := _signed_in()) is not None:
-        return gate
+@sign_in_required
+def security_enrol() -> Page:
     try:
-        enrolment = mfa.start_enrolment(current_user._get_current_object(),
-                                        request.form.get("password", ""), now=utcnow(),
-                                        caller=current_caller())
+        enrolment = mfa.start_enrolment(_account_holder(), request.form.get("password", ""),
+                                        now=utcnow(), caller=current_caller())
     except mfa.MfaError as exc:
         return _security_page(422, error=exc.description)
     except TooManyRequests as exc:
@@ -146,10 +164,9 @@ def security_enrol() -> SecurityAnswer:
 
 
 @bp.post("/account/security/confirm")
-def security_confirm() -> SecurityAnswer:
-    if (gate := _signed_in()) is not None:
-        return gate
-    user = current_user._get_current_object()
+@sign_in_required
+def security_confirm() -> Page:
+    user = _account_holder()
     try:
         codes = mfa.confirm_enrolment(user, request.form.get("code", ""), now=utcnow(),
                                       caller=current_caller())
@@ -162,13 +179,11 @@ def security_confirm() -> SecurityAnswer:
 
 
 @bp.post("/account/security/backup_codes")
-def security_backup_codes() -> SecurityAnswer:
-    if (gate := _signed_in()) is not None:
-        return gate
+@sign_in_required
+def security_backup_codes() -> Page:
     try:
-        codes = mfa.regenerate_backup_codes(current_user._get_current_object(),
-                                            request.form.get("code", ""), now=utcnow(),
-                                            caller=current_caller())
+        codes = mfa.regenerate_backup_codes(_account_holder(), request.form.get("code", ""),
+                                            now=utcnow(), caller=current_caller())
     except mfa.MfaError as exc:
         return _security_page(422, error=exc.description)
     except TooManyRequests as exc:
@@ -177,10 +192,9 @@ def security_backup_codes() -> SecurityAnswer:
 
 
 @bp.post("/account/security/disable")
-def security_disable() -> SecurityAnswer:
-    if (gate := _signed_in()) is not None:
-        return gate
-    user = current_user._get_current_object()
+@sign_in_required
+def security_disable() -> Page:
+    user = _account_holder()
     try:
         mfa.disable(user, request.form.get("password", ""), request.form.get("code", ""),
                     now=utcnow(), caller=current_caller())
@@ -203,31 +217,3 @@ def openapi_document() -> Response:
 @docs_bp.get("/api/docs")
 def explorer() -> str:
     return render_template("explorer.html")
-
-
-def security_headers(response: Response) -> Response:
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    # same-origin, not no-referrer: nothing leaks to other sites either way, but under
-    # no-referrer browsers send "Origin: null" on form POSTs and the CSRF same-origin check
-    # (extensions.SameOriginCSRFProtect) could not tell our own forms from a forged one.
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    if request.is_secure:  # honours X-Forwarded-Proto only from TRUSTED_PROXY_COUNT proxies
-        response.headers.setdefault("Strict-Transport-Security",
-                                    "max-age=31536000; includeSubDomains")
-    if response.mimetype == "text/html" and request.path == "/api/docs":
-        # Swagger UI sets inline styles; scripts still come only from this origin.
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-            "script-src 'self'; frame-ancestors 'none'; base-uri 'none'",
-        )
-    if response.mimetype == "text/html":
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-            "frame-ancestors 'none'; base-uri 'none'",
-        )
-        response.headers.setdefault("Cache-Control", "no-store")
-    return response

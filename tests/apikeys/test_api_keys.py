@@ -30,14 +30,10 @@ from sqlalchemy import select, text, update
 
 from app import create_app
 from app.clock import utcnow
-from tests.conftest import (
-    ClientInfo,
-    UserInfo,
-    authorize,
-    base_config,
-    exchange_code,
-    requires_postgres,
-)
+from tests.support.config import base_config
+from tests.support.database import requires_postgres
+from tests.support.factories import ClientInfo, UserInfo
+from tests.support.oauth import authorize, exchange_code
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -433,7 +429,7 @@ def test_a_third_party_token_cannot_manage_keys(api, browser, signed_in, oauth_c
 
 
 def test_a_first_party_token_manages_keys(app, api, user) -> None:
-    from tests.firstparty.conftest import mobile_login
+    from tests.support.sure import mobile_login
 
     headers = bearer(mobile_login(api, user.email)["access_token"])
     response = api.post("/api/v1/api_keys", headers=headers,
@@ -450,7 +446,7 @@ def test_a_first_party_token_manages_keys(app, api, user) -> None:
 def test_a_key_remembers_the_client_that_created_it(app, api, browser, user) -> None:
     from app.apikeys.models import ApiKey
     from app.extensions import db
-    from tests.firstparty.conftest import mobile_login
+    from tests.support.sure import mobile_login
 
     in_browser = browser.new_key(name="browser", source="web")
     headers = bearer(mobile_login(api, user.email)["access_token"])
@@ -558,7 +554,7 @@ def test_read_key_reads_and_cannot_write(api, browser) -> None:
 
 def test_member_manages_own_keys(api, make_user, client) -> None:
     """Any signed-in user, not only admins (Sure's "non-admin member can create")."""
-    from tests.conftest import login
+    from tests.support.web import login
 
     guest = make_user(email="guest@example.com", role="guest")
     assert login(client, guest.email, guest.password).status_code == 302

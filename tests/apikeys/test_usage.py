@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import update
 
 from app.clock import utcnow
-from tests.conftest import UserInfo
+from tests.support.factories import UserInfo
 
 OAUTH_USAGE = {"authentication_method": "oauth",
                "message": "Detailed usage tracking is available for API key authentication"}
@@ -167,7 +167,7 @@ def test_oauth_usage(api, tokens) -> None:
 
 
 def test_oauth_read_token_may_ask_for_usage(api, signed_in, oauth_client) -> None:
-    from tests.conftest import authorize, exchange_code
+    from tests.support.oauth import authorize, exchange_code
 
     auth = authorize(signed_in, oauth_client, scope="read")
     token = exchange_code(signed_in, oauth_client, auth).get_json()["access_token"]

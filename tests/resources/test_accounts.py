@@ -8,14 +8,9 @@ from decimal import Decimal
 import pytest
 
 from app.clock import utcnow
-from tests.resources.conftest import (
-    MISSING_UUID,
-    NOT_FOUND,
-    UNAUTHORIZED,
-    assert_error,
-    insufficient_scope,
-    key_headers,
-)
+from tests.support.http import api_key as key_headers
+from tests.support.resources import MISSING_UUID
+from tests.support.sure import NOT_FOUND, UNAUTHORIZED, assert_error, insufficient_scope
 
 INDEXES = ["/api/v1/accounts", "/api/v1/transactions", "/api/v1/tags", "/api/v1/valuations"]
 

@@ -7,21 +7,23 @@ import re
 
 import pytest
 
-from tests.resources.conftest import (
+from tests.support.resources import (
     BAD_IDS,
-    BAD_REQUEST,
-    NOT_FOUND,
     RAW_GARBAGE,
     ROUTING_GARBAGE,
-    UNAUTHORIZED,
     UNSTORABLE_TEXT,
     assert_client_error,
-    assert_error,
     assert_malformed,
     assert_not_server_error,
     assert_refused,
     envelope_garbage,
     field_garbage,
+)
+from tests.support.sure import (
+    BAD_REQUEST,
+    NOT_FOUND,
+    UNAUTHORIZED,
+    assert_error,
     insufficient_scope,
 )
 

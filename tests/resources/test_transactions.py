@@ -7,24 +7,26 @@ from datetime import date
 
 import pytest
 
-from tests.resources.conftest import (
+from tests.support.http import api_key as key_headers
+from tests.support.resources import (
     BAD_IDS,
-    BAD_REQUEST,
     MISSING_UUID,
-    NOT_FOUND,
     RAW_GARBAGE,
     ROUTING_GARBAGE,
-    UNAUTHORIZED,
     UNSTORABLE_TEXT,
     assert_client_error,
-    assert_error,
     assert_malformed,
     assert_not_server_error,
     assert_refused,
     envelope_garbage,
     field_garbage,
+)
+from tests.support.sure import (
+    BAD_REQUEST,
+    NOT_FOUND,
+    UNAUTHORIZED,
+    assert_error,
     insufficient_scope,
-    key_headers,
 )
 
 FIELDS = ["account_id", "date", "amount", "name", "currency", "notes", "tag_ids"]

@@ -7,19 +7,21 @@ from datetime import date
 
 import pytest
 
-from tests.resources.conftest import (
+from tests.support.resources import (
     BAD_IDS,
-    BAD_REQUEST,
-    NOT_FOUND,
     RAW_GARBAGE,
     ROUTING_GARBAGE,
-    UNAUTHORIZED,
     assert_client_error,
-    assert_error,
     assert_malformed,
     assert_not_server_error,
     envelope_garbage,
     field_garbage,
+)
+from tests.support.sure import (
+    BAD_REQUEST,
+    NOT_FOUND,
+    UNAUTHORIZED,
+    assert_error,
     insufficient_scope,
 )
 
@@ -326,7 +328,7 @@ def test_sync_touches_only_the_callers_family(api, rw, account, stranger) -> Non
 
 
 def test_sync_for_a_family_without_accounts(api, make_user, make_key) -> None:
-    from tests.resources.conftest import key_headers
+    from tests.support.http import api_key as key_headers
 
     loner = make_user(email="loner@example.com")
     body = api.post("/api/v1/sync", headers=key_headers(make_key(loner))).get_json()

@@ -8,7 +8,8 @@ import re
 import pytest
 from sqlalchemy import select, update
 
-from tests.conftest import PASSWORD, csrf_from, login
+from tests.support.factories import PASSWORD
+from tests.support.web import csrf_from, login
 
 SESSION_COOKIE = "tollgate_session"
 ERROR_RE = re.compile(r'<p class="error" role="alert">([^<]*)</p>')

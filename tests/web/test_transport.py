@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import csrf_from
+from tests.support.web import csrf_from
 
 APP_URL = "https://auth.tollgate.test"  # base_config's APP_URL: the app's origin
 HTTPS = {"base_url": APP_URL}
