@@ -3,80 +3,47 @@
 Database: SQLite by default (a migrated template file copied per test). With
 ``TEST_DATABASE_URL`` set (PostgreSQL), the schema is migrated once and every table is
 truncated between tests. With ``TEST_REDIS_URL`` set, rate-limit counters live in Redis
-(flushed between tests) instead of memory.
+(flushed between tests) instead of the database's own counter store.
+
+Only fixtures and hooks live here; what tests import is in ``tests.support``.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
-import re
-import secrets
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
 from app import create_app
 from app.clock import utcnow
-
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
-ON_POSTGRES = TEST_DATABASE_URL.startswith(("postgres://", "postgresql"))
-
-SECRET_KEY = secrets.token_urlsafe(32)
-ENCRYPTION_KEY = Fernet.generate_key().decode()
-PASSWORD = "correct horse battery"
-
-requires_postgres = pytest.mark.skipif(
-    not ON_POSTGRES, reason="needs TEST_DATABASE_URL pointing at PostgreSQL (set by .ci/run)"
-)
+from tests.support.browser import CHROMIUM
+from tests.support.config import TEST_REDIS_URL, base_config, without_password
+from tests.support.database import ON_POSTGRES, TEST_DATABASE_URL, migrate, psycopg_url
+from tests.support.factories import PASSWORD, ClientInfo, UserInfo
+from tests.support.oauth import authorize, exchange_code
+from tests.support.web import login
 
 
-def _psycopg_url(url: str) -> str:
-    if url.startswith("postgres://"):
-        url = "postgresql://" + url.removeprefix("postgres://")
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return url
-
-
-def base_config(database_url: str, instance: Path) -> dict[str, Any]:
-    return {
-        "APP_ENV": "testing",
-        "TESTING": True,
-        "SQLALCHEMY_DATABASE_URI": database_url,
-        "SECRET_KEY": SECRET_KEY,
-        "ENCRYPTION_KEYS": ENCRYPTION_KEY,
-        "AUTO_MIGRATE": False,
-        "REDIS_URL": TEST_REDIS_URL,
-        "APP_URL": "https://auth.tollgate.test",
-        # Cheap argon2id for tests; production parameters are the argon2-cffi defaults.
-        "ARGON2_TIME_COST": 1,
-        "ARGON2_MEMORY_COST": 8,
-        "ARGON2_PARALLELISM": 1,
-        "SERVER_NAME": None,
-    }
-
-
-def migrate(database_url: str, instance: Path) -> None:
-    from app import schema
-    from app.extensions import db
-
-    app = create_app({**base_config(database_url, instance)})
-    schema.upgrade(app)
-    with app.app_context():
-        db.engine.dispose()  # SQLite: closing the last connection checkpoints the WAL
+def pytest_report_header() -> list[str]:
+    """Say what this run covers: the PostgreSQL-, Redis- and browser-only tests skip rather
+    than fail without them, so the header is where a log shows which ones could run."""
+    database = (f"PostgreSQL {without_password(TEST_DATABASE_URL)} (truncated between tests)"
+                if ON_POSTGRES else "SQLite (a migrated template copied per test; "
+                "set TEST_DATABASE_URL for PostgreSQL)")
+    redis = (f"{without_password(TEST_REDIS_URL)} (flushed per test)" if TEST_REDIS_URL
+             else "none (counters in the database's store; set TEST_REDIS_URL for Redis)")
+    chromium = (str(CHROMIUM) if CHROMIUM.exists()
+                else f"{CHROMIUM} missing (browser tests skip unless REQUIRE_BROWSER=1)")
+    return [f"tollgate database: {database}", f"tollgate redis: {redis}",
+            f"tollgate chromium: {chromium}"]
 
 
 @pytest.fixture(scope="session")
@@ -90,7 +57,7 @@ def instance_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def database_template(instance_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A migrated database: a SQLite file to copy, or the PostgreSQL URL (migrated once)."""
     if ON_POSTGRES:
-        url = _psycopg_url(TEST_DATABASE_URL)
+        url = psycopg_url(TEST_DATABASE_URL)
         engine = create_engine(url)
         with engine.begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE"))
@@ -167,18 +134,9 @@ def client(app: Flask) -> FlaskClient:
 # --- factories -----------------------------------------------------------------------------
 
 
-@dataclass
-class UserInfo:
-    id: uuid.UUID
-    email: str
-    password: str
-    family_id: uuid.UUID
-    role: str
-
-
 @pytest.fixture
 def make_user(app: Flask) -> Callable[..., UserInfo]:
-    from app.identity import services as identity
+    from app.identity import users
 
     counter = iter(range(1, 10_000))
 
@@ -186,29 +144,16 @@ def make_user(app: Flask) -> Callable[..., UserInfo]:
                 family_id: uuid.UUID | None = None, **names: str) -> UserInfo:
         email = email or f"user{next(counter)}@example.com"
         with app.app_context():
-            user = identity.create_user(email=email, password=password, role=role,
-                                        family_id=family_id, now=utcnow(), **names)
+            user = users.create_user(email=email, password=password, role=role,
+                                     family_id=family_id, now=utcnow(), **names)
             return UserInfo(user.id, user.email, password, user.family_id, user.role)
 
     return factory
 
 
-@dataclass
-class ClientInfo:
-    client_id: str
-    client_secret: str | None
-    redirect_uri: str | None
-    scope: str
-
-    @property
-    def basic_auth(self) -> dict[str, str]:
-        raw = f"{self.client_id}:{self.client_secret}".encode()
-        return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
-
-
 @pytest.fixture
 def make_client(app: Flask) -> Callable[..., ClientInfo]:
-    from app.oauth2 import services
+    from app.oauth2.services import clients as services
 
     def factory(name: str = "Test App", redirect_uris: list[str] | None = None,
                 grant_types: list[str] | None = None, scope: str = "read read_write",
@@ -222,6 +167,27 @@ def make_client(app: Flask) -> Callable[..., ClientInfo]:
             )
             return ClientInfo(created.client.client_id, created.client_secret,
                               uris[0] if uris else None, created.client.scope)
+
+    return factory
+
+
+@pytest.fixture
+def make_key(app: Flask) -> Callable[..., str]:
+    """A personal API key (plaintext). One active key per user *and source*: give a second
+    key of the same user another source, or the first is revoked."""
+    from app.apikeys import services
+    from app.extensions import db
+    from app.identity.models import User
+
+    counter = iter(range(1, 10_000))
+
+    def factory(owner: UserInfo, scope: str = "read_write", source: str = "web",
+                tier: str = "standard") -> str:
+        with app.app_context():
+            created = services.create_api_key(
+                db.session.get(User, owner.id), name=f"test key {next(counter)}", scope=scope,
+                source=source, tier=tier, now=utcnow())
+            return created.key
 
     return factory
 
@@ -242,91 +208,7 @@ def public_client(make_client: Callable[..., ClientInfo]) -> ClientInfo:
                        public=True)
 
 
-# --- HTTP helpers --------------------------------------------------------------------------
-
-CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def csrf_from(html: str) -> str:
-    match = CSRF_RE.search(html)
-    assert match, "page has no csrf_token"
-    return match.group(1)
-
-
-def login(client: FlaskClient, email: str, password: str = PASSWORD, next_path: str = "/"):  # type: ignore[no-untyped-def]
-    page = client.get("/login")
-    return client.post("/login", data={
-        "email": email, "password": password, "next": next_path,
-        "csrf_token": csrf_from(page.get_data(as_text=True)),
-    })
-
-
-def pkce_pair() -> tuple[str, str]:
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
-    return verifier, challenge.rstrip(b"=").decode()
-
-
-def query_of(location: str) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
-
-
-@dataclass
-class Authorized:
-    code: str
-    verifier: str
-    state: str
-    location: str
-
-
-def authorize(client: FlaskClient, oauth: ClientInfo, *, scope: str | None = "read",
-              approve: bool = True, **extra: str) -> Authorized:
-    """Drive the consent page as a signed-in browser would; returns the code."""
-    verifier, challenge = pkce_pair()
-    state = secrets.token_urlsafe(12)
-    params = {"response_type": "code", "client_id": oauth.client_id, "state": state,
-              "code_challenge": challenge, "code_challenge_method": "S256"}
-    if oauth.redirect_uri:
-        params["redirect_uri"] = oauth.redirect_uri
-    if scope:
-        params["scope"] = scope
-    params.update(extra)
-    page = client.get("/oauth/authorize", query_string=params)
-    assert page.status_code == 200, page.get_data(as_text=True)
-    form = {**params, "csrf_token": csrf_from(page.get_data(as_text=True)),
-            "confirm": "yes" if approve else "no"}
-    response = client.post("/oauth/authorize", data=form)
-    assert response.status_code == 302
-    location = response.headers["Location"]
-    return Authorized(query_of(location).get("code", ""), verifier, state, location)
-
-
-def exchange_code(client: FlaskClient, oauth: ClientInfo, auth: Authorized, **extra: str):  # type: ignore[no-untyped-def]
-    data = {"grant_type": "authorization_code", "code": auth.code,
-            "code_verifier": auth.verifier}
-    if oauth.redirect_uri:
-        data["redirect_uri"] = oauth.redirect_uri
-    headers = {}
-    if oauth.client_secret:
-        headers = oauth.basic_auth
-    else:
-        data["client_id"] = oauth.client_id
-    data.update(extra)
-    return client.post("/oauth/token", data=data, headers=headers)
-
-
-def refresh(client: FlaskClient, oauth: ClientInfo, refresh_token: str, **extra: str):  # type: ignore[no-untyped-def]
-    data = {"grant_type": "refresh_token", "refresh_token": refresh_token, **extra}
-    headers = {}
-    if oauth.client_secret:
-        headers = oauth.basic_auth
-    else:
-        data["client_id"] = oauth.client_id
-    return client.post("/oauth/token", data=data, headers=headers)
-
-
-def introspect(client: FlaskClient, oauth: ClientInfo, token: str):  # type: ignore[no-untyped-def]
-    return client.post("/oauth/introspect", data={"token": token}, headers=oauth.basic_auth)
+# --- signed in, with tokens ----------------------------------------------------------------
 
 
 @pytest.fixture

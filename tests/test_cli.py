@@ -177,7 +177,7 @@ def test_tokens_purge(cli):
     from app.clock import utcnow
     from app.extensions import db
     from app.models import AuthorizationCode, OAuthClient, OAuthToken, User
-    from tests.conftest import base_config
+    from tests.support.config import base_config
 
     config = base_config(cli.env["DATABASE_URL"], Path(cli.env["INSTANCE_PATH"]))
     config.update(SECRET_KEY=cli.env["SECRET_KEY"], ENCRYPTION_KEYS=cli.env["ENCRYPTION_KEYS"])
@@ -186,7 +186,7 @@ def test_tokens_purge(cli):
     with app.app_context():
         user = db.session.query(User).filter_by(email="ann@example.com").one_or_none()
         if user is None:  # run alone
-            from app.identity.services import create_user
+            from app.identity.users import create_user
 
             user = create_user(email="ann@example.com", password="a long enough password",
                                now=now)

@@ -16,15 +16,10 @@ from sqlalchemy.exc import DBAPIError
 
 from app import create_app
 from app.config import ConfigurationError, DefaultConfig
-from tests.conftest import (
-    ON_POSTGRES,
-    authorize,
-    base_config,
-    exchange_code,
-    login,
-    refresh,
-    requires_postgres,
-)
+from tests.support.config import base_config
+from tests.support.database import ON_POSTGRES, requires_postgres
+from tests.support.oauth import authorize, exchange_code, refresh
+from tests.support.web import login
 
 ENV_KEYS = [*(k for k in vars(DefaultConfig) if k.isupper()), "DATABASE_URL"]
 CHEAP_HASHING = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 8, "ARGON2_PARALLELISM": 1}
@@ -60,11 +55,11 @@ def _schema_diff(app) -> list:  # type: ignore[no-untyped-def]
 
 
 def test_migrations_match_models_on_sqlite(clean_env, tmp_path):
-    from app import schema
+    from app import dbupgrade
 
     url = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
     app = create_app(base_config(url, clean_env))
-    schema.upgrade(app)
+    dbupgrade.upgrade(app)
     try:
         assert _schema_diff(app) == []
     finally:

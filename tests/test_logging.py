@@ -10,22 +10,10 @@ import re
 import pyotp
 import pytest
 
-from tests.conftest import (
-    PASSWORD,
-    authorize,
-    exchange_code,
-    introspect,
-    login,
-    refresh,
-)
-from tests.firstparty.conftest import (
-    LOGIN,
-    REFRESH,
-    SIGNUP,
-    STRONG_PASSWORD,
-    login_body,
-    signup_body,
-)
+from tests.support.factories import PASSWORD
+from tests.support.oauth import authorize, exchange_code, introspect, refresh
+from tests.support.sure import LOGIN, REFRESH, SIGNUP, STRONG_PASSWORD, login_body, signup_body
+from tests.support.web import login
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 

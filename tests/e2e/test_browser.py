@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from tests.conftest import pkce_pair
-from tests.e2e.conftest import PASSWORD, REDIRECT_URI, needs_browser
+from tests.support.browser import needs_browser
+from tests.support.oauth import pkce_pair
+from tests.support.servers import PASSWORD, REDIRECT_URI
 
 pytestmark = needs_browser
 

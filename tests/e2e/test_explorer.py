@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests.e2e.conftest import PASSWORD, needs_browser
+from tests.support.browser import needs_browser
+from tests.support.servers import PASSWORD
 
 pytestmark = needs_browser
 

@@ -20,13 +20,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tests.conftest import pkce_pair
-from tests.e2e.conftest import (
+from tests.support.browser import needs_browser
+from tests.support.oauth import pkce_pair
+from tests.support.servers import (
     PASSWORD,
     REDIRECT_URI,
     LiveServer,
     free_port,
-    needs_browser,
     running_server,
     server_env,
 )

@@ -12,7 +12,7 @@ from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session as AuthlibSession
 from requests_oauthlib import OAuth2Session as OAuthlibSession
 
-from tests.e2e.conftest import PASSWORD, REDIRECT_URI
+from tests.support.servers import PASSWORD, REDIRECT_URI
 
 pytestmark = pytest.mark.slow
 

@@ -21,8 +21,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from app import crypto
-from tests.conftest import requires_postgres
-from tests.e2e.conftest import PASSWORD, LiveServer, free_port, running_server, server_env
+from tests.support.database import requires_postgres
+from tests.support.servers import PASSWORD, LiveServer, free_port, running_server, server_env
 
 pytestmark = pytest.mark.slow
 

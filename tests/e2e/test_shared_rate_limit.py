@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import TEST_REDIS_URL
-from tests.e2e.conftest import BIN, ROOT, free_port, running_server, server_env
+from tests.support.config import TEST_REDIS_URL
+from tests.support.servers import BIN, ROOT, free_port, running_server, server_env
 
 pytestmark = pytest.mark.slow
 
