@@ -94,38 +94,39 @@ def seed(data: Path, refresh_tokens: int) -> dict[str, str]:
     env = tollgate_env(data)
     os.environ.update({k: env[k] for k in ("INSTANCE_PATH",)})
     sys.path.insert(0, str(ROOT))
-    from app import create_app, crypto, schema
+    from app import create_app, crypto, dbupgrade
     from app.apikeys import services as apikeys
-    from app.audit.services import SYSTEM
     from app.clock import utcnow
     from app.extensions import db
-    from app.identity import services as identity
-    from app.oauth2 import services as oauth2
+    from app.firstparty.tokens import first_party_client
+    from app.identity import users
     from app.oauth2.models import OAuthToken
+    from app.oauth2.services import clients, tokens
+    from app.requestctx import SYSTEM
     from app.resources import services as resources
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"],
                       "SECRET_KEY": env["SECRET_KEY"], "ENCRYPTION_KEYS": env["ENCRYPTION_KEYS"],
                       "AUTO_MIGRATE": False})
-    schema.upgrade(app)
+    dbupgrade.upgrade(app)
     with app.app_context():
         now = utcnow()
-        user = identity.create_user(email="bench@example.com", password=PASSWORD, role="admin",
-                                    now=now)
-        client = oauth2.create_client(name="bench", redirect_uris=["https://bench.example/cb"],
-                                      grant_types=["authorization_code", "refresh_token"],
-                                      scope="read read_write", public=False, now=now).client
+        user = users.create_user(email="bench@example.com", password=PASSWORD, role="admin",
+                                 now=now)
+        client = clients.create_client(name="bench", redirect_uris=["https://bench.example/cb"],
+                                       grant_types=["authorization_code", "refresh_token"],
+                                       scope="read read_write", public=False, now=now).client
         access = {"access_token": crypto.new_token(crypto.PREFIX_ACCESS_TOKEN),
                   "token_type": "Bearer", "expires_in": 31536000, "scope": "read_write"}
-        oauth2.save_token(access, client=client, user=user, grant_type="authorization_code",
-                          lineage=oauth2.Lineage(lineage_id=uuid.uuid4()), now=now,
+        tokens.save_token(access, client=client, user=user, grant_type="authorization_code",
+                          lineage=tokens.Lineage(lineage_id=uuid.uuid4()), now=now,
                           caller=SYSTEM)
         key = apikeys.create_api_key(user, name="bench", scope="read_write", tier="enterprise",
                                      now=now).key
         for name in ("Checking", "Savings", "Brokerage"):
             resources.create_account(family_id=user.family_id, name=name, currency="USD",
                                      balance=0, now=now)
-        mobile = oauth2.first_party_client(now=now)
+        mobile = first_party_client(now=now)
         db.session.commit()
         year = now + timedelta(days=365)
 
