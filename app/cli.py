@@ -54,8 +54,14 @@ def _fail(exc: TollgateError) -> click.ClickException:
 @click.option("--last-name")
 @click.option("--role", type=click.Choice(ROLES), default="member", show_default=True)
 @click.option("--family-id", help="Join an existing family (tenant); default: a new family.")
-def create_user(email: str, password: str, first_name: str | None, last_name: str | None,
-                role: str, family_id: str | None) -> None:
+def create_user(
+    email: str,
+    password: str,
+    first_name: str | None,
+    last_name: str | None,
+    role: str,
+    family_id: str | None,
+) -> None:
     """Create a user. Skips the signup complexity policy, not the minimum length."""
     family: uuid.UUID | None = None
     if family_id:
@@ -64,26 +70,48 @@ def create_user(email: str, password: str, first_name: str | None, last_name: st
         except ValueError as exc:
             raise click.ClickException("--family-id must be a UUID") from exc
     try:
-        user = user_services.create_user(email=email, password=password, first_name=first_name,
-                                         last_name=last_name, role=role, family_id=family,
-                                         now=utcnow())
+        user = user_services.create_user(
+            email=email,
+            password=password,
+            first_name=first_name,
+            last_name=last_name,
+            role=role,
+            family_id=family,
+            now=utcnow(),
+        )
     except TollgateError as exc:
         raise _fail(exc) from exc
-    _emit({"id": str(user.id), "email": user.email, "family_id": str(user.family_id),
-           "role": user.role})
+    _emit(
+        {
+            "id": str(user.id),
+            "email": user.email,
+            "family_id": str(user.family_id),
+            "role": user.role,
+        }
+    )
 
 
 @clients.command("create")
 @click.option("--name", required=True)
 @click.option("--redirect-uri", "redirect_uris", multiple=True)
 @click.option("--public", is_flag=True, help="A public client (no secret; PKCE only).")
-@click.option("--grant-type", "grant_types", multiple=True,
-              type=click.Choice(oauth2.GRANT_TYPES),
-              help="Repeatable; default: authorization_code and refresh_token.")
+@click.option(
+    "--grant-type",
+    "grant_types",
+    multiple=True,
+    type=click.Choice(oauth2.GRANT_TYPES),
+    help="Repeatable; default: authorization_code and refresh_token.",
+)
 @click.option("--scope", default="read", show_default=True)
 @click.option("--first-party", is_flag=True, help="A first-party app (may use password).")
-def create_client(name: str, redirect_uris: tuple[str, ...], public: bool,
-                  grant_types: tuple[str, ...], scope: str, first_party: bool) -> None:
+def create_client(
+    name: str,
+    redirect_uris: tuple[str, ...],
+    public: bool,
+    grant_types: tuple[str, ...],
+    scope: str,
+    first_party: bool,
+) -> None:
     """Register an OAuth client. A confidential client's secret is printed this once."""
     try:
         created = oauth2.create_client(
@@ -165,9 +193,15 @@ def delete_client(client_id: str) -> None:
         deleted = oauth2.delete_client(client_id, now=utcnow())
     except TollgateError as exc:
         raise _fail(exc) from exc
-    _emit({"client_id": client_id, "deleted": True, "revoked_tokens": deleted.revoked_tokens,
-           "revoked_codes": deleted.revoked_codes,
-           "revoked_api_keys": deleted.revoked_api_keys})
+    _emit(
+        {
+            "client_id": client_id,
+            "deleted": True,
+            "revoked_tokens": deleted.revoked_tokens,
+            "revoked_codes": deleted.revoked_codes,
+            "revoked_api_keys": deleted.revoked_api_keys,
+        }
+    )
 
 
 @users.command("mfa-enable")
@@ -192,8 +226,12 @@ def create_invites(count: int) -> None:
 def work() -> None:
     """Run every queued family reset now (e.g. after a restart), then purge the users
     deactivated at least DEACTIVATED_USER_PURGE_AFTER seconds ago."""
-    _emit({"reset_jobs_run": reset.run_queued(now=utcnow()),
-           "users_purged": user_purge.purge_deactivated_users(now=utcnow())})
+    _emit(
+        {
+            "reset_jobs_run": reset.run_queued(now=utcnow()),
+            "users_purged": user_purge.purge_deactivated_users(now=utcnow()),
+        }
+    )
 
 
 @apikeys.command("create")
@@ -208,13 +246,22 @@ def create_api_key(email: str, name: str, scope: str, source: str, tier: str) ->
     if user is None:
         raise click.ClickException(f"no user with email {email}")
     try:
-        created = apikey_services.create_api_key(user, name=name, scope=scope, source=source,
-                                                 tier=tier, now=utcnow())
+        created = apikey_services.create_api_key(
+            user, name=name, scope=scope, source=source, tier=tier, now=utcnow()
+        )
     except TollgateError as exc:
         raise _fail(exc) from exc
     key = created.api_key
-    _emit({"id": str(key.id), "name": key.name, "key": created.key, "scope": key.scope,
-           "source": key.source, "tier": key.tier})
+    _emit(
+        {
+            "id": str(key.id),
+            "name": key.name,
+            "key": created.key,
+            "scope": key.scope,
+            "source": key.source,
+            "tier": key.tier,
+        }
+    )
 
 
 @accounts.command("create")
@@ -232,12 +279,20 @@ def create_account(family_id: str, name: str, currency: str, balance: str) -> No
     if not amount.is_finite() or abs(amount) >= Decimal(10) ** 15:
         raise click.ClickException("--balance is out of range")
     try:
-        account = resources.create_account(family_id=family, name=name, currency=currency,
-                                           balance=amount, now=utcnow())
+        account = resources.create_account(
+            family_id=family, name=name, currency=currency, balance=amount, now=utcnow()
+        )
     except TollgateError as exc:
         raise _fail(exc) from exc
-    _emit({"id": str(account.id), "family_id": str(account.family_id), "name": account.name,
-           "currency": account.currency, "balance": str(account.balance)})
+    _emit(
+        {
+            "id": str(account.id),
+            "family_id": str(account.family_id),
+            "name": account.name,
+            "currency": account.currency,
+            "balance": str(account.balance),
+        }
+    )
 
 
 @tokens.command("purge")

@@ -109,8 +109,9 @@ class SureError(TollgateError):
     given (a record that failed validation), ``{"errors": [...]}`` alone. The concrete errors
     are app.firstparty.errors."""
 
-    def __init__(self, description: str | None = None, *, errors: list[str] | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, description: str | None = None, *, errors: list[str] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(description, **kwargs)
         self.errors = errors
 
@@ -177,9 +178,11 @@ def _flatten(messages: Any, prefix: str = "") -> list[str]:
             out.extend(_flatten(value, f"{label}." if isinstance(value, dict) else label))
         return out
     if isinstance(messages, list):
-        return [f"{prefix}: {m}" if prefix else str(m) for m in messages
-                if not isinstance(m, dict | list)] + [
-            item for m in messages if isinstance(m, dict | list) for item in _flatten(m, prefix)]
+        return [
+            f"{prefix}: {m}" if prefix else str(m)
+            for m in messages
+            if not isinstance(m, dict | list)
+        ] + [item for m in messages if isinstance(m, dict | list) for item in _flatten(m, prefix)]
     return [f"{prefix}: {messages}" if prefix else str(messages)]
 
 
@@ -208,19 +211,28 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ValidationError)
     def _validation(exc: ValidationError) -> Response:
         messages = _flatten(exc.messages)
-        return render_error(422, "validation_failed", "Validation failed",
-                            extra={"errors": messages})
+        return render_error(
+            422, "validation_failed", "Validation failed", extra={"errors": messages}
+        )
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)
     def _store_unreachable(exc: Exception) -> Response:
         # Fail closed: an unreachable database is never an authentication failure (401) and
         # never a reason to try a weaker credential.
-        log.error("database unavailable on %s %s: %s", request.method, request.path,
-                  exc.__class__.__name__)
+        log.error(
+            "database unavailable on %s %s: %s",
+            request.method,
+            request.path,
+            exc.__class__.__name__,
+        )
         db.session.rollback()
-        return render_error(503, ServiceUnavailable.error, ServiceUnavailable.description,
-                            headers={"Retry-After": "5"})
+        return render_error(
+            503,
+            ServiceUnavailable.error,
+            ServiceUnavailable.description,
+            headers={"Retry-After": "5"},
+        )
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:

@@ -8,12 +8,16 @@ from flask import Flask, request
 from werkzeug.wrappers import Response
 
 HSTS = "max-age=31536000; includeSubDomains"
-PAGE_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-            "frame-ancestors 'none'; base-uri 'none'")
+PAGE_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
 # Swagger UI sets inline styles; scripts still come only from this origin.
 EXPLORER_PATH = "/api/docs"
-EXPLORER_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-                "script-src 'self'; frame-ancestors 'none'; base-uri 'none'")
+EXPLORER_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
 
 
 def security_headers(response: Response) -> Response:
@@ -27,7 +31,8 @@ def security_headers(response: Response) -> Response:
     if response.mimetype == "text/html":
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault(
-            "Content-Security-Policy", EXPLORER_CSP if request.path == EXPLORER_PATH else PAGE_CSP)
+            "Content-Security-Policy", EXPLORER_CSP if request.path == EXPLORER_PATH else PAGE_CSP
+        )
         response.headers.setdefault("Cache-Control", "no-store")
     return response
 

@@ -14,10 +14,23 @@ from typing import Any
 
 REDACTED = "[redacted]"
 # Keys whose values are credentials wherever they appear (token responses, request params).
-CREDENTIAL_KEYS = frozenset({
-    "access_token", "refresh_token", "id_token", "code", "code_verifier", "client_secret",
-    "password", "otp_code", "assertion", "device_code", "token", "key", "secret",
-})
+CREDENTIAL_KEYS = frozenset(
+    {
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "code",
+        "code_verifier",
+        "client_secret",
+        "password",
+        "otp_code",
+        "assertion",
+        "device_code",
+        "token",
+        "key",
+        "secret",
+    }
+)
 
 
 def _redact(value: Any) -> Any:
@@ -41,8 +54,10 @@ def install(prefix: str = "authlib") -> None:
     """Attach the filter to ``prefix`` and every logger below it that exists now. A logger's
     filters do not apply to its children's records, hence each one; call it after the OAuth
     server is built, when Authlib's modules (and so their loggers) are all imported."""
-    names = [prefix, *(name for name in logging.root.manager.loggerDict
-                       if name.startswith(prefix + "."))]
+    names = [
+        prefix,
+        *(name for name in logging.root.manager.loggerDict if name.startswith(prefix + ".")),
+    ]
     for name in names:
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactCredentials) for f in logger.filters):

@@ -9,7 +9,23 @@ from app.ratelimit import rate_limit_counters
 from app.resources.models import Account, Sync, Tag, Transaction, Valuation, transaction_tags
 
 __all__ = [
-    "Account", "ApiKey", "AuditEvent", "AuthorizationCode", "BackupCode", "Device", "Family",
-    "FamilyResetJob", "InviteCode", "OAuthClient", "OAuthToken", "Sync", "Tag", "Transaction",
-    "User", "Valuation", "WebSession", "rate_limit_counters", "transaction_tags",
+    "Account",
+    "ApiKey",
+    "AuditEvent",
+    "AuthorizationCode",
+    "BackupCode",
+    "Device",
+    "Family",
+    "FamilyResetJob",
+    "InviteCode",
+    "OAuthClient",
+    "OAuthToken",
+    "Sync",
+    "Tag",
+    "Transaction",
+    "User",
+    "Valuation",
+    "WebSession",
+    "rate_limit_counters",
+    "transaction_tags",
 ]

@@ -35,15 +35,27 @@ ERROR_RESPONSES = {
 }
 
 
-def doc(summary: str, *, response: type[Schema] | dict[str, Any] | None = None,
-        status: int = 200, body: type[Schema] | None = None, body_key: str | None = None,
-        query: type[Schema] | None = None, tag: str | None = None) -> Callable[[F], F]:
+def doc(
+    summary: str,
+    *,
+    response: type[Schema] | dict[str, Any] | None = None,
+    status: int = 200,
+    body: type[Schema] | None = None,
+    body_key: str | None = None,
+    query: type[Schema] | None = None,
+    tag: str | None = None,
+) -> Callable[[F], F]:
     """Describe a view for the OpenAPI document."""
 
     def decorator(view: F) -> F:
         view.openapi = {  # type: ignore[attr-defined]
-            "summary": summary, "response": response, "status": status, "body": body,
-            "body_key": body_key, "query": query, "tag": tag,
+            "summary": summary,
+            "response": response,
+            "status": status,
+            "body": body,
+            "body_key": body_key,
+            "query": query,
+            "tag": tag,
         }
         return view
 
@@ -65,20 +77,26 @@ def build(app: Flask) -> dict[str, Any]:
         version="1.0.0",
         openapi_version="3.1.0",
         plugins=[MarshmallowPlugin()],
-        info={"description": "Protected resources and credential management. Every route "
-                             "takes a Bearer token or an X-Api-Key; browser sessions work "
-                             "too (writes need the X-CSRFToken header)."},
+        info={
+            "description": "Protected resources and credential management. Every route "
+            "takes a Bearer token or an X-Api-Key; browser sessions work "
+            "too (writes need the X-CSRFToken header)."
+        },
     )
     spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
-    spec.components.security_scheme("apiKeyAuth",
-                                    {"type": "apiKey", "in": "header", "name": "X-Api-Key"})
+    spec.components.security_scheme(
+        "apiKeyAuth", {"type": "apiKey", "in": "header", "name": "X-Api-Key"}
+    )
     spec.components.schema("Error", ERROR_SCHEMA)
     paths: dict[str, dict[str, Any]] = {}
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         view = app.view_functions[rule.endpoint]
         meta = getattr(view, "openapi", None)
-        if meta is None or not rule.rule.startswith("/api/v1/") or rule.endpoint.endswith(
-                "__api_v1"):
+        if (
+            meta is None
+            or not rule.rule.startswith("/api/v1/")
+            or rule.endpoint.endswith("__api_v1")
+        ):
             continue
         path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
@@ -98,23 +116,31 @@ def build(app: Flask) -> dict[str, Any]:
                 operation["parameters"] = parameters
             if meta["body"] is not None:
                 inner = _schema_ref(spec, meta["body"])
-                content_schema = ({"type": "object", "required": [meta["body_key"]],
-                                   "properties": {meta["body_key"]: inner}}
-                                  if meta["body_key"] else inner)
+                content_schema = (
+                    {
+                        "type": "object",
+                        "required": [meta["body_key"]],
+                        "properties": {meta["body_key"]: inner},
+                    }
+                    if meta["body_key"]
+                    else inner
+                )
                 operation["requestBody"] = {
                     "required": True,
                     "content": {"application/json": {"schema": content_schema}},
                 }
             success: dict[str, Any] = {"description": "Success"}
             if meta["response"] is not None:
-                success["content"] = {"application/json": {
-                    "schema": _schema_ref(spec, meta["response"])}}
+                success["content"] = {
+                    "application/json": {"schema": _schema_ref(spec, meta["response"])}
+                }
             operation["responses"][str(meta["status"])] = success
             for code, text in ERROR_RESPONSES.items():
                 operation["responses"][code] = {
                     "description": text,
-                    "content": {"application/json": {
-                        "schema": {"$ref": "#/components/schemas/Error"}}},
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                    },
                 }
             scope = getattr(view, "required_scope", None)
             credentials: frozenset[str] = getattr(view, "required_credentials", frozenset())
@@ -124,8 +150,10 @@ def build(app: Flask) -> dict[str, Any]:
             operation["security"] = security
             notes = [f"Requires the `{scope}` scope."] if scope else []
             if getattr(view, "first_party_only", False):
-                notes.append("Only the account holder: a browser session or a first-party "
-                             "app's token (never a third-party app's token or an API key).")
+                notes.append(
+                    "Only the account holder: a browser session or a first-party "
+                    "app's token (never a third-party app's token or an API key)."
+                )
             if notes:
                 operation["description"] = " ".join(notes)
             paths.setdefault(path, {})[method.lower()] = operation

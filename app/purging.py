@@ -14,8 +14,9 @@ from sqlalchemy.orm import InstrumentedAttribute
 from app.extensions import db, execute_count
 
 
-def purge_in_batches(id_column: InstrumentedAttribute[Any], *where: ColumnElement[bool],
-                     batch_size: int) -> int:
+def purge_in_batches(
+    id_column: InstrumentedAttribute[Any], *where: ColumnElement[bool], batch_size: int
+) -> int:
     """Delete the rows of ``id_column``'s table that match ``where``, ``batch_size`` at a
     time, committing after each batch. Returns how many rows were deleted."""
     if batch_size < 1:

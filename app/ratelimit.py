@@ -80,7 +80,10 @@ class RedisCounters:
         # reconnects. Short time-outs: an unreachable Redis costs a request ~1 s, not minutes.
         self._errors: tuple[type[Exception], ...] = (redis.RedisError, OSError)
         self.client = redis.Redis.from_url(
-            url, socket_connect_timeout=1, socket_timeout=1, retry=Retry(NoBackoff(), 1),
+            url,
+            socket_connect_timeout=1,
+            socket_timeout=1,
+            retry=Retry(NoBackoff(), 1),
             health_check_interval=30,
         )
 
@@ -121,8 +124,7 @@ class DatabaseCounters:
         return db.engine
 
     def incr(self, key: str, amount: int, expire_at: int) -> int:
-        insert = pg_insert(rate_limit_counters).values(
-            key=key, count=amount, expires_at=expire_at)
+        insert = pg_insert(rate_limit_counters).values(key=key, count=amount, expires_at=expire_at)
         statement = insert.on_conflict_do_update(
             index_elements=[rate_limit_counters.c.key],
             set_={"count": rate_limit_counters.c.count + insert.excluded.count},
@@ -132,8 +134,11 @@ class DatabaseCounters:
                 count = int(conn.execute(statement).scalar_one())
                 self._calls += 1
                 if self._calls % self.PURGE_EVERY == 0:
-                    conn.execute(rate_limit_counters.delete().where(
-                        rate_limit_counters.c.expires_at < int(time.time())))
+                    conn.execute(
+                        rate_limit_counters.delete().where(
+                            rate_limit_counters.c.expires_at < int(time.time())
+                        )
+                    )
                 return count
         except SQLAlchemyError as exc:
             raise StoreUnavailable(str(exc)) from exc
@@ -142,8 +147,10 @@ class DatabaseCounters:
         try:
             with self._engine().connect() as conn:
                 value = conn.execute(
-                    select(func.coalesce(func.max(rate_limit_counters.c.count), 0))
-                    .where(rate_limit_counters.c.key == key)).scalar_one()
+                    select(func.coalesce(func.max(rate_limit_counters.c.count), 0)).where(
+                        rate_limit_counters.c.key == key
+                    )
+                ).scalar_one()
                 return int(value)
         except SQLAlchemyError as exc:
             raise StoreUnavailable(str(exc)) from exc
@@ -164,8 +171,10 @@ class SQLiteFileCounters:
     ``synchronous=OFF``: a crash may lose the last counts, never corrupt the file.
     """
 
-    SCHEMA = ("CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, "
-              "count INTEGER NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID")
+    SCHEMA = (
+        "CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, "
+        "count INTEGER NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID"
+    )
     PURGE_EVERY = 1000
 
     def __init__(self, path: Path) -> None:
@@ -176,8 +185,9 @@ class SQLiteFileCounters:
     def _connection(self) -> sqlite3.Connection:
         local = self._local
         if getattr(local, "pid", None) != os.getpid():
-            conn = sqlite3.connect(self.path, timeout=10, isolation_level=None,
-                                   check_same_thread=True)
+            conn = sqlite3.connect(
+                self.path, timeout=10, isolation_level=None, check_same_thread=True
+            )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=OFF")
             conn.execute(self.SCHEMA)
@@ -201,8 +211,11 @@ class SQLiteFileCounters:
 
     def get(self, key: str) -> int:
         try:
-            row = self._connection().execute(
-                "SELECT count FROM counters WHERE key = ?", (key,)).fetchone()
+            row = (
+                self._connection()
+                .execute("SELECT count FROM counters WHERE key = ?", (key,))
+                .fetchone()
+            )
             return int(row[0]) if row else 0
         except sqlite3.Error as exc:
             raise StoreUnavailable(str(exc)) from exc
@@ -222,7 +235,8 @@ def sidecar_path(database_uri: str) -> Path:
 
         raise ConfigurationError(
             "an in-memory SQLite database cannot share rate-limit counters between workers; "
-            "use a database file or set REDIS_URL")
+            "use a database file or set REDIS_URL"
+        )
     path = Path(location.split("?", 1)[0])
     return path.with_name(path.stem + ".counters.sqlite3")
 
@@ -244,7 +258,8 @@ class RateLimiting:
 
 def init_app(app: Flask) -> None:
     app.extensions[EXTENSION_KEY] = RateLimiting(
-        store=store_for(app), enabled=app.config["RATE_LIMIT_ENABLED"])
+        store=store_for(app), enabled=app.config["RATE_LIMIT_ENABLED"]
+    )
 
 
 def _state() -> RateLimiting:

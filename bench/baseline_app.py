@@ -33,7 +33,8 @@ class AccessToken(db.Model):
 
 app = Flask(__name__)
 app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.environ.get(
-    "BENCH_BASELINE_DB", "/tmp/tollgate-bench/data/baseline.sqlite3")
+    "BENCH_BASELINE_DB", "/tmp/tollgate-bench/data/baseline.sqlite3"
+)
 db.init_app(app)
 
 
@@ -49,7 +50,8 @@ def me():
         return jsonify(error="invalid_token"), 401
     digest = hashlib.sha256(raw.encode()).hexdigest()
     token = db.session.execute(
-        db.select(AccessToken).where(AccessToken.token_hash == digest)).scalar_one_or_none()
+        db.select(AccessToken).where(AccessToken.token_hash == digest)
+    ).scalar_one_or_none()
     if token is None or token.revoked or token.expires_at <= time.time():
         return jsonify(error="invalid_token"), 401
     return jsonify(sub=str(token.user_id), scope=token.scope)
@@ -62,11 +64,23 @@ def seed(path: str, token: str, filler: int = 10_000) -> None:
         db.session.execute(db.text("PRAGMA journal_mode=WAL"))
         db.create_all()
         far = int(time.time()) + 10 * 365 * 86400
-        rows = [{"token_hash": hashlib.sha256(secrets.token_bytes(32)).hexdigest(),
-                 "user_id": i % 1000, "scope": "read", "expires_at": far}
-                for i in range(filler)]
-        rows.append({"token_hash": hashlib.sha256(token.encode()).hexdigest(), "user_id": 42,
-                     "scope": "read_write", "expires_at": far})
+        rows = [
+            {
+                "token_hash": hashlib.sha256(secrets.token_bytes(32)).hexdigest(),
+                "user_id": i % 1000,
+                "scope": "read",
+                "expires_at": far,
+            }
+            for i in range(filler)
+        ]
+        rows.append(
+            {
+                "token_hash": hashlib.sha256(token.encode()).hexdigest(),
+                "user_id": 42,
+                "scope": "read_write",
+                "expires_at": far,
+            }
+        )
         db.session.execute(db.insert(AccessToken), rows)
         db.session.commit()
         db.engine.dispose()

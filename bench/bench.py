@@ -39,8 +39,13 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 BIN = Path(sys.executable).parent
 PASSWORD = "Bench-password-1!"
-DEVICE = {"device_id": "bench-device", "device_name": "Bench", "device_type": "ios",
-          "os_version": "17.0", "app_version": "1.0.0"}
+DEVICE = {
+    "device_id": "bench-device",
+    "device_name": "Bench",
+    "device_type": "ios",
+    "os_version": "17.0",
+    "app_version": "1.0.0",
+}
 CASES = {
     "A": ("baseline", "GET /ping (Flask + gunicorn ceiling)"),
     "B": ("baseline", "GET /me, one SHA-256 token lookup (the minimal baseline)"),
@@ -74,8 +79,9 @@ def tollgate_env(data: Path) -> dict[str, str]:
         "AUTO_MIGRATE": "false",
         "REDIS_URL": "",
         # The per-key limiter still counts every request; it just never refuses one here.
-        "API_KEY_RATE_LIMITS": json.dumps({t: 10**12 for t in
-                                           ("standard", "premium", "enterprise")}),
+        "API_KEY_RATE_LIMITS": json.dumps(
+            {t: 10**12 for t in ("standard", "premium", "enterprise")}
+        ),
         # Successful sign-ins never spend the failure budgets; wrk may still retry on errors.
         "RATE_LIMIT_LOGIN_ACCOUNT": "1000000 per 1 minute",
         "RATE_LIMIT_LOGIN_IP": "1000000 per 1 minute",
@@ -89,8 +95,11 @@ def seed(data: Path, refresh_tokens: int) -> dict[str, str]:
     from sqlalchemy import insert
 
     data.mkdir(parents=True, exist_ok=True)
-    (data / "secrets.json").write_text(json.dumps({
-        "SECRET_KEY": os.urandom(32).hex(), "ENCRYPTION_KEYS": Fernet.generate_key().decode()}))
+    (data / "secrets.json").write_text(
+        json.dumps(
+            {"SECRET_KEY": os.urandom(32).hex(), "ENCRYPTION_KEYS": Fernet.generate_key().decode()}
+        )
+    )
     env = tollgate_env(data)
     os.environ.update({k: env[k] for k in ("INSTANCE_PATH",)})
     sys.path.insert(0, str(ROOT))
@@ -105,27 +114,50 @@ def seed(data: Path, refresh_tokens: int) -> dict[str, str]:
     from app.requestctx import SYSTEM
     from app.resources import services as resources
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"],
-                      "SECRET_KEY": env["SECRET_KEY"], "ENCRYPTION_KEYS": env["ENCRYPTION_KEYS"],
-                      "AUTO_MIGRATE": False})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"],
+            "SECRET_KEY": env["SECRET_KEY"],
+            "ENCRYPTION_KEYS": env["ENCRYPTION_KEYS"],
+            "AUTO_MIGRATE": False,
+        }
+    )
     dbupgrade.upgrade(app)
     with app.app_context():
         now = utcnow()
-        user = users.create_user(email="bench@example.com", password=PASSWORD, role="admin",
-                                 now=now)
-        client = clients.create_client(name="bench", redirect_uris=["https://bench.example/cb"],
-                                       grant_types=["authorization_code", "refresh_token"],
-                                       scope="read read_write", public=False, now=now).client
-        access = {"access_token": crypto.new_token(crypto.PREFIX_ACCESS_TOKEN),
-                  "token_type": "Bearer", "expires_in": 31536000, "scope": "read_write"}
-        tokens.save_token(access, client=client, user=user, grant_type="authorization_code",
-                          lineage=tokens.Lineage(lineage_id=uuid.uuid4()), now=now,
-                          caller=SYSTEM)
-        key = apikeys.create_api_key(user, name="bench", scope="read_write", tier="enterprise",
-                                     now=now).key
+        user = users.create_user(
+            email="bench@example.com", password=PASSWORD, role="admin", now=now
+        )
+        client = clients.create_client(
+            name="bench",
+            redirect_uris=["https://bench.example/cb"],
+            grant_types=["authorization_code", "refresh_token"],
+            scope="read read_write",
+            public=False,
+            now=now,
+        ).client
+        access = {
+            "access_token": crypto.new_token(crypto.PREFIX_ACCESS_TOKEN),
+            "token_type": "Bearer",
+            "expires_in": 31536000,
+            "scope": "read_write",
+        }
+        tokens.save_token(
+            access,
+            client=client,
+            user=user,
+            grant_type="authorization_code",
+            lineage=tokens.Lineage(lineage_id=uuid.uuid4()),
+            now=now,
+            caller=SYSTEM,
+        )
+        key = apikeys.create_api_key(
+            user, name="bench", scope="read_write", tier="enterprise", now=now
+        ).key
         for name in ("Checking", "Savings", "Brokerage"):
-            resources.create_account(family_id=user.family_id, name=name, currency="USD",
-                                     balance=0, now=now)
+            resources.create_account(
+                family_id=user.family_id, name=name, currency="USD", balance=0, now=now
+            )
         mobile = first_party_client(now=now)
         db.session.commit()
         year = now + timedelta(days=365)
@@ -135,23 +167,30 @@ def seed(data: Path, refresh_tokens: int) -> dict[str, str]:
             for _ in range(count):
                 value = crypto.new_token(crypto.PREFIX_REFRESH_TOKEN)
                 plain.append(value)
-                batch.append({
-                    "id": uuid.uuid4(), "lineage_id": uuid.uuid4(),
-                    "client_id": mobile.client_id if refresh else client.client_id,
-                    "user_id": user.id, "family_id": user.family_id,
-                    "grant_type": "password", "profile": "mobile", "scope": "read_write",
-                    "lineage_scope": "read_write",
-                    "access_token_digest": crypto.digest(crypto.new_token("tga_")),
-                    "refresh_token_digest": crypto.digest(value) if refresh else None,
-                    "issued_at": now, "access_expires_at": year,
-                })
+                batch.append(
+                    {
+                        "id": uuid.uuid4(),
+                        "lineage_id": uuid.uuid4(),
+                        "client_id": mobile.client_id if refresh else client.client_id,
+                        "user_id": user.id,
+                        "family_id": user.family_id,
+                        "grant_type": "password",
+                        "profile": "mobile",
+                        "scope": "read_write",
+                        "lineage_scope": "read_write",
+                        "access_token_digest": crypto.digest(crypto.new_token("tga_")),
+                        "refresh_token_digest": crypto.digest(value) if refresh else None,
+                        "issued_at": now,
+                        "access_expires_at": year,
+                    }
+                )
             return batch, plain
 
         filler, _ = rows(10_000, refresh=False)
         db.session.execute(insert(OAuthToken), filler)
         minted, refresh_plain = rows(refresh_tokens, refresh=True)
         for start in range(0, len(minted), 5000):
-            db.session.execute(insert(OAuthToken), minted[start:start + 5000])
+            db.session.execute(insert(OAuthToken), minted[start : start + 5000])
         db.session.commit()
         db.engine.dispose()
     (data / "refresh_tokens.txt").write_text("\n".join(refresh_plain) + "\n")
@@ -184,18 +223,31 @@ class Server:
     def start(self) -> None:
         log_file = open(self.logs / f"{self.name}-{self.port}.log", "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-w", str(self.workers), "-b", f"127.0.0.1:{self.port}",
-             "--log-level", "warning", self.module],
-            cwd=self.cwd, env=self.env, stdout=log_file, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            [
+                str(BIN / "gunicorn"),
+                "-w",
+                str(self.workers),
+                "-b",
+                f"127.0.0.1:{self.port}",
+                "--log-level",
+                "warning",
+                self.module,
+            ],
+            cwd=self.cwd,
+            env=self.env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         _running.append(self.proc)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited; see {log_file.name}")
             try:
-                urllib.request.urlopen(self.url("/ping" if self.name == "baseline"
-                                                else "/login"), timeout=2)
+                urllib.request.urlopen(
+                    self.url("/ping" if self.name == "baseline" else "/login"), timeout=2
+                )
                 return
             except (urllib.error.URLError, OSError):
                 time.sleep(0.2)
@@ -223,11 +275,16 @@ def stop_all(*_: object) -> None:
     _running.clear()
 
 
-def http(method: str, url: str, headers: dict[str, str] | None = None,
-         body: dict | None = None) -> tuple[int, dict]:
+def http(
+    method: str, url: str, headers: dict[str, str] | None = None, body: dict | None = None
+) -> tuple[int, dict]:
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={
-        **(headers or {}), **({"Content-Type": "application/json"} if data else {})})
+    request = urllib.request.Request(
+        url,
+        data=data,
+        method=method,
+        headers={**(headers or {}), **({"Content-Type": "application/json"} if data else {})},
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read() or b"{}")
@@ -239,8 +296,10 @@ def check(server: Server, creds: dict[str, str], spare_refresh: str | None) -> l
     """Each server must really work (and really refuse) before it is measured."""
     failures = []
     if server.name == "baseline":
-        if http("GET", server.url("/me"), {"Authorization": f"Bearer {creds['baseline']}"})[0] \
-                != 200:
+        if (
+            http("GET", server.url("/me"), {"Authorization": f"Bearer {creds['baseline']}"})[0]
+            != 200
+        ):
             failures.append("B valid token not 200")
         if http("GET", server.url("/me"), {"Authorization": "Bearer nope"})[0] != 401:
             failures.append("B bad token not 401")
@@ -253,15 +312,20 @@ def check(server: Server, creds: dict[str, str], spare_refresh: str | None) -> l
         failures.append("C bad token not 401")
     if http("GET", server.url("/api/v1/accounts"), {"X-Api-Key": creds["api_key"]})[0] != 200:
         failures.append("D accounts with X-Api-Key not 200")
-    status, _ = http("POST", server.url("/api/v1/auth/login"),
-                     body={"email": "bench@example.com", "password": PASSWORD, "device": DEVICE})
+    status, _ = http(
+        "POST",
+        server.url("/api/v1/auth/login"),
+        body={"email": "bench@example.com", "password": PASSWORD, "device": DEVICE},
+    )
     if status != 200:
         failures.append(f"E login: {status}")
     if spare_refresh:
-        status, _ = http("POST", server.url("/api/v1/auth/refresh"),
-                         body={"refresh_token": spare_refresh})
-        replay, _ = http("POST", server.url("/api/v1/auth/refresh"),
-                         body={"refresh_token": spare_refresh})
+        status, _ = http(
+            "POST", server.url("/api/v1/auth/refresh"), body={"refresh_token": spare_refresh}
+        )
+        replay, _ = http(
+            "POST", server.url("/api/v1/auth/refresh"), body={"refresh_token": spare_refresh}
+        )
         if status != 200 or replay != 401:
             failures.append(f"F refresh {status}, replay {replay} (want 200, 401)")
     return failures
@@ -277,26 +341,42 @@ def _ms(text: str) -> float | None:
     return float(match.group(1)) * UNITS[match.group(2)] if match else None
 
 
-def wrk(url: str, seconds: int, logs: Path, name: str, headers: dict[str, str] | None = None,
-        script: Path | None = None, env: dict[str, str] | None = None) -> dict:
+def wrk(
+    url: str,
+    seconds: int,
+    logs: Path,
+    name: str,
+    headers: dict[str, str] | None = None,
+    script: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> dict:
     command = ["wrk", "-t2", "-c16", f"-d{seconds}s", "--timeout", "30s", "--latency"]
     for key, value in (headers or {}).items():
         command += ["-H", f"{key}: {value}"]
     if script:
         command += ["-s", str(script)]
     command.append(url)
-    out = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60,
-                         env={**os.environ, **(env or {})}, check=False).stdout
+    out = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        env={**os.environ, **(env or {})},
+        check=False,
+    ).stdout
     (logs / f"wrk-{name}.txt").write_text(out)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     p50 = re.search(r"\s50%\s+(\S+)", out)
     p99 = re.search(r"\s99%\s+(\S+)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:\s+(.*)", out)
-    return {"rps": float(rps.group(1)) if rps else 0.0,
-            "p50": _ms(p50.group(1)) if p50 else None, "p99": _ms(p99.group(1)) if p99 else None,
-            "non2xx": int(non2xx.group(1)) if non2xx else 0,
-            "socket_errors": errors.group(1).strip() if errors else ""}
+    return {
+        "rps": float(rps.group(1)) if rps else 0.0,
+        "p50": _ms(p50.group(1)) if p50 else None,
+        "p99": _ms(p99.group(1)) if p99 else None,
+        "non2xx": int(non2xx.group(1)) if non2xx else 0,
+        "socket_errors": errors.group(1).strip() if errors else "",
+    }
 
 
 def argon2_verify_ms(samples: int = 15) -> tuple[float, float]:
@@ -338,21 +418,34 @@ def main() -> int:
     log(f"seeding ({refresh_needed} refresh tokens)")
     creds = seed(data, refresh_needed)
     creds["baseline"] = "bl_" + os.urandom(32).hex()
-    subprocess.run([str(BIN / "python"), str(HERE / "baseline_app.py"), "seed",
-                    str(data / "baseline.sqlite3"), creds["baseline"]], check=True,
-                   env={**os.environ, "BENCH_BASELINE_DB": str(data / "baseline.sqlite3")})
+    subprocess.run(
+        [
+            str(BIN / "python"),
+            str(HERE / "baseline_app.py"),
+            "seed",
+            str(data / "baseline.sqlite3"),
+            creds["baseline"],
+        ],
+        check=True,
+        env={**os.environ, "BENCH_BASELINE_DB": str(data / "baseline.sqlite3")},
+    )
     refresh_pool = (data / "refresh_tokens.txt").read_text().split()
-    spare = refresh_pool[:args.rounds]
-    pool = refresh_pool[args.rounds:]
+    spare = refresh_pool[: args.rounds]
+    pool = refresh_pool[args.rounds :]
     per_round = len(pool) // args.rounds
 
     log("argon2id verify timing")
     verify_ms, verify_cpu_ms = argon2_verify_ms()
     cores = os.cpu_count() or 1
     servers = {
-        "baseline": Server("baseline", "baseline_app:app",
-                           {**os.environ, "BENCH_BASELINE_DB": str(data / "baseline.sqlite3")},
-                           HERE, args.workers, logs),
+        "baseline": Server(
+            "baseline",
+            "baseline_app:app",
+            {**os.environ, "BENCH_BASELINE_DB": str(data / "baseline.sqlite3")},
+            HERE,
+            args.workers,
+            logs,
+        ),
         "tollgate": Server("tollgate", "wsgi:app", tollgate_env(data), ROOT, args.workers, logs),
     }
     results: dict[str, list[dict]] = {case: [] for case in CASES}
@@ -368,50 +461,97 @@ def main() -> int:
                 server.port = free_port()
                 server.start()
                 try:
-                    failures = check(server, creds, spare[round_no - 1]
-                                     if name == "tollgate" else None)
+                    failures = check(
+                        server, creds, spare[round_no - 1] if name == "tollgate" else None
+                    )
                     notes.extend(f"round {round_no}: {f}" for f in failures)
-                    log(f"round {round_no} {name} on :{server.port} checks: "
-                        f"{failures or 'ok'}")
-                    run_cases(server, name, creds, round_no, args, logs, results,
-                              pool[(round_no - 1) * per_round: round_no * per_round], data)
+                    log(f"round {round_no} {name} on :{server.port} checks: {failures or 'ok'}")
+                    run_cases(
+                        server,
+                        name,
+                        creds,
+                        round_no,
+                        args,
+                        logs,
+                        results,
+                        pool[(round_no - 1) * per_round : round_no * per_round],
+                        data,
+                    )
                 finally:
                     server.stop()
     finally:
         stop_all()
     report = render(results, verify_ms, verify_cpu_ms, cores, args, notes)
     args.results.write_text(report)
-    (args.base / "results.json").write_text(json.dumps(
-        {"results": results, "verify_ms": verify_ms, "verify_cpu_ms": verify_cpu_ms,
-         "notes": notes}, indent=2))
+    (args.base / "results.json").write_text(
+        json.dumps(
+            {
+                "results": results,
+                "verify_ms": verify_ms,
+                "verify_cpu_ms": verify_cpu_ms,
+                "notes": notes,
+            },
+            indent=2,
+        )
+    )
     print(report)
     return 0
 
 
-def run_cases(server: Server, name: str, creds: dict[str, str], round_no: int,
-              args: argparse.Namespace, logs: Path, results: dict[str, list[dict]],
-              refresh_slice: list[str], data: Path) -> None:
+def run_cases(
+    server: Server,
+    name: str,
+    creds: dict[str, str],
+    round_no: int,
+    args: argparse.Namespace,
+    logs: Path,
+    results: dict[str, list[dict]],
+    refresh_slice: list[str],
+    data: Path,
+) -> None:
     warm = max(2, args.duration // 4)
     if name == "baseline":
-        plan = [("A", server.url("/ping"), {}, None, None),
-                ("B", server.url("/me"), {"Authorization": f"Bearer {creds['baseline']}"},
-                 None, None)]
+        plan = [
+            ("A", server.url("/ping"), {}, None, None),
+            ("B", server.url("/me"), {"Authorization": f"Bearer {creds['baseline']}"}, None, None),
+        ]
     else:
         token_file = data / f"refresh-round{round_no}.txt"
         token_file.write_text("\n".join(refresh_slice) + "\n")
-        login_body = json.dumps({"email": "bench@example.com", "password": PASSWORD,
-                                 "device": DEVICE})
+        login_body = json.dumps(
+            {"email": "bench@example.com", "password": PASSWORD, "device": DEVICE}
+        )
         plan = [
-            ("C0", server.url("/api/v1/usage"),
-             {"Authorization": f"Bearer {creds['access_token']}"}, None, None),
+            (
+                "C0",
+                server.url("/api/v1/usage"),
+                {"Authorization": f"Bearer {creds['access_token']}"},
+                None,
+                None,
+            ),
             ("D0", server.url("/api/v1/usage"), {"X-Api-Key": creds["api_key"]}, None, None),
-            ("C", server.url("/api/v1/accounts"),
-             {"Authorization": f"Bearer {creds['access_token']}"}, None, None),
+            (
+                "C",
+                server.url("/api/v1/accounts"),
+                {"Authorization": f"Bearer {creds['access_token']}"},
+                None,
+                None,
+            ),
             ("D", server.url("/api/v1/accounts"), {"X-Api-Key": creds["api_key"]}, None, None),
-            ("E", server.url("/api/v1/auth/login"), {}, HERE / "post.lua",
-             {"BENCH_BODY": login_body}),
-            ("F", server.url("/api/v1/auth/refresh"), {}, HERE / "refresh.lua",
-             {"BENCH_TOKENS": str(token_file), "BENCH_THREADS": "2"}),
+            (
+                "E",
+                server.url("/api/v1/auth/login"),
+                {},
+                HERE / "post.lua",
+                {"BENCH_BODY": login_body},
+            ),
+            (
+                "F",
+                server.url("/api/v1/auth/refresh"),
+                {},
+                HERE / "refresh.lua",
+                {"BENCH_TOKENS": str(token_file), "BENCH_THREADS": "2"},
+            ),
         ]
     for case, url, headers, script, env in plan:
         if case != "F":  # warm-up (never for F: it would spend never-used tokens)
@@ -419,12 +559,20 @@ def run_cases(server: Server, name: str, creds: dict[str, str], round_no: int,
         result = wrk(url, args.duration, logs, f"{case}-{round_no}", headers, script, env)
         result["round"] = round_no
         results[case].append(result)
-        log(f"  {case}: {result['rps']:.0f} req/s  p50 {result['p50']} ms  "
-            f"p99 {result['p99']} ms  non-2xx {result['non2xx']}")
+        log(
+            f"  {case}: {result['rps']:.0f} req/s  p50 {result['p50']} ms  "
+            f"p99 {result['p99']} ms  non-2xx {result['non2xx']}"
+        )
 
 
-def render(results: dict[str, list[dict]], verify_ms: float, verify_cpu_ms: float,
-           cores: int, args: argparse.Namespace, notes: list[str]) -> str:
+def render(
+    results: dict[str, list[dict]],
+    verify_ms: float,
+    verify_cpu_ms: float,
+    cores: int,
+    args: argparse.Namespace,
+    notes: list[str],
+) -> str:
     def per_round(case: str) -> dict[int, float]:
         return {r["round"]: r["rps"] for r in results[case]}
 
@@ -460,7 +608,8 @@ def render(results: dict[str, list[dict]], verify_ms: float, verify_cpu_ms: floa
             f"| {case} | {what} | {' / '.join(f'{v:.0f}' for v in rps)} | "
             f"{statistics.median(rps):.0f} | {p50:.1f} | {p99:.1f} | "
             f"{'' if vs_a is None else f'{vs_a:.3f}'} | {'' if vs_b is None else f'{vs_b:.3f}'} "
-            f"| {sum(r['non2xx'] for r in rows)} |")
+            f"| {sum(r['non2xx'] for r in rows)} |"
+        )
     login = [r["rps"] for r in results["E"]]
     ideal = cores / (verify_ms / 1000)
     cpu_bound = cores / (verify_cpu_ms / 1000)

@@ -35,15 +35,26 @@ from tests.support.web import login
 def pytest_report_header() -> list[str]:
     """Say what this run covers: the PostgreSQL-, Redis- and browser-only tests skip rather
     than fail without them, so the header is where a log shows which ones could run."""
-    database = (f"PostgreSQL {without_password(TEST_DATABASE_URL)} (truncated between tests)"
-                if ON_POSTGRES else "SQLite (a migrated template copied per test; "
-                "set TEST_DATABASE_URL for PostgreSQL)")
-    redis = (f"{without_password(TEST_REDIS_URL)} (flushed per test)" if TEST_REDIS_URL
-             else "none (counters in the database's store; set TEST_REDIS_URL for Redis)")
-    chromium = (str(CHROMIUM) if CHROMIUM.exists()
-                else f"{CHROMIUM} missing (browser tests skip unless REQUIRE_BROWSER=1)")
-    return [f"tollgate database: {database}", f"tollgate redis: {redis}",
-            f"tollgate chromium: {chromium}"]
+    database = (
+        f"PostgreSQL {without_password(TEST_DATABASE_URL)} (truncated between tests)"
+        if ON_POSTGRES
+        else "SQLite (a migrated template copied per test; set TEST_DATABASE_URL for PostgreSQL)"
+    )
+    redis = (
+        f"{without_password(TEST_REDIS_URL)} (flushed per test)"
+        if TEST_REDIS_URL
+        else "none (counters in the database's store; set TEST_REDIS_URL for Redis)"
+    )
+    chromium = (
+        str(CHROMIUM)
+        if CHROMIUM.exists()
+        else f"{CHROMIUM} missing (browser tests skip unless REQUIRE_BROWSER=1)"
+    )
+    return [
+        f"tollgate database: {database}",
+        f"tollgate redis: {redis}",
+        f"tollgate chromium: {chromium}",
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -79,12 +90,21 @@ def _cleaner(database_template: str) -> Iterator[Callable[[], None] | None]:
         return
     engine = create_engine(database_template)
     with engine.begin() as conn:
-        tables = conn.execute(text(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-            "AND tablename <> 'alembic_version'"
-        )).scalars().all()
-    probe = text(" UNION ALL ".join(
-        f"SELECT '{t}' FROM (SELECT 1 FROM {t} LIMIT 1) AS {t}_rows" for t in tables))
+        tables = (
+            conn.execute(
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                    "AND tablename <> 'alembic_version'"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    probe = text(
+        " UNION ALL ".join(
+            f"SELECT '{t}' FROM (SELECT 1 FROM {t} LIMIT 1) AS {t}_rows" for t in tables
+        )
+    )
 
     def clean() -> None:
         with engine.begin() as conn:
@@ -97,8 +117,9 @@ def _cleaner(database_template: str) -> Iterator[Callable[[], None] | None]:
 
 
 @pytest.fixture
-def database_url(database_template: str, tmp_path: Path,
-                 _cleaner: Callable[[], None] | None) -> Iterator[str]:
+def database_url(
+    database_template: str, tmp_path: Path, _cleaner: Callable[[], None] | None
+) -> Iterator[str]:
     if _cleaner is not None:
         yield database_template
         _cleaner()
@@ -140,12 +161,23 @@ def make_user(app: Flask) -> Callable[..., UserInfo]:
 
     counter = iter(range(1, 10_000))
 
-    def factory(email: str | None = None, password: str = PASSWORD, role: str = "member",
-                family_id: uuid.UUID | None = None, **names: str) -> UserInfo:
+    def factory(
+        email: str | None = None,
+        password: str = PASSWORD,
+        role: str = "member",
+        family_id: uuid.UUID | None = None,
+        **names: str,
+    ) -> UserInfo:
         email = email or f"user{next(counter)}@example.com"
         with app.app_context():
-            user = users.create_user(email=email, password=password, role=role,
-                                     family_id=family_id, now=utcnow(), **names)
+            user = users.create_user(
+                email=email,
+                password=password,
+                role=role,
+                family_id=family_id,
+                now=utcnow(),
+                **names,
+            )
             return UserInfo(user.id, user.email, password, user.family_id, user.role)
 
     return factory
@@ -155,18 +187,31 @@ def make_user(app: Flask) -> Callable[..., UserInfo]:
 def make_client(app: Flask) -> Callable[..., ClientInfo]:
     from app.oauth2.services import clients as services
 
-    def factory(name: str = "Test App", redirect_uris: list[str] | None = None,
-                grant_types: list[str] | None = None, scope: str = "read read_write",
-                public: bool = False, first_party: bool = False) -> ClientInfo:
+    def factory(
+        name: str = "Test App",
+        redirect_uris: list[str] | None = None,
+        grant_types: list[str] | None = None,
+        scope: str = "read read_write",
+        public: bool = False,
+        first_party: bool = False,
+    ) -> ClientInfo:
         uris = ["https://client.example/cb"] if redirect_uris is None else redirect_uris
         with app.app_context():
             created = services.create_client(
-                name=name, redirect_uris=uris,
+                name=name,
+                redirect_uris=uris,
                 grant_types=grant_types or ["authorization_code", "refresh_token"],
-                scope=scope, public=public, first_party=first_party, now=utcnow(),
+                scope=scope,
+                public=public,
+                first_party=first_party,
+                now=utcnow(),
             )
-            return ClientInfo(created.client.client_id, created.client_secret,
-                              uris[0] if uris else None, created.client.scope)
+            return ClientInfo(
+                created.client.client_id,
+                created.client_secret,
+                uris[0] if uris else None,
+                created.client.scope,
+            )
 
     return factory
 
@@ -181,12 +226,18 @@ def make_key(app: Flask) -> Callable[..., str]:
 
     counter = iter(range(1, 10_000))
 
-    def factory(owner: UserInfo, scope: str = "read_write", source: str = "web",
-                tier: str = "standard") -> str:
+    def factory(
+        owner: UserInfo, scope: str = "read_write", source: str = "web", tier: str = "standard"
+    ) -> str:
         with app.app_context():
             created = services.create_api_key(
-                db.session.get(User, owner.id), name=f"test key {next(counter)}", scope=scope,
-                source=source, tier=tier, now=utcnow())
+                db.session.get(User, owner.id),
+                name=f"test key {next(counter)}",
+                scope=scope,
+                source=source,
+                tier=tier,
+                now=utcnow(),
+            )
             return created.key
 
     return factory
@@ -204,8 +255,7 @@ def oauth_client(make_client: Callable[..., ClientInfo]) -> ClientInfo:
 
 @pytest.fixture
 def public_client(make_client: Callable[..., ClientInfo]) -> ClientInfo:
-    return make_client(name="Native App", redirect_uris=["sureapp://oauth/callback"],
-                       public=True)
+    return make_client(name="Native App", redirect_uris=["sureapp://oauth/callback"], public=True)
 
 
 # --- signed in, with tokens ----------------------------------------------------------------

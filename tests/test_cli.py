@@ -56,8 +56,15 @@ class Cli:
     db_path: Path
 
     def __call__(self, *args: str) -> Run:
-        done = subprocess.run([FLASK, "--app", "wsgi", *args], cwd=ROOT, env=self.env,
-                              capture_output=True, text=True, timeout=120, check=False)
+        done = subprocess.run(
+            [FLASK, "--app", "wsgi", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
         return Run(done.returncode, done.stdout, done.stderr)
 
     def ok(self, *args: str) -> dict:
@@ -76,19 +83,24 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> Cli:
     """A fresh SQLite database migrated with ``flask db upgrade``; nothing from the repository's
     instance/ is read or written."""
     workdir = tmp_path_factory.mktemp("cli")
-    env = {k: v for k, v in os.environ.items()
-           if k not in vars(DefaultConfig) and k not in ("DATABASE_URL", "FLASK_APP")}
-    env.update({
-        "DATABASE_URL": f"sqlite:///{workdir / 'cli.sqlite3'}",
-        "INSTANCE_PATH": str(workdir / "instance"),
-        "SECRET_KEY": "cli-test-" + uuid.uuid4().hex,
-        "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-        "APP_ENV": "testing",
-        "REDIS_URL": "",
-        "ARGON2_TIME_COST": "1",
-        "ARGON2_MEMORY_COST": "8",
-        "ARGON2_PARALLELISM": "1",
-    })
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in vars(DefaultConfig) and k not in ("DATABASE_URL", "FLASK_APP")
+    }
+    env.update(
+        {
+            "DATABASE_URL": f"sqlite:///{workdir / 'cli.sqlite3'}",
+            "INSTANCE_PATH": str(workdir / "instance"),
+            "SECRET_KEY": "cli-test-" + uuid.uuid4().hex,
+            "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            "APP_ENV": "testing",
+            "REDIS_URL": "",
+            "ARGON2_TIME_COST": "1",
+            "ARGON2_MEMORY_COST": "8",
+            "ARGON2_PARALLELISM": "1",
+        }
+    )
     runner = Cli(env, workdir / "cli.sqlite3")
     upgrade = runner("db", "upgrade")
     assert upgrade.returncode == 0, upgrade.stderr
@@ -97,8 +109,18 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> Cli:
 
 
 def test_users_create(cli):
-    ann = cli.ok("users", "create", "--email", " Ann@Example.com ", "--password",
-                 "a long enough password", "--first-name", "Ann", "--role", "admin")
+    ann = cli.ok(
+        "users",
+        "create",
+        "--email",
+        " Ann@Example.com ",
+        "--password",
+        "a long enough password",
+        "--first-name",
+        "Ann",
+        "--role",
+        "admin",
+    )
     assert set(ann) == {"id", "email", "family_id", "role"}
     assert ann["email"] == "ann@example.com"
     assert ann["role"] == "admin"
@@ -106,12 +128,21 @@ def test_users_create(cli):
     uuid.UUID(ann["family_id"])
 
     # Default: a new family per user; --family-id joins an existing one.
-    ben = cli.ok("users", "create", "--email", "ben@example.com", "--password",
-                 "another long password")
+    ben = cli.ok(
+        "users", "create", "--email", "ben@example.com", "--password", "another long password"
+    )
     assert ben["role"] == "member"
     assert ben["family_id"] != ann["family_id"]
-    cat = cli.ok("users", "create", "--email", "cat@example.com", "--password",
-                 "yet another password", "--family-id", ann["family_id"])
+    cat = cli.ok(
+        "users",
+        "create",
+        "--email",
+        "cat@example.com",
+        "--password",
+        "yet another password",
+        "--family-id",
+        ann["family_id"],
+    )
     assert cat["family_id"] == ann["family_id"]
 
     dump = cli.dump()
@@ -134,11 +165,27 @@ def test_users_create_failures(cli):
 
 
 def test_clients_create_confidential_secret_is_stored_as_digest(cli):
-    payload = cli.ok("clients", "create", "--name", "Budget App", "--redirect-uri",
-                     "https://budget.example/cb", "--redirect-uri", "sureapp://oauth/callback",
-                     "--scope", "read read_write")
-    assert set(payload) == {"client_id", "client_secret", "name", "redirect_uris",
-                            "grant_types", "scope", "token_endpoint_auth_method"}
+    payload = cli.ok(
+        "clients",
+        "create",
+        "--name",
+        "Budget App",
+        "--redirect-uri",
+        "https://budget.example/cb",
+        "--redirect-uri",
+        "sureapp://oauth/callback",
+        "--scope",
+        "read read_write",
+    )
+    assert set(payload) == {
+        "client_id",
+        "client_secret",
+        "name",
+        "redirect_uris",
+        "grant_types",
+        "scope",
+        "token_endpoint_auth_method",
+    }
     assert payload["name"] == "Budget App"
     assert payload["redirect_uris"] == ["https://budget.example/cb", "sureapp://oauth/callback"]
     assert payload["grant_types"] == ["authorization_code", "refresh_token"]
@@ -157,8 +204,9 @@ def test_clients_create_confidential_secret_is_stored_as_digest(cli):
 
 
 def test_clients_create_public_and_invalid(cli):
-    public = cli.ok("clients", "create", "--name", "Native", "--public", "--redirect-uri",
-                    "http://127.0.0.1/cb")
+    public = cli.ok(
+        "clients", "create", "--name", "Native", "--public", "--redirect-uri", "http://127.0.0.1/cb"
+    )
     assert "client_secret" not in public
     assert public["token_endpoint_auth_method"] == "none"
 
@@ -188,40 +236,69 @@ def test_tokens_purge(cli):
         if user is None:  # run alone
             from app.identity.users import create_user
 
-            user = create_user(email="ann@example.com", password="a long enough password",
-                               now=now)
-        client = OAuthClient(client_id="purge-client", name="Purge", redirect_uris=[
-            "https://p.example/cb"], grant_types=["authorization_code", "refresh_token"],
-            scope="read", token_endpoint_auth_method="none", created_at=now)
+            user = create_user(email="ann@example.com", password="a long enough password", now=now)
+        client = OAuthClient(
+            client_id="purge-client",
+            name="Purge",
+            redirect_uris=["https://p.example/cb"],
+            grant_types=["authorization_code", "refresh_token"],
+            scope="read",
+            token_endpoint_auth_method="none",
+            created_at=now,
+        )
         db.session.add(client)
         db.session.flush()
 
         def code(digest: str, expires_in: int) -> AuthorizationCode:
-            return AuthorizationCode(code_digest=digest, client_id=client.client_id,
-                                     user_id=user.id, family_id=user.family_id,
-                                     redirect_uri=None, scope="read", lineage_id=uuid.uuid4(),
-                                     created_at=now, expires_at=now + timedelta(seconds=expires_in))
+            return AuthorizationCode(
+                code_digest=digest,
+                client_id=client.client_id,
+                user_id=user.id,
+                family_id=user.family_id,
+                redirect_uri=None,
+                scope="read",
+                lineage_id=uuid.uuid4(),
+                created_at=now,
+                expires_at=now + timedelta(seconds=expires_in),
+            )
 
         def token(digest: str, **fields) -> OAuthToken:  # type: ignore[no-untyped-def]
-            return OAuthToken(lineage_id=uuid.uuid4(), client_id=client.client_id,
-                              user_id=user.id, family_id=user.family_id,
-                              grant_type="authorization_code", scope="read",
-                              lineage_scope="read", access_token_digest=digest,
-                              issued_at=now - timedelta(days=2), **fields)
+            return OAuthToken(
+                lineage_id=uuid.uuid4(),
+                client_id=client.client_id,
+                user_id=user.id,
+                family_id=user.family_id,
+                grant_type="authorization_code",
+                scope="read",
+                lineage_scope="read",
+                access_token_digest=digest,
+                issued_at=now - timedelta(days=2),
+                **fields,
+            )
 
-        db.session.add_all([
-            code("a" * 64, -60), code("b" * 64, 600),
-            # dead: access expired, no refresh token
-            token("c" * 64, access_expires_at=now - timedelta(days=1)),
-            # dead: revoked lineage
-            token("d" * 64, access_expires_at=now + timedelta(days=1), revoked_at=now,
-                  refresh_token_digest="e" * 64),
-            # live: expired access token but a usable refresh token
-            token("f" * 64, access_expires_at=now - timedelta(days=1),
-                  refresh_token_digest="0" * 64),
-            # live: current access token
-            token("1" * 64, access_expires_at=now + timedelta(days=1)),
-        ])
+        db.session.add_all(
+            [
+                code("a" * 64, -60),
+                code("b" * 64, 600),
+                # dead: access expired, no refresh token
+                token("c" * 64, access_expires_at=now - timedelta(days=1)),
+                # dead: revoked lineage
+                token(
+                    "d" * 64,
+                    access_expires_at=now + timedelta(days=1),
+                    revoked_at=now,
+                    refresh_token_digest="e" * 64,
+                ),
+                # live: expired access token but a usable refresh token
+                token(
+                    "f" * 64,
+                    access_expires_at=now - timedelta(days=1),
+                    refresh_token_digest="0" * 64,
+                ),
+                # live: current access token
+                token("1" * 64, access_expires_at=now + timedelta(days=1)),
+            ]
+        )
         db.session.commit()
         db.engine.dispose()
 
@@ -238,15 +315,29 @@ def test_tokens_purge(cli):
     assert "f" * 64 in dump and "1" * 64 in dump
 
 
-
-CLIENT_KEYS = {"client_id", "name", "redirect_uris", "grant_types", "scope",
-               "token_endpoint_auth_method", "first_party", "dynamically_registered",
-               "disabled", "created_at"}
+CLIENT_KEYS = {
+    "client_id",
+    "name",
+    "redirect_uris",
+    "grant_types",
+    "scope",
+    "token_endpoint_auth_method",
+    "first_party",
+    "dynamically_registered",
+    "disabled",
+    "created_at",
+}
 
 
 def test_clients_list_disable_enable_delete(cli):
-    created = cli.ok("clients", "create", "--name", "Lifecycle App", "--redirect-uri",
-                     "https://lifecycle.example/cb")
+    created = cli.ok(
+        "clients",
+        "create",
+        "--name",
+        "Lifecycle App",
+        "--redirect-uri",
+        "https://lifecycle.example/cb",
+    )
     client_id, secret = created["client_id"], created["client_secret"]
 
     listed = cli.ok("clients", "list")
@@ -268,17 +359,27 @@ def test_clients_list_disable_enable_delete(cli):
     assert enabled["disabled"] is False
 
     deleted = cli.ok("clients", "delete", "--client-id", client_id)
-    assert deleted == {"client_id": client_id, "deleted": True, "revoked_tokens": 0,
-                       "revoked_codes": 0, "revoked_api_keys": 0}
+    assert deleted == {
+        "client_id": client_id,
+        "deleted": True,
+        "revoked_tokens": 0,
+        "revoked_codes": 0,
+        "revoked_api_keys": 0,
+    }
     assert client_id not in json.dumps(cli.ok("clients", "list"))
     assert "was deleted" in cli("clients", "enable", "--client-id", client_id).assert_failed()
 
     with sqlite3.connect(cli.db_path) as conn:
-        events = [row[0] for row in conn.execute(
-            "SELECT event FROM audit_events WHERE client_id = ? ORDER BY occurred_at",
-            (client_id,))]
-        digest = conn.execute("SELECT client_secret_digest FROM oauth2_clients "
-                              "WHERE client_id = ?", (client_id,)).fetchone()
+        events = [
+            row[0]
+            for row in conn.execute(
+                "SELECT event FROM audit_events WHERE client_id = ? ORDER BY occurred_at",
+                (client_id,),
+            )
+        ]
+        digest = conn.execute(
+            "SELECT client_secret_digest FROM oauth2_clients WHERE client_id = ?", (client_id,)
+        ).fetchone()
     assert events == ["client.created", "client.disabled", "client.enabled", "client.deleted"]
     assert digest == (None,)  # a tombstone keeps nothing that could authenticate
 

@@ -99,20 +99,24 @@ def test_audit_events_refuse_update_and_delete(app):
     with app.app_context():
         record("test.event", now=utcnow(), note="original")
         db.session.commit()
-        for statement in ("UPDATE audit_events SET outcome = 'tampered'",
-                          "DELETE FROM audit_events"):
+        for statement in (
+            "UPDATE audit_events SET outcome = 'tampered'",
+            "DELETE FROM audit_events",
+        ):
             with pytest.raises(DBAPIError, match="append-only"):
                 db.session.execute(text(statement))
                 db.session.flush()
             db.session.rollback()
-        rows = db.session.execute(text(
-            "SELECT event, outcome FROM audit_events WHERE event = 'test.event'")).all()
+        rows = db.session.execute(
+            text("SELECT event, outcome FROM audit_events WHERE event = 'test.event'")
+        ).all()
         assert [tuple(r) for r in rows] == [("test.event", "success")]
         # Appending still works.
         record("test.event", now=utcnow(), outcome="failure")
         db.session.commit()
-        count = db.session.execute(text(
-            "SELECT count(*) FROM audit_events WHERE event = 'test.event'")).scalar()
+        count = db.session.execute(
+            text("SELECT count(*) FROM audit_events WHERE event = 'test.event'")
+        ).scalar()
         assert count == 2
 
 
@@ -144,10 +148,18 @@ def test_embedded_default_generates_secrets_and_migrates(clean_env):
         assert first.config["AUTO_MIGRATE"] is True
         assert first.config["SESSION_COOKIE_SECURE"] is False
         with sqlite3.connect(database) as conn:
-            tables = {row[0] for row in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table'")}
-        assert {"users", "families", "oauth2_clients", "oauth2_tokens", "audit_events",
-                "alembic_version"} <= tables
+            tables = {
+                row[0]
+                for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+        assert {
+            "users",
+            "families",
+            "oauth2_clients",
+            "oauth2_tokens",
+            "audit_events",
+            "alembic_version",
+        } <= tables
         from app.extensions import db
 
         with first.app_context():
@@ -182,9 +194,13 @@ def test_production_without_secret_key_refuses(clean_env, tmp_path):
     from cryptography.fernet import Fernet
 
     with pytest.raises(ConfigurationError, match="SECRET_KEY"):
-        create_app({"APP_ENV": "production",
-                    "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.sqlite3'}",
-                    "ENCRYPTION_KEYS": Fernet.generate_key().decode()})
+        create_app(
+            {
+                "APP_ENV": "production",
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.sqlite3'}",
+                "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            }
+        )
     assert not (clean_env / "secrets.json").exists()
 
 
@@ -218,8 +234,9 @@ def test_production_with_everything_set_starts(clean_env, monkeypatch, tmp_path)
     monkeypatch.setenv("SECRET_KEY", "s" * 48)
     monkeypatch.setenv("ENCRYPTION_KEYS", Fernet.generate_key().decode())
     app = create_app()
-    assert app.config["SQLALCHEMY_DATABASE_URI"] == \
-        "postgresql+psycopg://u:p@db.invalid:5432/tollgate"
+    assert (
+        app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u:p@db.invalid:5432/tollgate"
+    )
     assert app.config["AUTO_MIGRATE"] is False
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert not (clean_env / "secrets.json").exists()
@@ -246,8 +263,7 @@ def test_config_precedence(clean_env, monkeypatch):
     monkeypatch.setenv("RATE_LIMIT_ENABLED", "false")
     monkeypatch.setenv("OAUTH2_SCOPES_SUPPORTED", "read read_write")
     monkeypatch.setenv("API_KEY_RATE_LIMITS", '{"standard": 5}')
-    app = create_app({"APP_ENV": "development", "AUTO_MIGRATE": False,
-                      "PASSWORD_MIN_LENGTH": 20})
+    app = create_app({"APP_ENV": "development", "AUTO_MIGRATE": False, "PASSWORD_MIN_LENGTH": 20})
     config = app.config
     assert config["RATE_LIMIT_REGISTER_IP"] == "1 per 1 minute"  # file beats default
     assert config["OAUTH2_DEFAULT_SCOPE"] == "read_write"
@@ -265,8 +281,13 @@ def test_database_url_alias_and_override(clean_env, monkeypatch, tmp_path):
     assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'env.sqlite3'}"
     assert app.config["AUTO_MIGRATE"] is False  # not the embedded default
     assert not (clean_env / "tollgate.sqlite3").exists()
-    overridden = create_app({"APP_ENV": "development", "AUTO_MIGRATE": False,
-                             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'o.sqlite3'}"})
+    overridden = create_app(
+        {
+            "APP_ENV": "development",
+            "AUTO_MIGRATE": False,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'o.sqlite3'}",
+        }
+    )
     assert overridden.config["SQLALCHEMY_DATABASE_URI"].endswith("o.sqlite3")
 
 

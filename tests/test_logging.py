@@ -62,22 +62,36 @@ def test_no_log_record_carries_a_credential(app, client, make_user, make_client,
     # API key creation (from the browser session) and use
     csrf = CSRF_RE.search(client.get("/").get_data(as_text=True))
     assert csrf
-    created = client.post("/api/v1/api_keys", json={"name": "logged", "scopes": ["read"]},
-                          headers={"X-CSRFToken": csrf.group(1)})
+    created = client.post(
+        "/api/v1/api_keys",
+        json={"name": "logged", "scopes": ["read"]},
+        headers={"X-CSRFToken": csrf.group(1)},
+    )
     assert created.status_code == 201, created.get_json()
     secrets["api_key"] = created.get_json()["key"]
-    assert client.get("/api/v1/accounts",
-                      headers={"X-Api-Key": secrets["api_key"]}).status_code == 200
-    assert client.post("/oauth/revoke", data={"token": rotated["refresh_token"]},
-                       headers=web.basic_auth).status_code == 200
+    assert (
+        client.get("/api/v1/accounts", headers={"X-Api-Key": secrets["api_key"]}).status_code == 200
+    )
+    assert (
+        client.post(
+            "/oauth/revoke", data={"token": rotated["refresh_token"]}, headers=web.basic_auth
+        ).status_code
+        == 200
+    )
 
     # the password grant (first-party client)
-    first = make_client(name="First", grant_types=["password", "refresh_token"],
-                        first_party=True)
+    first = make_client(name="First", grant_types=["password", "refresh_token"], first_party=True)
     secrets["first_party_secret"] = first.client_secret or ""
-    grant = client.post("/oauth/token", data={
-        "grant_type": "password", "username": user.email, "password": PASSWORD,
-        "scope": "read"}, headers=first.basic_auth).get_json()
+    grant = client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "password",
+            "username": user.email,
+            "password": PASSWORD,
+            "scope": "read",
+        },
+        headers=first.basic_auth,
+    ).get_json()
     secrets["password_grant_access"] = grant["access_token"]
     secrets["password_grant_refresh"] = grant["refresh_token"]
 
@@ -86,8 +100,7 @@ def test_no_log_record_carries_a_credential(app, client, make_user, make_client,
     secrets["signup_password"] = STRONG_PASSWORD
     secrets["signup_access"] = signup["access_token"]
     secrets["signup_refresh"] = signup["refresh_token"]
-    sure = client.post(LOGIN, json=login_body("sure-logs@example.com",
-                                              STRONG_PASSWORD)).get_json()
+    sure = client.post(LOGIN, json=login_body("sure-logs@example.com", STRONG_PASSWORD)).get_json()
     secrets["sure_access"] = sure["access_token"]
     secrets["sure_refresh"] = sure["refresh_token"]
     again = client.post(REFRESH, json={"refresh_token": sure["refresh_token"]}).get_json()
@@ -96,21 +109,25 @@ def test_no_log_record_carries_a_credential(app, client, make_user, make_client,
 
     # MFA enrolment through the JSON API (a first-party device token)
     bearer = {"Authorization": f"Bearer {again['access_token']}"}
-    started = client.post("/api/v1/mfa/enrolment", json={"password": STRONG_PASSWORD},
-                          headers=bearer)
+    started = client.post(
+        "/api/v1/mfa/enrolment", json={"password": STRONG_PASSWORD}, headers=bearer
+    )
     assert started.status_code == 200, started.get_json()
     secrets["totp_secret"] = started.get_json()["secret"]
-    confirmed = client.post("/api/v1/mfa/enrolment/confirm", headers=bearer, json={
-        "code": pyotp.TOTP(secrets["totp_secret"]).now()})
+    confirmed = client.post(
+        "/api/v1/mfa/enrolment/confirm",
+        headers=bearer,
+        json={"code": pyotp.TOTP(secrets["totp_secret"]).now()},
+    )
     assert confirmed.status_code == 200, confirmed.get_json()
     for n, code in enumerate(confirmed.get_json()["backup_codes"]):
         secrets[f"backup_code_{n}"] = code
 
     texts = _texts(debug_logs)
     # the capture works, and Authlib really logged at DEBUG
-    assert any(r.name.startswith("authlib") and r.levelno == logging.DEBUG
-               for r in debug_logs.records)
+    assert any(
+        r.name.startswith("authlib") and r.levelno == logging.DEBUG for r in debug_logs.records
+    )
     assert any("Issue token" in t for t in texts)
-    leaks = {name for name, value in secrets.items() if value
-             for text in texts if value in text}
+    leaks = {name for name, value in secrets.items() if value for text in texts if value in text}
     assert not leaks, f"logged: {sorted(leaks)}"

@@ -17,15 +17,22 @@ from flask import Flask
 from app.clock import utcnow
 
 SCOPE_BY_ENDPOINT = {  # Sure contract §8 ("write" = needs read_write; tags: read_write by name)
-    "resources.accounts_index": "read", "resources.accounts_show": "read",
-    "resources.transactions_index": "read", "resources.transactions_show": "read",
-    "resources.transactions_create": "write", "resources.transactions_update": "write",
+    "resources.accounts_index": "read",
+    "resources.accounts_show": "read",
+    "resources.transactions_index": "read",
+    "resources.transactions_show": "read",
+    "resources.transactions_create": "write",
+    "resources.transactions_update": "write",
     "resources.transactions_destroy": "write",
-    "resources.tags_index": "read", "resources.tags_show": "read",
-    "resources.tags_create": "read_write", "resources.tags_update": "read_write",
+    "resources.tags_index": "read",
+    "resources.tags_show": "read",
+    "resources.tags_create": "read_write",
+    "resources.tags_update": "read_write",
     "resources.tags_destroy": "read_write",
-    "resources.valuations_index": "read", "resources.valuations_show": "read",
-    "resources.valuations_create": "write", "resources.valuations_update": "write",
+    "resources.valuations_index": "read",
+    "resources.valuations_show": "read",
+    "resources.valuations_create": "write",
+    "resources.valuations_update": "write",
     "resources.sync": "write",
 }
 
@@ -85,15 +92,18 @@ def test_every_documented_api_v1_route_is_in_the_document(app: Flask, document) 
 
 
 @pytest.mark.parametrize("blueprint", ["resources", "apikeys"])
-def test_every_resource_and_api_key_endpoint_is_documented(app: Flask, document,
-                                                           blueprint: str) -> None:
-    by_operation_id = {op["operationId"]: (path, method) for path, method, op
-                       in operations(document)}
+def test_every_resource_and_api_key_endpoint_is_documented(
+    app: Flask, document, blueprint: str
+) -> None:
+    by_operation_id = {
+        op["operationId"]: (path, method) for path, method, op in operations(document)
+    }
     rules = [r for r in app.url_map.iter_rules() if r.endpoint.startswith(f"{blueprint}.")]
     assert rules
     for rule in rules:
         assert getattr(app.view_functions[rule.endpoint], "openapi", None) is not None, (
-            f"{rule.endpoint} has no @doc metadata")
+            f"{rule.endpoint} has no @doc metadata"
+        )
         for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
             found = by_operation_id.get(f"{rule.endpoint}.{method.lower()}")
             assert found == (openapi_path(rule.rule), method.lower()), rule.rule
@@ -111,15 +121,20 @@ def test_every_operation_lists_its_responses(document) -> None:
             assert code in responses, (method, path, code)
             assert responses[code]["description"]
             assert responses[code]["content"]["application/json"]["schema"] == {
-                "$ref": "#/components/schemas/Error"}
+                "$ref": "#/components/schemas/Error"
+            }
         for code, response in responses.items():
             assert response["description"], (method, path, code)
         assert op["security"], (method, path)
         assert {"bearerAuth": []} in op["security"]
         for param in re.findall(r"{([^}]+)}", path):
             declared = [p for p in op.get("parameters", []) if p["in"] == "path"]
-            assert {"name": param, "in": "path", "required": True,
-                    "schema": {"type": "string"}} in declared, (method, path)
+            assert {
+                "name": param,
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string"},
+            } in declared, (method, path)
     assert len(ids) == len(set(ids)), "operationIds must be unique"
 
 
@@ -129,8 +144,9 @@ def test_error_schema_matches_the_sure_envelope(document) -> None:
     assert set(error["properties"]) >= {"error", "message", "errors", "details"}
 
 
-def test_resource_operations_take_both_credentials_and_state_their_scope(app: Flask,
-                                                                          document) -> None:
+def test_resource_operations_take_both_credentials_and_state_their_scope(
+    app: Flask, document
+) -> None:
     seen = set()
     for path, method, op in operations(document):
         endpoint, _, _ = op["operationId"].rpartition(".")
@@ -162,8 +178,10 @@ def test_request_bodies_are_wrapped_like_sures_params(document) -> None:
         body = document["paths"][path][method]["requestBody"]
         assert body["required"] is True
         assert body["content"]["application/json"]["schema"] == {
-            "type": "object", "required": [key],
-            "properties": {key: {"$ref": f"#/components/schemas/{schema}"}}}
+            "type": "object",
+            "required": [key],
+            "properties": {key: {"$ref": f"#/components/schemas/{schema}"}},
+        }
     transaction_in = document["components"]["schemas"]["TransactionIn"]
     assert sorted(transaction_in["required"]) == ["account_id", "amount", "date", "name"]
     assert transaction_in["additionalProperties"] is False  # unknown fields are refused
@@ -172,8 +190,7 @@ def test_request_bodies_are_wrapped_like_sures_params(document) -> None:
 
 
 def test_index_operations_document_pagination(document) -> None:
-    for path in ("/api/v1/accounts", "/api/v1/transactions", "/api/v1/tags",
-                 "/api/v1/valuations"):
+    for path in ("/api/v1/accounts", "/api/v1/transactions", "/api/v1/tags", "/api/v1/valuations"):
         params = {p["name"]: p for p in document["paths"][path]["get"]["parameters"]}
         assert params["page"]["in"] == "query"
         assert params["page"]["schema"]["minimum"] == 1
@@ -198,14 +215,21 @@ def test_responses_match_the_documented_schemas(app: Flask, api_seed, document) 
     headers = api_seed["headers"]
     calls = [
         ("get", "/api/v1/accounts", "/api/v1/accounts", None),
-        ("get", "/api/v1/accounts/{account_id}", f"/api/v1/accounts/{api_seed['account']}",
-         None),
+        ("get", "/api/v1/accounts/{account_id}", f"/api/v1/accounts/{api_seed['account']}", None),
         ("get", "/api/v1/transactions", "/api/v1/transactions", None),
-        ("get", "/api/v1/transactions/{transaction_id}",
-         f"/api/v1/transactions/{api_seed['transaction']}", None),
+        (
+            "get",
+            "/api/v1/transactions/{transaction_id}",
+            f"/api/v1/transactions/{api_seed['transaction']}",
+            None,
+        ),
         ("post", "/api/v1/tags", "/api/v1/tags", {"tag": {"name": "documented"}}),
-        ("get", "/api/v1/valuations/{valuation_id}",
-         f"/api/v1/valuations/{api_seed['valuation']}", None),
+        (
+            "get",
+            "/api/v1/valuations/{valuation_id}",
+            f"/api/v1/valuations/{api_seed['valuation']}",
+            None,
+        ),
         ("post", "/api/v1/sync", "/api/v1/sync", None),
         ("get", "/api/v1/tags/{tag_id}", f"/api/v1/tags/{uuid.uuid4()}", None),  # 404
         ("post", "/api/v1/transactions", "/api/v1/transactions", {"transaction": {}}),  # 422
@@ -217,8 +241,10 @@ def test_responses_match_the_documented_schemas(app: Flask, api_seed, document) 
         assert str(response.status_code) in documented, (method, url, response.status_code)
         schema = documented[str(response.status_code)]["content"]["application/json"]["schema"]
         for error in _validator(document, schema).iter_errors(response.get_json()):
-            problems.append(f"{method.upper()} {template} {response.status_code}: "
-                            f"{'/'.join(map(str, error.absolute_path))}: {error.message}")
+            problems.append(
+                f"{method.upper()} {template} {response.status_code}: "
+                f"{'/'.join(map(str, error.absolute_path))}: {error.message}"
+            )
     assert problems == []
 
 
@@ -237,18 +263,40 @@ def api_seed(app: Flask, make_user) -> dict[str, Any]:
     owner = make_user(email="fuzz-owner@example.com")
     with app.app_context():
         now = utcnow()
-        account = services.create_account(family_id=owner.family_id, name="Fuzzed",
-                                          currency="USD", balance=Decimal("10"), now=now)
+        account = services.create_account(
+            family_id=owner.family_id, name="Fuzzed", currency="USD", balance=Decimal("10"), now=now
+        )
         tag = services.create_tag(owner.family_id, {"name": "fuzz"}, now)
-        transaction = services.create_transaction(owner.family_id, {
-            "account_id": account.id, "date": date(2026, 1, 2), "amount": Decimal("1.5"),
-            "name": "seed", "tag_ids": [tag.id]}, now)
-        valuation = services.create_valuation(owner.family_id, {
-            "account_id": account.id, "date": date(2026, 1, 1), "amount": Decimal("100")}, now)
-        key = create_api_key(db.session.get(User, owner.id), name="schemathesis",
-                             scope="read_write", tier="enterprise", now=now).key
-        return {"headers": {"X-Api-Key": key}, "account": str(account.id), "tag": str(tag.id),
-                "transaction": str(transaction.id), "valuation": str(valuation.id)}
+        transaction = services.create_transaction(
+            owner.family_id,
+            {
+                "account_id": account.id,
+                "date": date(2026, 1, 2),
+                "amount": Decimal("1.5"),
+                "name": "seed",
+                "tag_ids": [tag.id],
+            },
+            now,
+        )
+        valuation = services.create_valuation(
+            owner.family_id,
+            {"account_id": account.id, "date": date(2026, 1, 1), "amount": Decimal("100")},
+            now,
+        )
+        key = create_api_key(
+            db.session.get(User, owner.id),
+            name="schemathesis",
+            scope="read_write",
+            tier="enterprise",
+            now=now,
+        ).key
+        return {
+            "headers": {"X-Api-Key": key},
+            "account": str(account.id),
+            "tag": str(tag.id),
+            "transaction": str(transaction.id),
+            "valuation": str(valuation.id),
+        }
 
 
 # Operations not fuzzed: deleting one's own user deactivates the caller, after which every
@@ -277,8 +325,14 @@ def _fuzz(strategy, mode, headers, api_seed, statuses, operation_id):  # type: i
     from schemathesis.checks import not_a_server_error
 
     @given(case=strategy)
-    @settings(max_examples=20, deadline=None, database=None, derandomize=True,
-              suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate])
+    @settings(
+        max_examples=20,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.generate],
+    )
     def run(case) -> None:  # type: ignore[no-untyped-def]
         body = case.body
         if mode is GenerationMode.POSITIVE and isinstance(body, dict):
@@ -319,9 +373,12 @@ def test_schemathesis_finds_no_server_errors(app: Flask, api_seed, tokens) -> No
     schema.config.generation.update(with_security_parameters=False)
 
     bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
-    seeded_ids = {"account_id": api_seed["account"], "tag_id": api_seed["tag"],
-                  "transaction_id": api_seed["transaction"],
-                  "valuation_id": api_seed["valuation"]}
+    seeded_ids = {
+        "account_id": api_seed["account"],
+        "tag_id": api_seed["tag"],
+        "transaction_id": api_seed["transaction"],
+        "valuation_id": api_seed["valuation"],
+    }
     failures: list[str] = []
     statuses: dict[str, set[int]] = {}
     started = time.monotonic()
@@ -338,11 +395,13 @@ def test_schemathesis_finds_no_server_errors(app: Flask, api_seed, tokens) -> No
         path_names = [p.name for p in operation.path_parameters]
         variants = [(GenerationMode.POSITIVE, None), (GenerationMode.NEGATIVE, None)]
         if path_names:
-            variants.append((GenerationMode.POSITIVE,
-                             {n: seeded_ids[n] for n in path_names if n in seeded_ids}))
+            variants.append(
+                (GenerationMode.POSITIVE, {n: seeded_ids[n] for n in path_names if n in seeded_ids})
+            )
         for mode, path_parameters in variants:
-            strategy = operation.as_strategy(generation_mode=mode, headers=headers,
-                                             path_parameters=path_parameters)
+            strategy = operation.as_strategy(
+                generation_mode=mode, headers=headers, path_parameters=path_parameters
+            )
 
             run = _fuzz(strategy, mode, headers, api_seed, statuses, operation_id)
             try:
@@ -358,9 +417,13 @@ def test_schemathesis_finds_no_server_errors(app: Flask, api_seed, tokens) -> No
     assert failures == [], "\n\n".join(failures)
     # The run really exercised the API: successes on every resource endpoint, and the keys
     # and tokens were honoured (no operation only ever saw 401/429).
-    for operation_id in ("resources.transactions_create.post", "resources.tags_create.post",
-                         "resources.valuations_update.patch", "resources.accounts_index.get",
-                         "resources.sync.post"):
+    for operation_id in (
+        "resources.transactions_create.post",
+        "resources.tags_create.post",
+        "resources.valuations_update.patch",
+        "resources.accounts_index.get",
+        "resources.sync.post",
+    ):
         assert any(200 <= s < 300 for s in statuses[operation_id]), (operation_id, statuses)
     for operation_id, seen in statuses.items():
         assert seen - {401, 429}, (operation_id, seen)

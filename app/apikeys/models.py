@@ -21,11 +21,23 @@ class ApiKey(Model):
     __tablename__ = "api_keys"
     __table_args__ = (
         # One active key per user and source, even under concurrent creation.
-        Index("uq_api_keys_active_source", "user_id", "source", unique=True,
-              postgresql_where=_ACTIVE, sqlite_where=_ACTIVE),
+        Index(
+            "uq_api_keys_active_source",
+            "user_id",
+            "source",
+            unique=True,
+            postgresql_where=_ACTIVE,
+            sqlite_where=_ACTIVE,
+        ),
         # Names are unique among a user's active keys (revoked names can be reused).
-        Index("uq_api_keys_active_name", "user_id", "name", unique=True,
-              postgresql_where=_ACTIVE, sqlite_where=_ACTIVE),
+        Index(
+            "uq_api_keys_active_name",
+            "user_id",
+            "name",
+            unique=True,
+            postgresql_where=_ACTIVE,
+            sqlite_where=_ACTIVE,
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -44,7 +56,8 @@ class ApiKey(Model):
     # The OAuth client (and the token lineage) through which the key was created, if any:
     # revoking the user's authorization of that client revokes the key with its tokens.
     created_by_client_id: Mapped[str | None] = mapped_column(
-        ForeignKey("oauth2_clients.client_id"), index=True)
+        ForeignKey("oauth2_clients.client_id"), index=True
+    )
     created_by_lineage_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
 
     @classmethod

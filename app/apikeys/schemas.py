@@ -16,16 +16,18 @@ class Rfc3339(fields.DateTime):
     """A naive-UTC timestamp as RFC 3339 with ``Z`` (app.clock.rfc3339), the wire format of
     times in JSON bodies."""
 
-    def _serialize(self, value: datetime | None, attr: str | None, obj: Any,
-                   **kwargs: Any) -> str | None:
+    def _serialize(
+        self, value: datetime | None, attr: str | None, obj: Any, **kwargs: Any
+    ) -> str | None:
         return None if value is None else rfc3339(value)
 
 
 class OneScope(fields.List):
     """Sure's ``scopes`` list, from the key's single scope."""
 
-    def _serialize(self, value: Any, attr: str | None, obj: Any,
-                   **kwargs: Any) -> list[Any | None] | None:
+    def _serialize(
+        self, value: Any, attr: str | None, obj: Any, **kwargs: Any
+    ) -> list[Any | None] | None:
         return None if value is None else super()._serialize([value], attr, obj, **kwargs)
 
 
@@ -69,5 +71,6 @@ class NewApiKeyOut(ApiKeyOut):
     key = fields.String(required=True, metadata={"description": "Shown this once."})
 
 
-ApiKeyList = Schema.from_dict({"api_keys": fields.List(fields.Nested(ApiKeyOut))},
-                              name="ApiKeyList")
+ApiKeyList = Schema.from_dict(
+    {"api_keys": fields.List(fields.Nested(ApiKeyOut))}, name="ApiKeyList"
+)

@@ -69,15 +69,17 @@ def create_api_key(
     active = (ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None))
     # Expired keys are retired here, so they never block a new key's source or name.
     db.session.execute(
-        update(ApiKey).where(*active, ApiKey.expires_at <= now).values(revoked_at=now)
+        update(ApiKey)
+        .where(*active, ApiKey.expires_at <= now)
+        .values(revoked_at=now)
         .execution_options(synchronize_session=False)
     )
-    replaced = db.session.scalars(
-        select(ApiKey.id).where(*active, ApiKey.source == source)
-    ).all()
+    replaced = db.session.scalars(select(ApiKey.id).where(*active, ApiKey.source == source)).all()
     if replaced:
         db.session.execute(
-            update(ApiKey).where(ApiKey.id.in_(replaced)).values(revoked_at=now)
+            update(ApiKey)
+            .where(ApiKey.id.in_(replaced))
+            .values(revoked_at=now)
             .execution_options(synchronize_session=False)
         )
     if db.session.scalar(select(ApiKey.id).where(*active, ApiKey.name == name)):
@@ -86,31 +88,51 @@ def create_api_key(
 
     key = crypto.new_token(current_app.config["API_KEY_PREFIX"])
     api_key = ApiKey(
-        user_id=user.id, family_id=user.family_id, name=name, scope=scope, source=source,
-        tier=tier, key_digest=crypto.digest(key), display_prefix=key[:12], created_at=now,
-        expires_at=expires_at, created_by_client_id=created_by_client_id,
+        user_id=user.id,
+        family_id=user.family_id,
+        name=name,
+        scope=scope,
+        source=source,
+        tier=tier,
+        key_digest=crypto.digest(key),
+        display_prefix=key[:12],
+        created_at=now,
+        expires_at=expires_at,
+        created_by_client_id=created_by_client_id,
         created_by_lineage_id=created_by_lineage_id,
     )
     db.session.add(api_key)
-    record("api_key.created", now=now, caller=caller, actor_user_id=user.id,
-           family_id=user.family_id, client_id=created_by_client_id,
-           api_key_id=str(api_key.id), source=source, scope=scope,
-           replaced=[str(r) for r in replaced] or None)
+    record(
+        "api_key.created",
+        now=now,
+        caller=caller,
+        actor_user_id=user.id,
+        family_id=user.family_id,
+        client_id=created_by_client_id,
+        api_key_id=str(api_key.id),
+        source=source,
+        scope=scope,
+        replaced=[str(r) for r in replaced] or None,
+    )
     try:
         db.session.commit()
     except IntegrityError as exc:
         db.session.rollback()
-        raise Conflict("Another key was created for this source at the same time; retry",
-                       error="conflict") from exc
+        raise Conflict(
+            "Another key was created for this source at the same time; retry", error="conflict"
+        ) from exc
     return NewApiKey(api_key=api_key, key=key)
 
 
 def list_api_keys(user: User, *, now: datetime) -> list[ApiKey]:
     """The user's active keys: not revoked, not expired."""
-    return list(db.session.scalars(
-        select(ApiKey).where(ApiKey.user_id == user.id, ApiKey.active_at(now))
-        .order_by(ApiKey.created_at.desc())
-    ))
+    return list(
+        db.session.scalars(
+            select(ApiKey)
+            .where(ApiKey.user_id == user.id, ApiKey.active_at(now))
+            .order_by(ApiKey.created_at.desc())
+        )
+    )
 
 
 def revoke_api_key(user: User, key_id: str, *, now: datetime, caller: Caller) -> ApiKey:
@@ -120,14 +142,21 @@ def revoke_api_key(user: User, key_id: str, *, now: datetime, caller: Caller) ->
     except ValueError as exc:
         raise NotFound() from exc
     api_key = db.session.scalar(
-        select(ApiKey).where(ApiKey.id == key_uuid, ApiKey.user_id == user.id,
-                             ApiKey.revoked_at.is_(None))
+        select(ApiKey).where(
+            ApiKey.id == key_uuid, ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None)
+        )
     )
     if api_key is None:
         raise NotFound()
     api_key.revoked_at = now
-    record("api_key.revoked", now=now, caller=caller, actor_user_id=user.id,
-           family_id=user.family_id, api_key_id=str(api_key.id))
+    record(
+        "api_key.revoked",
+        now=now,
+        caller=caller,
+        actor_user_id=user.id,
+        family_id=user.family_id,
+        api_key_id=str(api_key.id),
+    )
     db.session.commit()
     return api_key
 
@@ -135,11 +164,23 @@ def revoke_api_key(user: User, key_id: str, *, now: datetime, caller: Caller) ->
 # Built once: every request with a key runs it. ``key_active`` is ApiKey.active_at at the
 # bound ``now``.
 _LOOKUP = (
-    select(ApiKey.id, ApiKey.name, ApiKey.scope, ApiKey.source, ApiKey.tier,
-           ApiKey.display_prefix, ApiKey.created_at, ApiKey.expires_at, ApiKey.revoked_at,
-           ApiKey.last_used_at, ApiKey.active_at(bindparam("now", type_=DateTime()))
-           .label("key_active"), User.id.label("user_id"), User.family_id, User.role,
-           User.active)
+    select(
+        ApiKey.id,
+        ApiKey.name,
+        ApiKey.scope,
+        ApiKey.source,
+        ApiKey.tier,
+        ApiKey.display_prefix,
+        ApiKey.created_at,
+        ApiKey.expires_at,
+        ApiKey.revoked_at,
+        ApiKey.last_used_at,
+        ApiKey.active_at(bindparam("now", type_=DateTime())).label("key_active"),
+        User.id.label("user_id"),
+        User.family_id,
+        User.role,
+        User.active,
+    )
     .join(User, User.id == ApiKey.user_id)
     .where(ApiKey.key_digest == bindparam("digest"))
 )
@@ -159,7 +200,9 @@ def touch(key_id: uuid.UUID, last_used_at: datetime | None, *, now: datetime) ->
     if last_used_at is not None and now - last_used_at < precision:
         return last_used_at
     db.session.execute(
-        update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now)
+        update(ApiKey)
+        .where(ApiKey.id == key_id)
+        .values(last_used_at=now)
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
@@ -180,24 +223,31 @@ def describe_time(moment: datetime | None) -> str | None:
     return None if moment is None else rfc3339(moment)
 
 
-def revoke_created_by_client(user_id: uuid.UUID | None, client_id: str, *,
-                             now: datetime) -> list[uuid.UUID]:
+def revoke_created_by_client(
+    user_id: uuid.UUID | None, client_id: str, *, now: datetime
+) -> list[uuid.UUID]:
     """The active keys created through ``client_id`` — one user's, or (``user_id`` None)
     everybody's — revoked in one statement; returns their ids. Part of the caller's unit of
     work (the caller commits)."""
-    statement = update(ApiKey).where(ApiKey.created_by_client_id == client_id,
-                                     ApiKey.revoked_at.is_(None))
+    statement = update(ApiKey).where(
+        ApiKey.created_by_client_id == client_id, ApiKey.revoked_at.is_(None)
+    )
     if user_id is not None:
         statement = statement.where(ApiKey.user_id == user_id)
-    return list(db.session.scalars(
-        statement.values(revoked_at=now).returning(ApiKey.id)
-        .execution_options(synchronize_session=False)
-    ))
+    return list(
+        db.session.scalars(
+            statement.values(revoked_at=now)
+            .returning(ApiKey.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
 
 
 def revoke_all_for_user(user_id: uuid.UUID, *, now: datetime) -> int:
     """Every active key of the user, in one statement. The caller commits."""
     return execute_count(
-        update(ApiKey).where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
-        .values(revoked_at=now).execution_options(synchronize_session=False)
+        update(ApiKey)
+        .where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
     )

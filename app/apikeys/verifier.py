@@ -11,9 +11,14 @@ from app.apikeys import services
 from app.clock import utcnow
 from app.gate import CredentialRejected, Principal, RateLimitPolicy, Slot, messages
 
-GLOBAL_KEY_PERMISSIONS = frozenset({
-    "accounts.view", "transactions.view", "tags.view", "valuations.view",
-})
+GLOBAL_KEY_PERMISSIONS = frozenset(
+    {
+        "accounts.view",
+        "transactions.view",
+        "tags.view",
+        "valuations.view",
+    }
+)
 
 
 class PersonalApiKeyVerifier:
@@ -31,7 +36,8 @@ class PersonalApiKeyVerifier:
             raise CredentialRejected(messages.ACCOUNT_DEACTIVATED)
         details = services.describe(row)
         details["last_used_at"] = services.describe_time(
-            services.touch(row.id, row.last_used_at, now=now))
+            services.touch(row.id, row.last_used_at, now=now)
+        )
         config = current_app.config
         limit = None if config["SELF_HOSTED"] else config["API_KEY_RATE_LIMITS"][row.tier]
         return Principal(
@@ -41,8 +47,9 @@ class PersonalApiKeyVerifier:
             scopes=frozenset({row.scope}),
             user_id=row.user_id,
             role=row.role,
-            rate_limit=RateLimitPolicy(bucket=f"apikey:{row.id}", limit=limit,
-                                       tier="noop" if limit is None else row.tier),
+            rate_limit=RateLimitPolicy(
+                bucket=f"apikey:{row.id}", limit=limit, tier="noop" if limit is None else row.tier
+            ),
             details=details,
         )
 
@@ -65,8 +72,11 @@ class GlobalApiKeyVerifier:
             return None
 
     def accepts(self, credential: str) -> bool:
-        return bool(credential) and self._configured() is not None and not credential.startswith(
-            current_app.config["API_KEY_PREFIX"])
+        return (
+            bool(credential)
+            and self._configured() is not None
+            and not credential.startswith(current_app.config["API_KEY_PREFIX"])
+        )
 
     def verify(self, credential: str) -> Principal:
         configured = self._configured()

@@ -34,8 +34,13 @@ def index() -> Response:
 
 @bp.post("/api_keys")
 @require(scope="write", credentials=MANAGERS, user_required=True, first_party_only=True)
-@doc("Create an API key (the key is in this response only)", response=NewApiKeyOut,
-     status=201, body=ApiKeyIn, tag="api_keys")
+@doc(
+    "Create an API key (the key is in this response only)",
+    response=NewApiKeyOut,
+    status=201,
+    body=ApiKeyIn,
+    tag="api_keys",
+)
 def create() -> tuple[Response, int]:
     payload = request.get_json(silent=True)
     if isinstance(payload, dict) and isinstance(payload.get("api_key"), dict):
@@ -47,11 +52,16 @@ def create() -> tuple[Response, int]:
     days = data.get("expires_in_days")
     principal = current_principal()
     created = services.create_api_key(
-        current_principal_user(), name=data["name"], scope=data["scope"],
-        source=data["source"], expires_at=now + timedelta(days=days) if days else None,
-        now=now, caller=current_caller(),
+        current_principal_user(),
+        name=data["name"],
+        scope=data["scope"],
+        source=data["source"],
+        expires_at=now + timedelta(days=days) if days else None,
+        now=now,
+        caller=current_caller(),
         created_by_client_id=principal.details.get("client_id"),
-        created_by_lineage_id=principal.details.get("lineage_id"))
+        created_by_lineage_id=principal.details.get("lineage_id"),
+    )
     response = jsonify({**services.describe(created.api_key), "key": created.key})
     response.headers.update(NO_STORE)
     return response, 201
@@ -61,8 +71,9 @@ def create() -> tuple[Response, int]:
 @require(scope="write", credentials=MANAGERS, user_required=True, first_party_only=True)
 @doc("Revoke one of your API keys", response=ApiKeyOut, tag="api_keys")
 def revoke(key_id: str) -> Response:
-    revoked = services.revoke_api_key(current_principal_user(), key_id, now=utcnow(),
-                                      caller=current_caller())
+    revoked = services.revoke_api_key(
+        current_principal_user(), key_id, now=utcnow(), caller=current_caller()
+    )
     return jsonify(services.describe(revoked))
 
 
@@ -72,12 +83,17 @@ def revoke(key_id: str) -> Response:
 def usage() -> Response:
     principal = current_principal()
     if principal.credential_kind != "api_key" or principal.rate_limit is None:
-        return jsonify(authentication_method=principal.credential_kind,
-                       message="Detailed usage tracking is available for API key "
-                               "authentication")
+        return jsonify(
+            authentication_method=principal.credential_kind,
+            message="Detailed usage tracking is available for API key authentication",
+        )
     details = principal.details
     return jsonify(
-        api_key={"name": details["name"], "scopes": details["scopes"],
-                 "last_used_at": details["last_used_at"], "created_at": details["created_at"]},
+        api_key={
+            "name": details["name"],
+            "scopes": details["scopes"],
+            "last_used_at": details["last_used_at"],
+            "created_at": details["created_at"],
+        },
         rate_limit=limits.usage(principal.rate_limit),
     )

@@ -29,17 +29,32 @@ from app.resources import services as resources
 log = logging.getLogger(__name__)
 
 # Rows of the user, deleted in this order (tokens name their device, so devices go after).
-USER_ROWS = (ApiKey.user_id, OAuthToken.user_id, AuthorizationCode.user_id, Device.user_id,
-             BackupCode.user_id, WebSession.user_id)
+USER_ROWS = (
+    ApiKey.user_id,
+    OAuthToken.user_id,
+    AuthorizationCode.user_id,
+    Device.user_id,
+    BackupCode.user_id,
+    WebSession.user_id,
+)
 # Rows that outlive the user and only forget who it was.
 USER_MENTIONS = (InviteCode.used_by_user_id, FamilyResetJob.requested_by)
 # Rows of the family, deleted with its last member (its financial data: reset).
-FAMILY_ROWS = (ApiKey.family_id, OAuthToken.family_id, AuthorizationCode.family_id,
-               FamilyResetJob.family_id)
+FAMILY_ROWS = (
+    ApiKey.family_id,
+    OAuthToken.family_id,
+    AuthorizationCode.family_id,
+    FamilyResetJob.family_id,
+)
 # Every foreign key to users or families, and so every one a purge must deal with; a test
 # compares this with the schema, so a new table cannot be forgotten here.
-HANDLED_REFERENCES = (*USER_ROWS, *USER_MENTIONS, *FAMILY_ROWS, *resources.FAMILY_DATA_COLUMNS,
-                      User.family_id)
+HANDLED_REFERENCES = (
+    *USER_ROWS,
+    *USER_MENTIONS,
+    *FAMILY_ROWS,
+    *resources.FAMILY_DATA_COLUMNS,
+    User.family_id,
+)
 
 
 def purge_deactivated_users(*, now: datetime) -> int:
@@ -48,7 +63,8 @@ def purge_deactivated_users(*, now: datetime) -> int:
     deleted; a failure is logged and audited, and leaves that user for the next run."""
     cutoff = now - timedelta(seconds=int(current_app.config["DEACTIVATED_USER_PURGE_AFTER"]))
     due = db.session.scalars(
-        select(User.id).where(User.active.is_(False), User.deactivated_at <= cutoff)
+        select(User.id)
+        .where(User.active.is_(False), User.deactivated_at <= cutoff)
         .order_by(User.deactivated_at, User.id)
     ).all()
     db.session.rollback()  # end the read; each user is its own transaction
@@ -84,32 +100,45 @@ def _purge(user_id: uuid.UUID, *, cutoff: datetime, now: datetime) -> dict[str, 
     db.session.execute(select(Family.id).where(Family.id == family_id).with_for_update())
     user = db.session.execute(
         select(User.active, User.deactivated_at, User.family_id)
-        .where(User.id == user_id).with_for_update()
+        .where(User.id == user_id)
+        .with_for_update()
     ).first()
-    if (user is None or user.active or user.deactivated_at is None
-            or user.deactivated_at > cutoff or user.family_id != family_id):
+    if (
+        user is None
+        or user.active
+        or user.deactivated_at is None
+        or user.deactivated_at > cutoff
+        or user.family_id != family_id
+    ):
         return None
     last_member = not db.session.scalar(
-        select(func.count(User.id)).where(User.family_id == family_id, User.id != user_id))
+        select(func.count(User.id)).where(User.family_id == family_id, User.id != user_id)
+    )
 
     deleted: dict[str, int] = {}
     if last_member:
         # Before the user row: the family's reset jobs name it as requester.
         for column in FAMILY_ROWS:
-            _count(deleted, column,
-                   execute_count(delete(column.class_).where(column == family_id)))
+            _count(deleted, column, execute_count(delete(column.class_).where(column == family_id)))
     for column in USER_ROWS:
         _count(deleted, column, execute_count(delete(column.class_).where(column == user_id)))
     for column in USER_MENTIONS:
-        db.session.execute(update(column.class_).where(column == user_id).values(
-            {column.key: None}).execution_options(synchronize_session=False))
+        db.session.execute(
+            update(column.class_)
+            .where(column == user_id)
+            .values({column.key: None})
+            .execution_options(synchronize_session=False)
+        )
     db.session.execute(delete(User).where(User.id == user_id))
     if last_member:
         for kind, count in resources.delete_family_data(family_id).items():
             deleted[kind] = deleted.get(kind, 0) + count
         db.session.execute(delete(Family).where(Family.id == family_id))
-    return {"family_id": family_id, "family_deleted": last_member,
-            "deleted": {kind: count for kind, count in deleted.items() if count}}
+    return {
+        "family_id": family_id,
+        "family_deleted": last_member,
+        "deleted": {kind: count for kind, count in deleted.items() if count},
+    }
 
 
 def _count(deleted: dict[str, int], column: Any, count: int) -> None:

@@ -44,16 +44,28 @@ class ResetEnqueueFailed(TollgateError):
     description = "Account reset could not be queued"
 
 
-def enqueue(family_id: uuid.UUID, requested_by: uuid.UUID, *, now: datetime,
-            caller: Caller) -> FamilyResetJob:
+def enqueue(
+    family_id: uuid.UUID, requested_by: uuid.UUID, *, now: datetime, caller: Caller
+) -> FamilyResetJob:
     try:
         # The id is set here, not by the column default at flush, so the audit event below
         # records the job's real id.
-        job = FamilyResetJob(id=uuid.uuid4(), family_id=family_id, requested_by=requested_by,
-                             status="queued", created_at=now)
+        job = FamilyResetJob(
+            id=uuid.uuid4(),
+            family_id=family_id,
+            requested_by=requested_by,
+            status="queued",
+            created_at=now,
+        )
         db.session.add(job)
-        record("family.reset_queued", now=now, caller=caller, actor_user_id=requested_by,
-               family_id=family_id, job_id=str(job.id))
+        record(
+            "family.reset_queued",
+            now=now,
+            caller=caller,
+            actor_user_id=requested_by,
+            family_id=family_id,
+            job_id=str(job.id),
+        )
         db.session.commit()
     except SQLAlchemyError as exc:
         db.session.rollback()
@@ -77,9 +89,10 @@ def run(job_id: uuid.UUID, *, now: datetime) -> bool:
     """Claim a queued job (conditional UPDATE: one runner wins) and delete the family's data
     in one transaction. Returns whether this call ran it."""
     claimed = execute_count(
-        update(FamilyResetJob).where(FamilyResetJob.id == job_id,
-                                     FamilyResetJob.status == "queued")
-        .values(status="running", started_at=now).execution_options(synchronize_session=False)
+        update(FamilyResetJob)
+        .where(FamilyResetJob.id == job_id, FamilyResetJob.status == "queued")
+        .values(status="running", started_at=now)
+        .execution_options(synchronize_session=False)
     )
     db.session.commit()
     if claimed != 1:
@@ -96,15 +109,19 @@ def run(job_id: uuid.UUID, *, now: datetime) -> bool:
     except SQLAlchemyError:
         db.session.rollback()
         log.exception("reset job %s failed", job_id)
-        db.session.execute(update(FamilyResetJob).where(FamilyResetJob.id == job_id)
-                           .values(status="failed", finished_at=utcnow()))
+        db.session.execute(
+            update(FamilyResetJob)
+            .where(FamilyResetJob.id == job_id)
+            .values(status="failed", finished_at=utcnow())
+        )
         db.session.commit()
     return True
 
 
 def run_queued(*, now: datetime) -> int:
     queued = db.session.scalars(
-        select(FamilyResetJob.id).where(FamilyResetJob.status == "queued")
+        select(FamilyResetJob.id)
+        .where(FamilyResetJob.status == "queued")
         .order_by(FamilyResetJob.created_at)
     ).all()
     return sum(1 for job_id in queued if run(job_id, now=now))
@@ -112,12 +129,15 @@ def run_queued(*, now: datetime) -> int:
 
 def latest_job(family_id: uuid.UUID) -> FamilyResetJob | None:
     return db.session.scalar(
-        select(FamilyResetJob).where(FamilyResetJob.family_id == family_id)
-        .order_by(FamilyResetJob.created_at.desc()).limit(1)
+        select(FamilyResetJob)
+        .where(FamilyResetJob.family_id == family_id)
+        .order_by(FamilyResetJob.created_at.desc())
+        .limit(1)
     )
 
 
 def init_app(app: Flask) -> None:
     if app.config["RESET_RUNNER"] == "thread":
         app.extensions[RUNNER_KEY] = ThreadRunner(
-            app, ThreadPoolExecutor(max_workers=1, thread_name_prefix="reset"))
+            app, ThreadPoolExecutor(max_workers=1, thread_name_prefix="reset")
+        )

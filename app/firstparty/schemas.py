@@ -24,8 +24,9 @@ class Text(fields.Field[str | None]):
     def _validate_missing(self, value: object) -> None:
         """``null`` is one more malformed value, not a load error."""
 
-    def _deserialize(self, value: object, attr: str | None, data: Mapping[str, Any] | None,
-                     **kwargs: object) -> str | None:
+    def _deserialize(
+        self, value: object, attr: str | None, data: Mapping[str, Any] | None, **kwargs: object
+    ) -> str | None:
         if not isinstance(value, str):
             return self.fallback
         return value.strip() if self.strip else value
@@ -41,8 +42,9 @@ class Raw(fields.Field[object]):
     def _validate_missing(self, value: object) -> None:
         """``null`` is passed on like any other value."""
 
-    def _deserialize(self, value: object, attr: str | None, data: Mapping[str, Any] | None,
-                     **kwargs: object) -> object:
+    def _deserialize(
+        self, value: object, attr: str | None, data: Mapping[str, Any] | None, **kwargs: object
+    ) -> object:
         return value
 
 
@@ -93,8 +95,9 @@ class RefreshIn(SureSchema):
     """Contract §3.3: the refresh token, and the device whose last use it updates."""
 
     refresh_token = Text(fallback="", strip=True)
-    device_id = fields.Function(deserialize=_device_id, data_key="device", load_default=None,
-                                allow_none=True)
+    device_id = fields.Function(
+        deserialize=_device_id, data_key="device", load_default=None, allow_none=True
+    )
 
 
 class MfaStepUpIn(SureSchema):

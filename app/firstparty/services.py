@@ -45,8 +45,17 @@ def _lock(user: User) -> User:
     return locked
 
 
-def signup(*, email: str, password: str, first_name: str | None, last_name: str | None,
-           invite_code: str, device: object, now: datetime, caller: Caller) -> dict[str, Any]:
+def signup(
+    *,
+    email: str,
+    password: str,
+    first_name: str | None,
+    last_name: str | None,
+    invite_code: str,
+    device: object,
+    now: datetime,
+    caller: Caller,
+) -> dict[str, Any]:
     """Sure §3.1, in its order of checks; one transaction for family, user, invite, device and
     token. The first user of the instance is a super_admin, later creators admins. ``device``
     is the request's device object as sent, judged here by Sure's rule; an empty
@@ -70,8 +79,15 @@ def signup(*, email: str, password: str, first_name: str | None, last_name: str 
 
     role = "super_admin" if users.count_users() == 0 else "admin"
     try:
-        user = users.add_user(email=email, password=password, now=now, first_name=first_name,
-                              last_name=last_name, role=role, caller=caller)
+        user = users.add_user(
+            email=email,
+            password=password,
+            now=now,
+            first_name=first_name,
+            last_name=last_name,
+            role=role,
+            caller=caller,
+        )
     except users.InvalidUser as exc:
         db.session.rollback()
         raise errors.InvalidSignup(exc.extra.get("errors", [exc.description])) from exc
@@ -80,20 +96,40 @@ def signup(*, email: str, password: str, first_name: str | None, last_name: str 
         raise errors.InvalidInviteCode()
     saved_device = devices.upsert_device(user, valid_device, now=now)
     token = tokens.issue_device_token(user, saved_device.id, now=now, caller=caller)
-    record("signup", now=now, caller=caller, actor_user_id=user.id, family_id=user.family_id,
-           device_id=valid_device["device_id"], invite=bool(invite_code))
+    record(
+        "signup",
+        now=now,
+        caller=caller,
+        actor_user_id=user.id,
+        family_id=user.family_id,
+        device_id=valid_device["device_id"],
+        invite=bool(invite_code),
+    )
     db.session.commit()
     return {**token, "user": mobile_user(user)}
 
 
-def login(*, email: str, password: str, otp_code: str | None, device: object, now: datetime,
-          caller: Caller) -> dict[str, Any]:
+def login(
+    *,
+    email: str,
+    password: str,
+    otp_code: str | None,
+    device: object,
+    now: datetime,
+    caller: Caller,
+) -> dict[str, Any]:
     """Sure §3.2: credentials, then the second factor, then the device (the request's device
     object as sent); one live token per device (the device's earlier tokens are revoked)."""
     try:
         sign_in = signin.authenticate_password(
-            email=email, password=password, otp_code=otp_code, now=now, caller=caller,
-            channel="mobile", allow_inactive=True)
+            email=email,
+            password=password,
+            otp_code=otp_code,
+            now=now,
+            caller=caller,
+            channel="mobile",
+            allow_inactive=True,
+        )
     except signin.SecondFactorRequired as exc:
         raise errors.SecondFactorRequired() from exc
     except signin.InvalidCredentials as exc:
@@ -113,8 +149,9 @@ def login(*, email: str, password: str, otp_code: str | None, device: object, no
     return {**token, "user": mobile_user(user)}
 
 
-def refresh(refresh_token: str, *, device_id: str | None, now: datetime,
-            caller: Caller) -> dict[str, Any]:
+def refresh(
+    refresh_token: str, *, device_id: str | None, now: datetime, caller: Caller
+) -> dict[str, Any]:
     """Sure §3.3: rotate any refresh token Tollgate issued; the token block only. The device
     named by ``device_id``, if the user has it, is marked as seen."""
     if not refresh_token:
@@ -138,10 +175,12 @@ def enable_ai(user: User, *, now: datetime, caller: Caller) -> dict[str, Any]:
     return {"user": mobile_user(user)}
 
 
-ADMIN_WITH_MEMBERS = ("Admin cannot delete account while other users are present. "
-                      "Please delete all members first.")
-LAST_SUPER_ADMIN = ("Cannot remove the last active super admin. "
-                    "Promote another user to super admin first.")
+ADMIN_WITH_MEMBERS = (
+    "Admin cannot delete account while other users are present. Please delete all members first."
+)
+LAST_SUPER_ADMIN = (
+    "Cannot remove the last active super admin. Promote another user to super admin first."
+)
 
 
 def deactivate(user: User, *, now: datetime, caller: Caller) -> None:
@@ -150,14 +189,21 @@ def deactivate(user: User, *, now: datetime, caller: Caller) -> None:
     user itself is deleted later by the purge job (firstparty.purge, ``jobs work``)."""
     user = _lock(user)
     problems: list[str] = []
-    active_members = db.session.scalar(
-        select(func.count(User.id)).where(User.family_id == user.family_id, User.id != user.id,
-                                          User.active.is_(True))) or 0
+    active_members = (
+        db.session.scalar(
+            select(func.count(User.id)).where(
+                User.family_id == user.family_id, User.id != user.id, User.active.is_(True)
+            )
+        )
+        or 0
+    )
     if user.is_admin and active_members:
         problems.append(ADMIN_WITH_MEMBERS)
     if user.role == "super_admin" and not db.session.scalar(
-            select(func.count(User.id)).where(User.role == "super_admin", User.id != user.id,
-                                              User.active.is_(True))):
+        select(func.count(User.id)).where(
+            User.role == "super_admin", User.id != user.id, User.active.is_(True)
+        )
+    ):
         problems.append(LAST_SUPER_ADMIN)
     if problems:
         db.session.rollback()
@@ -171,6 +217,13 @@ def deactivate(user: User, *, now: datetime, caller: Caller) -> None:
     tokens = oauth2.revoke_all_for_user(user.id, now=now)
     keys = apikeys.revoke_all_for_user(user.id, now=now)
     sessions.end_all_web_sessions(user.id, now=now)
-    record("user.deactivated", now=now, caller=caller, actor_user_id=user.id,
-           family_id=user.family_id, revoked_tokens=tokens, revoked_api_keys=keys)
+    record(
+        "user.deactivated",
+        now=now,
+        caller=caller,
+        actor_user_id=user.id,
+        family_id=user.family_id,
+        revoked_tokens=tokens,
+        revoked_api_keys=keys,
+    )
     db.session.commit()

@@ -44,10 +44,15 @@ def first_party_client(*, now: datetime) -> OAuthClient:
     if client is not None:
         return client
     client = OAuthClient(
-        client_id=SURE_MOBILE_CLIENT_ID, client_secret_digest=None, name="Sure Mobile",
+        client_id=SURE_MOBILE_CLIENT_ID,
+        client_secret_digest=None,
+        name="Sure Mobile",
         redirect_uris=[SURE_MOBILE_REDIRECT_URI],
-        grant_types=["authorization_code", "refresh_token"], scope="read_write",
-        token_endpoint_auth_method="none", first_party=True, created_at=now,
+        grant_types=["authorization_code", "refresh_token"],
+        scope="read_write",
+        token_endpoint_auth_method="none",
+        first_party=True,
+        created_at=now,
     )
     try:
         with db.session.begin_nested():
@@ -64,7 +69,8 @@ class FirstPartyClientDisabled(Forbidden):
 
 def _existing_first_party_client() -> OAuthClient | None:
     client = db.session.scalar(
-        select(OAuthClient).where(OAuthClient.client_id == SURE_MOBILE_CLIENT_ID))
+        select(OAuthClient).where(OAuthClient.client_id == SURE_MOBILE_CLIENT_ID)
+    )
     if client is not None and client.disabled_at is not None:
         raise FirstPartyClientDisabled()
     return client
@@ -88,15 +94,27 @@ def issue_device_token(
     client = first_party_client(now=now)
     db.session.execute(
         update(OAuthToken)
-        .where(OAuthToken.user_id == user.id, OAuthToken.device_id == device_id,
-               OAuthToken.revoked_at.is_(None))
+        .where(
+            OAuthToken.user_id == user.id,
+            OAuthToken.device_id == device_id,
+            OAuthToken.revoked_at.is_(None),
+        )
         .values(revoked_at=now)
         .execution_options(synchronize_session=False)
     )
     token = token_block(current_app.config["FIRST_PARTY_TOKEN_LIFETIME"], now)
-    save_token({**token, "scope": "read_write"}, client=client, user=user,
-               grant_type="password", lineage=Lineage(lineage_id=uuid.uuid4()), now=now,
-               caller=caller, profile="mobile", device_id=device_id, commit=False)
+    save_token(
+        {**token, "scope": "read_write"},
+        client=client,
+        user=user,
+        grant_type="password",
+        lineage=Lineage(lineage_id=uuid.uuid4()),
+        now=now,
+        caller=caller,
+        profile="mobile",
+        device_id=device_id,
+        commit=False,
+    )
     return token
 
 
@@ -119,8 +137,13 @@ def rotate_refresh_token(value: str, *, now: datetime, caller: Caller) -> dict[s
     if not claim_refresh_token(row, now=now, caller=caller):
         report_refresh_reuse(row, now=now, caller=caller)
         raise InvalidRefreshToken()
-    save_token({**token, "scope": row.lineage_scope}, client=client, user=user,
-               grant_type="refresh_token",
-               lineage=Lineage(lineage_id=row.lineage_id, scope=row.lineage_scope, parent=row),
-               now=now, caller=caller)
+    save_token(
+        {**token, "scope": row.lineage_scope},
+        client=client,
+        user=user,
+        grant_type="refresh_token",
+        lineage=Lineage(lineage_id=row.lineage_id, scope=row.lineage_scope, parent=row),
+        now=now,
+        caller=caller,
+    )
     return token

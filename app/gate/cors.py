@@ -7,8 +7,10 @@ from __future__ import annotations
 from flask import Response, request
 
 CORS_PREFIXES = ("/api/", "/oauth/")
-EXPOSED_HEADERS = ("X-Correlation-ID, X-RateLimit-Limit, X-RateLimit-Remaining, "
-                   "X-RateLimit-Reset, Retry-After, WWW-Authenticate")
+EXPOSED_HEADERS = (
+    "X-Correlation-ID, X-RateLimit-Limit, X-RateLimit-Remaining, "
+    "X-RateLimit-Reset, Retry-After, WWW-Authenticate"
+)
 
 
 def answer_preflight() -> Response | None:
@@ -24,9 +26,11 @@ def add_cors_headers(response: Response) -> Response:
         response.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
         if request.method == "OPTIONS":
             response.headers["Access-Control-Allow-Methods"] = (
-                "GET, POST, PUT, PATCH, DELETE, OPTIONS")
+                "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+            )
             response.headers["Access-Control-Allow-Headers"] = request.headers.get(
                 "Access-Control-Request-Headers",
-                "Authorization, Content-Type, X-Api-Key, X-Correlation-ID")
+                "Authorization, Content-Type, X-Api-Key, X-Correlation-ID",
+            )
             response.headers["Access-Control-Max-Age"] = "600"
     return response

@@ -137,9 +137,14 @@ def require(
             principal = resolve(allowed)
             g.principal = principal
             if access_log.isEnabledFor(logging.INFO):  # Sure's log_api_access
-                access_log.info("API access: %s %s user=%s via %s %s", request.method,
-                                request.path, principal.user_id, principal.credential_kind,
-                                principal.credential_id)
+                access_log.info(
+                    "API access: %s %s user=%s via %s %s",
+                    request.method,
+                    request.path,
+                    principal.user_id,
+                    principal.credential_kind,
+                    principal.credential_id,
+                )
             if not limit_after_scope:
                 limits.apply(principal)
             if first_party_only and not principal.first_party:
@@ -153,8 +158,11 @@ def require(
                 raise Forbidden(
                     f"This action requires the '{scope}' scope",
                     error="insufficient_scope",
-                    headers={"WWW-Authenticate": _challenge(
-                        'error="insufficient_scope"', f'scope="{wanted}"')},
+                    headers={
+                        "WWW-Authenticate": _challenge(
+                            'error="insufficient_scope"', f'scope="{wanted}"'
+                        )
+                    },
                 )
             if limit_after_scope:
                 limits.apply(principal)

@@ -36,8 +36,11 @@ def apply(principal: Principal) -> None:
     if policy is None:
         return
     if policy.limit is None:
-        g.rate_limit_headers = {"X-RateLimit-Limit": "Infinity",
-                                "X-RateLimit-Remaining": "Infinity", "X-RateLimit-Reset": "0"}
+        g.rate_limit_headers = {
+            "X-RateLimit-Limit": "Infinity",
+            "X-RateLimit-Remaining": "Infinity",
+            "X-RateLimit-Reset": "0",
+        }
         return
     now = time.time()
     hour, reset = _window(now)
@@ -49,10 +52,14 @@ def apply(principal: Principal) -> None:
         raise TooManyRequests(
             reset,
             f"Rate limit exceeded. Try again in {reset} seconds.",
-            extra={"details": {"limit": policy.limit, "current": count - 1,
-                               "reset_in_seconds": reset}},
-            headers={"X-RateLimit-Limit": str(policy.limit), "X-RateLimit-Remaining": "0",
-                     "X-RateLimit-Reset": str(reset)},
+            extra={
+                "details": {"limit": policy.limit, "current": count - 1, "reset_in_seconds": reset}
+            },
+            headers={
+                "X-RateLimit-Limit": str(policy.limit),
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": str(reset),
+            },
         )
     g.rate_limit_headers = {
         "X-RateLimit-Limit": str(policy.limit),
@@ -67,12 +74,23 @@ def usage(policy: RateLimitPolicy) -> dict[str, Any]:
     hour, reset = _window(now)
     reset_at = datetime.fromtimestamp((hour + 1) * WINDOW, UTC).isoformat().replace("+00:00", "Z")
     if policy.limit is None:
-        return {"tier": policy.tier, "limit": None, "current_count": 0, "remaining": None,
-                "reset_in_seconds": 0, "reset_at": reset_at}
+        return {
+            "tier": policy.tier,
+            "limit": None,
+            "current_count": 0,
+            "remaining": None,
+            "reset_in_seconds": 0,
+            "reset_at": reset_at,
+        }
     current = min(ratelimit.get(_key(policy, hour)), policy.limit)
-    return {"tier": policy.tier, "limit": policy.limit, "current_count": current,
-            "remaining": max(0, policy.limit - current), "reset_in_seconds": reset,
-            "reset_at": reset_at}
+    return {
+        "tier": policy.tier,
+        "limit": policy.limit,
+        "current_count": current,
+        "remaining": max(0, policy.limit - current),
+        "reset_in_seconds": reset,
+        "reset_at": reset_at,
+    }
 
 
 def add_headers(response: Response) -> Response:

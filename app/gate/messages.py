@@ -6,5 +6,6 @@ ACCESS_TOKEN_INVALID = "Access token is invalid, expired, or missing required sc
 TOKEN_WITHOUT_OWNER = "Access token is invalid - missing resource owner"
 OWNER_NOT_FOUND = "Access token is invalid - user not found"
 ACCOUNT_DEACTIVATED = "Account has been deactivated"
-FIRST_PARTY_ONLY = ("Only the account holder's own session or app can manage credentials "
-                    "and account security")
+FIRST_PARTY_ONLY = (
+    "Only the account holder's own session or app can manage credentials and account security"
+)

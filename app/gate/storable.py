@@ -38,5 +38,6 @@ def refuse_unstorable_input() -> None:
     if not acceptable or not all(storable(v) for v in values):
         kind = surface(request.path)
         code = "invalid_request" if kind == "oauth" else "bad_request"
-        raise TollgateError("The request contains characters or nesting that are not allowed.",
-                            error=code)
+        raise TollgateError(
+            "The request contains characters or nesting that are not allowed.", error=code
+        )

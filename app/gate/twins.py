@@ -17,6 +17,9 @@ def add_api_v1_twins(app: Flask, json_endpoints: set[str]) -> None:
         twin = API_PREFIX + rule.rule
         if twin in existing:
             continue
-        app.add_url_rule(twin, endpoint=f"{rule.endpoint}__api_v1",
-                         view_func=app.view_functions[rule.endpoint],
-                         methods=sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}))
+        app.add_url_rule(
+            twin,
+            endpoint=f"{rule.endpoint}__api_v1",
+            view_func=app.view_functions[rule.endpoint],
+            methods=sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}),
+        )

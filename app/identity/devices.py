@@ -50,6 +50,8 @@ def upsert_device(user: User, info: dict[str, str], *, now: datetime) -> Device:
 
 def touch_device(user_id: uuid.UUID, device_id: str, *, now: datetime) -> None:
     db.session.execute(
-        update(Device).where(Device.user_id == user_id, Device.device_id == device_id)
-        .values(last_seen_at=now).execution_options(synchronize_session=False)
+        update(Device)
+        .where(Device.user_id == user_id, Device.device_id == device_id)
+        .values(last_seen_at=now)
+        .execution_options(synchronize_session=False)
     )

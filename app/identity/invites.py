@@ -20,7 +20,8 @@ def create_invite_codes(count: int, *, now: datetime, caller: Caller = SYSTEM) -
     while len(codes) < count:
         code = secrets.token_hex(4)
         if code in codes or db.session.scalar(
-                select(InviteCode.id).where(InviteCode.code_digest == crypto.digest(code))):
+            select(InviteCode.id).where(InviteCode.code_digest == crypto.digest(code))
+        ):
             continue
         codes.append(code)
         db.session.add(InviteCode(code_digest=crypto.digest(code), created_at=now))
@@ -30,18 +31,28 @@ def create_invite_codes(count: int, *, now: datetime, caller: Caller = SYSTEM) -
 
 
 def invite_code_usable(code: str) -> bool:
-    return db.session.scalar(
-        select(InviteCode.id).where(InviteCode.code_digest == crypto.digest(code.strip().lower()),
-                                    InviteCode.used_at.is_(None))
-    ) is not None
+    return (
+        db.session.scalar(
+            select(InviteCode.id).where(
+                InviteCode.code_digest == crypto.digest(code.strip().lower()),
+                InviteCode.used_at.is_(None),
+            )
+        )
+        is not None
+    )
 
 
 def claim_invite_code(code: str, user_id: uuid.UUID, *, now: datetime) -> bool:
     """Consume the code inside the caller's transaction; False when someone else did."""
-    return execute_count(
-        update(InviteCode)
-        .where(InviteCode.code_digest == crypto.digest(code.strip().lower()),
-               InviteCode.used_at.is_(None))
-        .values(used_at=now, used_by_user_id=user_id)
-        .execution_options(synchronize_session=False)
-    ) == 1
+    return (
+        execute_count(
+            update(InviteCode)
+            .where(
+                InviteCode.code_digest == crypto.digest(code.strip().lower()),
+                InviteCode.used_at.is_(None),
+            )
+            .values(used_at=now, used_by_user_id=user_id)
+            .execution_options(synchronize_session=False)
+        )
+        == 1
+    )

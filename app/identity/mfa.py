@@ -55,20 +55,29 @@ class MfaError(TollgateError):
     status, error = 422, "mfa_invalid"
 
 
-def _refuse(user: User, action: str, reason: str, message: str, *, now: datetime,
-            caller: Caller) -> MfaError:
+def _refuse(
+    user: User, action: str, reason: str, message: str, *, now: datetime, caller: Caller
+) -> MfaError:
     """Undo the attempt (a code claimed before another check failed stays unused), audit
     the failure, and return the one error the client sees."""
     db.session.rollback()
-    record(f"mfa.{action}", outcome="failure", now=now, caller=caller, actor_user_id=user.id,
-           family_id=user.family_id, reason=reason)
+    record(
+        f"mfa.{action}",
+        outcome="failure",
+        now=now,
+        caller=caller,
+        actor_user_id=user.id,
+        family_id=user.family_id,
+        reason=reason,
+    )
     db.session.commit()
     return MfaError(message)
 
 
 def _spend_password_attempt(user: User, caller: Caller) -> None:
-    spend_all([(LOGIN_PER_ACCOUNT, account_key(user.email)),
-               (LOGIN_PER_IP, caller.ip or "unknown")])
+    spend_all(
+        [(LOGIN_PER_ACCOUNT, account_key(user.email)), (LOGIN_PER_IP, caller.ip or "unknown")]
+    )
 
 
 def _password_matches(user: User, password: str | None) -> bool:
@@ -116,8 +125,11 @@ def _claim_backup_code(user: User, code: str, now: datetime) -> bool:
         return False  # anything that is not 16 hex characters costs no lookup
     claimed = execute_count(
         update(BackupCode)
-        .where(BackupCode.user_id == user.id, BackupCode.code_digest == crypto.digest(code),
-               BackupCode.used_at.is_(None))
+        .where(
+            BackupCode.user_id == user.id,
+            BackupCode.code_digest == crypto.digest(code),
+            BackupCode.used_at.is_(None),
+        )
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -135,8 +147,9 @@ def verify_second_factor(user: User, code: str | None, now: datetime) -> bool:
 def _new_backup_codes(user: User, now: datetime) -> list[str]:
     db.session.execute(delete(BackupCode).where(BackupCode.user_id == user.id))
     codes = [secrets.token_hex(8) for _ in range(BACKUP_CODE_COUNT)]
-    db.session.add_all(BackupCode(user_id=user.id, code_digest=crypto.digest(c), created_at=now)
-                       for c in codes)
+    db.session.add_all(
+        BackupCode(user_id=user.id, code_digest=crypto.digest(c), created_at=now) for c in codes
+    )
     return codes
 
 
@@ -147,13 +160,15 @@ def provisioning_uri(user: User, secret: str) -> str:
 def qr_svg(uri: str) -> str:
     """The otpauth:// URI as an inline SVG QR code (no external service)."""
     buffer = io.BytesIO()
-    segno.make(uri, error="m").save(buffer, kind="svg", scale=4, xmldecl=False,
-                                    svgns=True, title="TOTP QR code")
+    segno.make(uri, error="m").save(
+        buffer, kind="svg", scale=4, xmldecl=False, svgns=True, title="TOTP QR code"
+    )
     return buffer.getvalue().decode("utf-8")
 
 
-def start_enrolment(user: User, password: str | None, *, now: datetime,
-                    caller: Caller = SYSTEM) -> dict[str, str]:
+def start_enrolment(
+    user: User, password: str | None, *, now: datetime, caller: Caller = SYSTEM
+) -> dict[str, str]:
     """A fresh secret, pending until confirmed with a code. Needs the current password (a
     session or token alone must not be enough to plant a second factor), checked within the
     sign-in budgets. Commits."""
@@ -171,8 +186,9 @@ def start_enrolment(user: User, password: str | None, *, now: datetime,
     return {"secret": secret, "otpauth_uri": uri, "qr_svg": qr_svg(uri)}
 
 
-def confirm_enrolment(user: User, code: str, *, now: datetime,
-                      caller: Caller = SYSTEM) -> list[str]:
+def confirm_enrolment(
+    user: User, code: str, *, now: datetime, caller: Caller = SYSTEM
+) -> list[str]:
     """Turn MFA on with a valid code; returns the backup codes (shown once). Other sessions
     of the user end (session epoch). Commits."""
     if user.otp_required:
@@ -187,14 +203,12 @@ def confirm_enrolment(user: User, code: str, *, now: datetime,
     user.otp_required = True
     codes = _new_backup_codes(user, now)
     user.session_epoch += 1
-    record("mfa.enabled", now=now, caller=caller, actor_user_id=user.id,
-           family_id=user.family_id)
+    record("mfa.enabled", now=now, caller=caller, actor_user_id=user.id, family_id=user.family_id)
     db.session.commit()
     return codes
 
 
-def enable_immediately(user: User, *, now: datetime,
-                       caller: Caller = SYSTEM) -> OperatorEnrolment:
+def enable_immediately(user: User, *, now: datetime, caller: Caller = SYSTEM) -> OperatorEnrolment:
     """Operators' shortcut (CLI): MFA on with a fresh secret and backup codes. Commits."""
     secret = pyotp.random_base32(32)
     user.otp_secret_encrypted = crypto.encrypt(secret)
@@ -202,8 +216,14 @@ def enable_immediately(user: User, *, now: datetime,
     user.otp_last_step = None
     user.session_epoch += 1
     codes = _new_backup_codes(user, now)
-    record("mfa.enabled", now=now, caller=caller, actor_user_id=user.id,
-           family_id=user.family_id, by="operator")
+    record(
+        "mfa.enabled",
+        now=now,
+        caller=caller,
+        actor_user_id=user.id,
+        family_id=user.family_id,
+        by="operator",
+    )
     db.session.commit()
     return {"secret": secret, "backup_codes": codes}
 
@@ -213,8 +233,9 @@ def enable_totp(user: User, *, now: datetime, caller: Caller = SYSTEM) -> str:
     return enable_immediately(user, now=now, caller=caller)["secret"]
 
 
-def regenerate_backup_codes(user: User, code: str, *, now: datetime,
-                            caller: Caller = SYSTEM) -> list[str]:
+def regenerate_backup_codes(
+    user: User, code: str, *, now: datetime, caller: Caller = SYSTEM
+) -> list[str]:
     """Replace the backup codes; needs a current TOTP code (not a backup code), checked
     within the account's one-time-code budget. Commits."""
     if not user.otp_required:
@@ -224,14 +245,20 @@ def regenerate_backup_codes(user: User, code: str, *, now: datetime,
         raise _refuse(user, "backup_codes", "bad_otp", MSG_CODE, now=now, caller=caller)
     OTP_PER_ACCOUNT.reset(account_key(user.email))
     codes = _new_backup_codes(user, now)
-    record("mfa.backup_codes_regenerated", now=now, caller=caller, actor_user_id=user.id,
-           family_id=user.family_id)
+    record(
+        "mfa.backup_codes_regenerated",
+        now=now,
+        caller=caller,
+        actor_user_id=user.id,
+        family_id=user.family_id,
+    )
     db.session.commit()
     return codes
 
 
-def disable(user: User, password: str, code: str, *, now: datetime,
-            caller: Caller = SYSTEM) -> None:
+def disable(
+    user: User, password: str, code: str, *, now: datetime, caller: Caller = SYSTEM
+) -> None:
     """Needs the password and a current code (or a backup code). Both budgets are spent
     first and both checks always run, and any failure is the same answer: this must not
     become a password oracle for someone holding only a session or a token. The forgiving
@@ -240,8 +267,9 @@ def disable(user: User, password: str, code: str, *, now: datetime,
     if not user.otp_required:
         raise MfaError("Two-factor authentication is not enabled")
     key = account_key(user.email)
-    spend_all([(LOGIN_PER_ACCOUNT, key), (LOGIN_PER_IP, caller.ip or "unknown"),
-               (OTP_PER_ACCOUNT, key)])
+    spend_all(
+        [(LOGIN_PER_ACCOUNT, key), (LOGIN_PER_IP, caller.ip or "unknown"), (OTP_PER_ACCOUNT, key)]
+    )
     password_ok = _password_matches(user, password)
     code_ok = verify_second_factor(user, code, now)
     if not (password_ok and code_ok):
@@ -254,13 +282,16 @@ def disable(user: User, password: str, code: str, *, now: datetime,
     user.otp_last_step = None
     user.session_epoch += 1
     db.session.execute(delete(BackupCode).where(BackupCode.user_id == user.id))
-    record("mfa.disabled", now=now, caller=caller, actor_user_id=user.id,
-           family_id=user.family_id)
+    record("mfa.disabled", now=now, caller=caller, actor_user_id=user.id, family_id=user.family_id)
     db.session.commit()
 
 
 def remaining_backup_codes(user: User) -> int:
-    return db.session.scalar(
-        select(func.count(BackupCode.id))
-        .where(BackupCode.user_id == user.id, BackupCode.used_at.is_(None))
-    ) or 0
+    return (
+        db.session.scalar(
+            select(func.count(BackupCode.id)).where(
+                BackupCode.user_id == user.id, BackupCode.used_at.is_(None)
+            )
+        )
+        or 0
+    )

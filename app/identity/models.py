@@ -49,8 +49,9 @@ class User(Model):
     # The last accepted TOTP time step: a code is never accepted twice.
     otp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     ai_enabled: Mapped[bool] = mapped_column(default=False, server_default=false())
-    ui_layout: Mapped[str] = mapped_column(String(20), default="dashboard",
-                                           server_default="dashboard")
+    ui_layout: Mapped[str] = mapped_column(
+        String(20), default="dashboard", server_default="dashboard"
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -3,11 +3,20 @@ a role change takes effect on the next request."""
 
 from __future__ import annotations
 
-MEMBER_PERMISSIONS = frozenset({
-    "accounts.view", "transactions.view", "transactions.write", "tags.view", "tags.write",
-    "valuations.view", "valuations.write", "accounts.sync", "api_keys.manage_own",
-    "account.delete_self",
-})
+MEMBER_PERMISSIONS = frozenset(
+    {
+        "accounts.view",
+        "transactions.view",
+        "transactions.write",
+        "tags.view",
+        "tags.write",
+        "valuations.view",
+        "valuations.write",
+        "accounts.sync",
+        "api_keys.manage_own",
+        "account.delete_self",
+    }
+)
 ADMIN_PERMISSIONS = MEMBER_PERMISSIONS | {"family.reset", "family.manage", "audit.view"}
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {

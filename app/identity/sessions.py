@@ -18,8 +18,14 @@ def start_web_session(user: User, *, now: datetime) -> str:
     """A new server-side browser session; returns the session id for the cookie. Commits."""
     sid = crypto.new_token("tgw_")
     lifetime = timedelta(seconds=int(current_app.config["PERMANENT_SESSION_LIFETIME"]))
-    db.session.add(WebSession(sid_digest=crypto.digest(sid), user_id=user.id, created_at=now,
-                              expires_at=now + lifetime))
+    db.session.add(
+        WebSession(
+            sid_digest=crypto.digest(sid),
+            user_id=user.id,
+            created_at=now,
+            expires_at=now + lifetime,
+        )
+    )
     db.session.commit()
     return sid
 
@@ -31,14 +37,20 @@ def load_web_session_user(login_id: str, sid: str | None, *, now: datetime) -> U
     if not sid:
         return None
     found = db.session.execute(
-        select(User, WebSession).join(WebSession, WebSession.user_id == User.id)
+        select(User, WebSession)
+        .join(WebSession, WebSession.user_id == User.id)
         .where(WebSession.sid_digest == crypto.digest(sid))
     ).first()
     if found is None:
         return None
     user, web_session = found
-    if (str(user.id) != user_id or str(user.session_epoch) != epoch or not user.active
-            or web_session.revoked_at is not None or web_session.expires_at <= now):
+    if (
+        str(user.id) != user_id
+        or str(user.session_epoch) != epoch
+        or not user.active
+        or web_session.revoked_at is not None
+        or web_session.expires_at <= now
+    ):
         return None
     return user
 
@@ -46,9 +58,10 @@ def load_web_session_user(login_id: str, sid: str | None, *, now: datetime) -> U
 def end_web_session(sid: str | None, *, now: datetime) -> None:
     if sid:
         db.session.execute(
-            update(WebSession).where(WebSession.sid_digest == crypto.digest(sid),
-                                     WebSession.revoked_at.is_(None))
-            .values(revoked_at=now).execution_options(synchronize_session=False)
+            update(WebSession)
+            .where(WebSession.sid_digest == crypto.digest(sid), WebSession.revoked_at.is_(None))
+            .values(revoked_at=now)
+            .execution_options(synchronize_session=False)
         )
         db.session.commit()
 
@@ -56,8 +69,10 @@ def end_web_session(sid: str | None, *, now: datetime) -> None:
 def end_all_web_sessions(user_id: uuid.UUID, *, now: datetime) -> int:
     """Every browser session of the user. The caller commits."""
     return execute_count(
-        update(WebSession).where(WebSession.user_id == user_id, WebSession.revoked_at.is_(None))
-        .values(revoked_at=now).execution_options(synchronize_session=False)
+        update(WebSession)
+        .where(WebSession.user_id == user_id, WebSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
     )
 
 

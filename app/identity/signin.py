@@ -77,8 +77,15 @@ def authenticate_password(
         user.password_hash = crypto.hash_password(password)
     LOGIN_PER_ACCOUNT.reset(normalized)
     LOGIN_PER_IP.refund(ip_key)  # the IP budget counts failures; a success gives its unit back
-    record("login", now=now, caller=caller, actor_user_id=user.id, family_id=user.family_id,
-           client_id=client_id, channel=channel)
+    record(
+        "login",
+        now=now,
+        caller=caller,
+        actor_user_id=user.id,
+        family_id=user.family_id,
+        client_id=client_id,
+        channel=channel,
+    )
     db.session.commit()
     return SignIn(user=user)
 
@@ -93,7 +100,16 @@ def _failed(
     client_id: str | None,
     reason: str,
 ) -> None:
-    record("login", outcome="failure", now=now, caller=caller,
-           actor_user_id=user.id if user else None, family_id=user.family_id if user else None,
-           client_id=client_id, channel=channel, reason=reason, email=email or None)
+    record(
+        "login",
+        outcome="failure",
+        now=now,
+        caller=caller,
+        actor_user_id=user.id if user else None,
+        family_id=user.family_id if user else None,
+        client_id=client_id,
+        channel=channel,
+        reason=reason,
+        email=email or None,
+    )
     db.session.commit()

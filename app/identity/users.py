@@ -39,8 +39,16 @@ def create_user(
     caller: Caller = SYSTEM,
 ) -> User:
     """``add_user``, committed: the user (and a new family unless ``family_id`` is given)."""
-    user = add_user(email=email, password=password, now=now, first_name=first_name,
-                    last_name=last_name, role=role, family_id=family_id, caller=caller)
+    user = add_user(
+        email=email,
+        password=password,
+        now=now,
+        first_name=first_name,
+        last_name=last_name,
+        role=role,
+        family_id=family_id,
+        caller=caller,
+    )
     db.session.commit()
     return user
 
@@ -92,8 +100,14 @@ def add_user(
     )
     db.session.add(user)
     db.session.flush()
-    record("user.created", now=now, caller=caller, actor_user_id=user.id, family_id=family_id,
-           role=role)
+    record(
+        "user.created",
+        now=now,
+        caller=caller,
+        actor_user_id=user.id,
+        family_id=family_id,
+        role=role,
+    )
     return user
 
 

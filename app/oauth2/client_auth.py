@@ -34,8 +34,9 @@ class ClientAuthenticationFailed(InvalidClientError):
 
     def get_headers(self) -> list[tuple[str, str]]:
         headers = [h for h in OAuth2Error.get_headers(self) if h[0] != "WWW-Authenticate"]
-        challenge = basic_challenge(f'error="{self.error}"',
-                                    f'error_description="{self.get_error_description()}"')
+        challenge = basic_challenge(
+            f'error="{self.error}"', f'error_description="{self.get_error_description()}"'
+        )
         return [*headers, ("WWW-Authenticate", challenge)]
 
 

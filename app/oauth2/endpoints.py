@@ -45,8 +45,7 @@ class Revocation(RevocationEndpoint):
         if not request.form.get("token"):
             raise InvalidRequestError("Missing 'token' in request.")
 
-    def authenticate_token(self, request: OAuth2Request,
-                           client: OAuthClient) -> FoundToken | None:
+    def authenticate_token(self, request: OAuth2Request, client: OAuthClient) -> FoundToken | None:
         self.check_params(request, client)
         token = _query(request.form["token"])
         if token is not None and not token.check_client(client):
@@ -57,8 +56,13 @@ class Revocation(RevocationEndpoint):
         return _query(token_string)
 
     def revoke_token(self, token: FoundToken, request: OAuth2Request) -> None:
-        tokens.revoke_token(token.row, token.kind, client_id=request.client.client_id,
-                            now=utcnow(), caller=current_caller())
+        tokens.revoke_token(
+            token.row,
+            token.kind,
+            client_id=request.client.client_id,
+            now=utcnow(),
+            caller=current_caller(),
+        )
 
 
 class Introspection(IntrospectionEndpoint):
@@ -70,16 +74,18 @@ class Introspection(IntrospectionEndpoint):
         try:
             INTROSPECTION_PER_CLIENT.spend(client.client_id)
         except TooManyRequests as exc:
-            raise ThrottledError(exc.retry_after,
-                                 "Introspection rate limit exceeded. Try again later.") from exc
+            raise ThrottledError(
+                exc.retry_after, "Introspection rate limit exceeded. Try again later."
+            ) from exc
         if not request.form.get("token"):
             raise InvalidRequestError("Missing 'token' in request.")
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> FoundToken | None:
         return _query(token_string)
 
-    def check_permission(self, token: FoundToken, client: OAuthClient,
-                         request: OAuth2Request) -> bool:
+    def check_permission(
+        self, token: FoundToken, client: OAuthClient, request: OAuth2Request
+    ) -> bool:
         # A client may introspect only tokens issued to it; anything else is "inactive".
         return token.check_client(client)
 

@@ -25,8 +25,9 @@ class ThrottledError(OAuth2Error):
     error = "temporarily_unavailable"
     status_code = 429
 
-    def __init__(self, retry_after: int,
-                 description: str = "Too many failed attempts. Try again later.") -> None:
+    def __init__(
+        self, retry_after: int, description: str = "Too many failed attempts. Try again later."
+    ) -> None:
         super().__init__(description=description)
         self.retry_after = retry_after
 

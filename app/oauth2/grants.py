@@ -52,11 +52,18 @@ class TokenGenerator(BearerTokenGenerator):
     def _expires_in(client: OAuthClient, grant_type: str) -> int:
         return int(current_app.config["OAUTH2_TOKEN_EXPIRES_IN"][grant_type])
 
-    def generate(self, grant_type: str, client: OAuthClient, user: User | None = None,
-                 scope: str | None = None, expires_in: int | None = None,
-                 include_refresh_token: bool = True) -> dict[str, Any]:
-        token: dict[str, Any] = super().generate(grant_type, client, user, scope, expires_in,
-                                                 include_refresh_token)
+    def generate(
+        self,
+        grant_type: str,
+        client: OAuthClient,
+        user: User | None = None,
+        scope: str | None = None,
+        expires_in: int | None = None,
+        include_refresh_token: bool = True,
+    ) -> dict[str, Any]:
+        token: dict[str, Any] = super().generate(
+            grant_type, client, user, scope, expires_in, include_refresh_token
+        )
         token["created_at"] = epoch(utcnow())
         return token
 
@@ -124,8 +131,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             return presented
         default = client.get_default_redirect_uri()
         if not default:
-            raise InvalidRequestError("Missing 'redirect_uri' in request.",
-                                      state=request.payload.state)
+            raise InvalidRequestError(
+                "Missing 'redirect_uri' in request.", state=request.payload.state
+            )
         return default
 
     def generate_authorization_code(self) -> str:
@@ -144,8 +152,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             now=utcnow(),
         )
 
-    def query_authorization_code(self, code: str,
-                                 client: OAuthClient) -> AuthorizationCode | None:
+    def query_authorization_code(self, code: str, client: OAuthClient) -> AuthorizationCode | None:
         return codes.find_authorization_code(code, client, now=utcnow(), caller=current_caller())
 
     def create_token_response(self) -> TokenResponse:

@@ -67,8 +67,10 @@ class OAuthClient(Model, ClientMixin):
         return scopes.allowed_for_client(scope, self.scope)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
-        return any(redirect_uri_matches(redirect_uri, uri, public=self.is_public)
-                   for uri in self.redirect_uris)
+        return any(
+            redirect_uri_matches(redirect_uri, uri, public=self.is_public)
+            for uri in self.redirect_uris
+        )
 
     def check_client_secret(self, client_secret: str) -> bool:
         return crypto.verify_digest(client_secret, self.client_secret_digest)
@@ -121,15 +123,13 @@ class OAuthToken(Model, TokenMixin):
     lineage_id: Mapped[uuid.UUID] = mapped_column(index=True)
     # The token whose refresh produced this one; several children of one parent are the
     # siblings a retry within the reuse interval issues (one may survive, see services).
-    parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("oauth2_tokens.id"),
-                                                        index=True)
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("oauth2_tokens.id"), index=True)
     client_id: Mapped[str] = mapped_column(ForeignKey("oauth2_clients.client_id"), index=True)
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), index=True)
     family_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("families.id"), index=True)
     grant_type: Mapped[str] = mapped_column(String(32))
     # The device a first-party (mobile) lineage belongs to: one live token per device.
-    device_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("mobile_devices.id"), index=True)
+    device_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("mobile_devices.id"), index=True)
     # Lifetime profile of the lineage: "oauth" (RFC grants) or "mobile" (Sure's 30 days).
     profile: Mapped[str] = mapped_column(String(16), default="oauth", server_default="oauth")
     # Scope of this access token (a refresh may narrow it).
@@ -166,8 +166,9 @@ class OAuthToken(Model, TokenMixin):
         )
 
     @classmethod
-    def access_token_active_clause(cls, now: datetime | ColumnElement[datetime]
-                                   ) -> ColumnElement[bool]:
+    def access_token_active_clause(
+        cls, now: datetime | ColumnElement[datetime]
+    ) -> ColumnElement[bool]:
         return and_(
             cls.revoked_at.is_(None),
             cls.access_revoked_at.is_(None),
@@ -184,8 +185,9 @@ class OAuthToken(Model, TokenMixin):
         )
 
     @classmethod
-    def refresh_token_active_clause(cls, now: datetime | ColumnElement[datetime]
-                                    ) -> ColumnElement[bool]:
+    def refresh_token_active_clause(
+        cls, now: datetime | ColumnElement[datetime]
+    ) -> ColumnElement[bool]:
         return and_(
             cls.refresh_token_digest.is_not(None),
             cls.revoked_at.is_(None),

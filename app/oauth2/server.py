@@ -55,8 +55,9 @@ class FormPayload(OAuth2Payload):
 
 
 class TollgateAuthorizationServer(AuthorizationServer):
-    def authenticate_client(self, request: OAuth2Request, methods: list[str],
-                            endpoint: str = "token") -> OAuthClient:
+    def authenticate_client(
+        self, request: OAuth2Request, methods: list[str], endpoint: str = "token"
+    ) -> OAuthClient:
         try:
             client: OAuthClient = super().authenticate_client(request, methods, endpoint)
         except ClientAuthenticationFailed:

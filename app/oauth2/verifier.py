@@ -22,7 +22,8 @@ class AccessTokenVerifier:
         # One round trip for the token and its owner, reading only the columns the decision
         # needs (this runs on every request). An inactive token is simply not found.
         row = db.session.execute(
-            _LOOKUP, {"digest": crypto.digest(credential), "now": utcnow()}).first()
+            _LOOKUP, {"digest": crypto.digest(credential), "now": utcnow()}
+        ).first()
         # Sure: a token with neither read nor read_write is a 401, not a 403.
         if row is None or not scopes.satisfies(row.scope, "read"):
             raise CredentialRejected(messages.ACCESS_TOKEN_INVALID)
@@ -46,8 +47,17 @@ class AccessTokenVerifier:
 
 # Built once; the digest and the time are bound per request.
 _LOOKUP = (
-    select(OAuthToken.id, OAuthToken.lineage_id, OAuthToken.scope, OAuthToken.client_id,
-           OAuthToken.user_id, User.family_id, User.role, User.active, OAuthClient.first_party)
+    select(
+        OAuthToken.id,
+        OAuthToken.lineage_id,
+        OAuthToken.scope,
+        OAuthToken.client_id,
+        OAuthToken.user_id,
+        User.family_id,
+        User.role,
+        User.active,
+        OAuthClient.first_party,
+    )
     .outerjoin(User, User.id == OAuthToken.user_id)
     .join(OAuthClient, OAuthClient.client_id == OAuthToken.client_id)
     .where(

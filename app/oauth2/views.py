@@ -30,9 +30,14 @@ bp = Blueprint("oauth2", __name__)
 
 # JSON endpoints outside the Sure contract: also served under /api/v1 (gate.twins).
 JSON_ENDPOINTS = {
-    "oauth2.token", "oauth2.revoke", "oauth2.introspect", "oauth2.token_info",
-    "oauth2.authorization_server_metadata", "oauth2.protected_resource_metadata",
-    "oauth2.register", "oauth2.authorized_applications",
+    "oauth2.token",
+    "oauth2.revoke",
+    "oauth2.introspect",
+    "oauth2.token_info",
+    "oauth2.authorization_server_metadata",
+    "oauth2.protected_resource_metadata",
+    "oauth2.register",
+    "oauth2.authorized_applications",
     "oauth2.revoke_authorized_application",
 }
 
@@ -49,8 +54,7 @@ SCOPE_DESCRIPTIONS = {
 def _with_issuer(response: Response) -> Response:
     """RFC 9207: every authorization response carries ``iss``."""
     if response.location:
-        response.location = add_params_to_uri(response.location,
-                                              [("iss", authorization.issuer())])
+        response.location = add_params_to_uri(response.location, [("iss", authorization.issuer())])
     return response
 
 
@@ -108,8 +112,16 @@ def authorize() -> WerkzeugResponse | str:
     client = grant.client
     hidden = {
         key: request.args[key]
-        for key in ("client_id", "redirect_uri", "response_type", "scope", "state",
-                    "code_challenge", "code_challenge_method", "display")
+        for key in (
+            "client_id",
+            "redirect_uri",
+            "response_type",
+            "scope",
+            "state",
+            "code_challenge",
+            "code_challenge_method",
+            "display",
+        )
         if key in request.args
     }
     requested = scopes.to_list(grant.request.scope)
@@ -132,8 +144,14 @@ def authorize_decision() -> WerkzeugResponse:
     except OAuth2Error as error:
         return _authorization_error(error)
     approved = request.form.get("confirm") == "yes"
-    applications.record_consent(current_user, grant.client.client_id, grant.request.scope,
-                                approved=approved, now=utcnow(), caller=current_caller())
+    applications.record_consent(
+        current_user,
+        grant.client.client_id,
+        grant.request.scope,
+        approved=approved,
+        now=utcnow(),
+        caller=current_caller(),
+    )
     response: Response = authorization.create_authorization_response(
         grant=grant, grant_user=current_user._get_current_object() if approved else None
     )
@@ -149,9 +167,7 @@ def _require_form_body() -> None:
     if request.args:
         raise InvalidRequestError("Parameters must be sent in the request body, not the URL.")
     if request.mimetype != "application/x-www-form-urlencoded":
-        raise InvalidRequestError(
-            "The request body must be application/x-www-form-urlencoded."
-        )
+        raise InvalidRequestError("The request body must be application/x-www-form-urlencoded.")
     repeated = [key for key in request.form if len(request.form.getlist(key)) > 1]
     if repeated:
         raise InvalidRequestError(f"Parameter '{repeated[0]}' was sent more than once.")
@@ -330,8 +346,7 @@ APPLICATION_MANAGERS = ("session", "oauth")
 
 
 @bp.get("/oauth/authorized_applications")
-@require(scope="read", credentials=APPLICATION_MANAGERS, user_required=True,
-         first_party_only=True)
+@require(scope="read", credentials=APPLICATION_MANAGERS, user_required=True, first_party_only=True)
 def authorized_applications() -> Response:
     user = current_principal_user()
     return jsonify(applications=applications.authorized_applications(user.id, now=utcnow()))
@@ -339,11 +354,11 @@ def authorized_applications() -> Response:
 
 @bp.delete("/oauth/authorized_applications/<client_id>")
 @csrf.exempt  # the gate checks CSRF itself, for cookie-authenticated writes only
-@require(scope="write", credentials=APPLICATION_MANAGERS, user_required=True,
-         first_party_only=True)
+@require(scope="write", credentials=APPLICATION_MANAGERS, user_required=True, first_party_only=True)
 def revoke_authorized_application(client_id: str) -> tuple[str, int]:
     user = current_principal_user()
-    if not applications.revoke_authorization(user, client_id, now=utcnow(),
-                                             caller=current_caller()):
+    if not applications.revoke_authorization(
+        user, client_id, now=utcnow(), caller=current_caller()
+    ):
         raise NotFound("No authorization for that application", error="not_found")
     return "", 204

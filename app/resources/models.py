@@ -39,8 +39,7 @@ MONEY = Money()
 transaction_tags = Table(
     "transaction_tags",
     db.metadata,
-    Column("transaction_id", ForeignKey("transactions.id", ondelete="CASCADE"),
-           primary_key=True),
+    Column("transaction_id", ForeignKey("transactions.id", ondelete="CASCADE"), primary_key=True),
     Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True, index=True),
 )
 
@@ -75,7 +74,8 @@ class Transaction(Model):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     family_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("families.id"), index=True)
     account_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
     date: Mapped[date] = mapped_column(Date, index=True)
     # Signed: positive money in, negative money out.
     amount: Mapped[Decimal] = mapped_column(MONEY)
@@ -86,8 +86,9 @@ class Transaction(Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     account: Mapped[Account] = relationship(lazy="joined")
-    tags: Mapped[list[Tag]] = relationship(secondary=transaction_tags, lazy="selectin",
-                                           order_by=Tag.name)
+    tags: Mapped[list[Tag]] = relationship(
+        secondary=transaction_tags, lazy="selectin", order_by=Tag.name
+    )
 
 
 class Valuation(Model):
@@ -99,7 +100,8 @@ class Valuation(Model):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     family_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("families.id"), index=True)
     account_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
     date: Mapped[date] = mapped_column(Date)
     amount: Mapped[Decimal] = mapped_column(MONEY)
     currency: Mapped[str] = mapped_column(String(3))

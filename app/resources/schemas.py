@@ -19,9 +19,13 @@ def _amount_in_range(value: Decimal) -> None:
 def _money(**kwargs) -> fields.Decimal:  # type: ignore[no-untyped-def]
     """Exact decimals: sent as a JSON number or string, returned as a string ("12.5000")."""
     return fields.Decimal(
-        places=4, as_string=True, allow_nan=False, validate=_amount_in_range,
+        places=4,
+        as_string=True,
+        allow_nan=False,
+        validate=_amount_in_range,
         metadata={"type": ["string", "number"], "format": "decimal", "example": "12.50"},
-        **kwargs)
+        **kwargs,
+    )
 
 
 class StrictSchema(Schema):
@@ -125,8 +129,9 @@ class TransactionPatch(TransactionIn):
 
 class TagIn(StrictSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    color = fields.String(validate=validate.Regexp(r"^#[0-9a-fA-F]{6}$",
-                                                   error="must be a hex color like #1a2b3c"))
+    color = fields.String(
+        validate=validate.Regexp(r"^#[0-9a-fA-F]{6}$", error="must be a hex color like #1a2b3c")
+    )
 
 
 class TagPatch(TagIn):
@@ -152,8 +157,10 @@ class ValuationPatch(StrictSchema):
 def page_of(name: str, item: type[Schema]) -> type[Schema]:
     """A list response: ``{<name>: [...], "pagination": {...}}``."""
     return Schema.from_dict(
-        {name: fields.List(fields.Nested(item), required=True),
-         "pagination": fields.Nested(Pagination, required=True)},
+        {
+            name: fields.List(fields.Nested(item), required=True),
+            "pagination": fields.Nested(Pagination, required=True),
+        },
         name=f"{item.__name__.removesuffix('Out')}Page",
     )
 

@@ -30,18 +30,27 @@ class Page:
 
     @property
     def pagination(self) -> dict[str, int]:
-        return {"page": self.page, "per_page": self.per_page, "total_count": self.total_count,
-                "total_pages": max(1, math.ceil(self.total_count / self.per_page))}
+        return {
+            "page": self.page,
+            "per_page": self.per_page,
+            "total_count": self.total_count,
+            "total_pages": max(1, math.ceil(self.total_count / self.per_page)),
+        }
 
 
 def paginate(query: Select[Any], page: int, per_page: int) -> Page:
     """One round trip for the page and the total (a window count); a second, plain count
     only when the page is past the end."""
     per_page = min(per_page, 100)  # Sure clamps per_page to 100
-    rows = db.session.execute(
-        query.add_columns(func.count().over().label("total"))
-        .limit(per_page).offset((page - 1) * per_page)
-    ).unique().all()
+    rows = (
+        db.session.execute(
+            query.add_columns(func.count().over().label("total"))
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        )
+        .unique()
+        .all()
+    )
     if rows:
         return Page([row[0] for row in rows], page, per_page, rows[0].total)
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
@@ -53,8 +62,7 @@ def _get(model: type[Record], family_id: uuid.UUID, object_id: uuid.UUID | str) 
         key = object_id if isinstance(object_id, uuid.UUID) else uuid.UUID(str(object_id))
     except ValueError as exc:
         raise NotFound() from exc
-    found = db.session.scalar(
-        select(model).where(model.id == key, model.family_id == family_id))
+    found = db.session.scalar(select(model).where(model.id == key, model.family_id == family_id))
     if found is None:
         raise NotFound()
     return found
@@ -67,14 +75,21 @@ def _invalid(message: str) -> ValidationFailed:
 # --- accounts (read-only through the API; created by the CLI) -------------------------------
 
 
-def create_account(*, family_id: uuid.UUID, name: str, currency: str, balance: Decimal,
-                   now: datetime) -> Account:
+def create_account(
+    *, family_id: uuid.UUID, name: str, currency: str, balance: Decimal, now: datetime
+) -> Account:
     if not name.strip() or len(name) > 255:
         raise _invalid("Name must be 1 to 255 characters")
     if len(currency) != 3 or not currency.isalpha() or not currency.isupper():
         raise _invalid("Currency must be a 3-letter ISO code")
-    account = Account(family_id=family_id, name=name.strip(), currency=currency,
-                      balance=balance, created_at=now, updated_at=now)
+    account = Account(
+        family_id=family_id,
+        name=name.strip(),
+        currency=currency,
+        balance=balance,
+        created_at=now,
+        updated_at=now,
+    )
     db.session.add(account)
     try:
         db.session.commit()
@@ -86,8 +101,7 @@ def create_account(*, family_id: uuid.UUID, name: str, currency: str, balance: D
 
 
 def list_accounts(family_id: uuid.UUID, page: int, per_page: int) -> Page:
-    query = select(Account).where(Account.family_id == family_id).order_by(Account.name,
-                                                                           Account.id)
+    query = select(Account).where(Account.family_id == family_id).order_by(Account.name, Account.id)
     return paginate(query, page, per_page)
 
 
@@ -138,9 +152,15 @@ def delete_tag(family_id: uuid.UUID, tag_id: str) -> None:
 # --- transactions --------------------------------------------------------------------------
 
 
-def list_transactions(family_id: uuid.UUID, *, page: int, per_page: int,
-                      account_id: uuid.UUID | None = None, start_date: date | None = None,
-                      end_date: date | None = None) -> Page:
+def list_transactions(
+    family_id: uuid.UUID,
+    *,
+    page: int,
+    per_page: int,
+    account_id: uuid.UUID | None = None,
+    start_date: date | None = None,
+    end_date: date | None = None,
+) -> Page:
     if start_date and end_date and start_date > end_date:
         raise _invalid("start_date must not be after end_date")
     query = select(Transaction).where(Transaction.family_id == family_id)
@@ -159,9 +179,11 @@ def get_transaction(family_id: uuid.UUID, transaction_id: str) -> Transaction:
 
 def _tags(family_id: uuid.UUID, tag_ids: list[uuid.UUID]) -> list[Tag]:
     wanted = list(dict.fromkeys(tag_ids))
-    tags = db.session.scalars(
-        select(Tag).where(Tag.family_id == family_id, Tag.id.in_(wanted))
-    ).all() if wanted else []
+    tags = (
+        db.session.scalars(select(Tag).where(Tag.family_id == family_id, Tag.id.in_(wanted))).all()
+        if wanted
+        else []
+    )
     if len(tags) != len(wanted):
         raise NotFound()
     return list(tags)
@@ -170,9 +192,15 @@ def _tags(family_id: uuid.UUID, tag_ids: list[uuid.UUID]) -> list[Tag]:
 def create_transaction(family_id: uuid.UUID, data: dict[str, Any], now: datetime) -> Transaction:
     account = _get(Account, family_id, data["account_id"])
     transaction = Transaction(
-        family_id=family_id, account=account, date=data["date"], amount=data["amount"],
-        currency=data.get("currency") or account.currency, name=data["name"],
-        notes=data.get("notes"), created_at=now, updated_at=now,
+        family_id=family_id,
+        account=account,
+        date=data["date"],
+        amount=data["amount"],
+        currency=data.get("currency") or account.currency,
+        name=data["name"],
+        notes=data.get("notes"),
+        created_at=now,
+        updated_at=now,
         tags=_tags(family_id, data.get("tag_ids", [])),
     )
     db.session.add(transaction)
@@ -180,8 +208,9 @@ def create_transaction(family_id: uuid.UUID, data: dict[str, Any], now: datetime
     return transaction
 
 
-def update_transaction(family_id: uuid.UUID, transaction_id: str, data: dict[str, Any],
-                       now: datetime) -> Transaction:
+def update_transaction(
+    family_id: uuid.UUID, transaction_id: str, data: dict[str, Any], now: datetime
+) -> Transaction:
     transaction = get_transaction(family_id, transaction_id)
     if "account_id" in data:
         transaction.account = _get(Account, family_id, data.pop("account_id"))
@@ -203,8 +232,11 @@ def delete_transaction(family_id: uuid.UUID, transaction_id: str) -> None:
 
 
 def list_valuations(family_id: uuid.UUID, page: int, per_page: int) -> Page:
-    query = select(Valuation).where(Valuation.family_id == family_id).order_by(
-        Valuation.date.desc(), Valuation.id)
+    query = (
+        select(Valuation)
+        .where(Valuation.family_id == family_id)
+        .order_by(Valuation.date.desc(), Valuation.id)
+    )
     return paginate(query, page, per_page)
 
 
@@ -224,13 +256,22 @@ def _save_valuation(valuation: Valuation) -> Valuation:
 
 def create_valuation(family_id: uuid.UUID, data: dict[str, Any], now: datetime) -> Valuation:
     account = _get(Account, family_id, data["account_id"])
-    return _save_valuation(Valuation(
-        family_id=family_id, account=account, date=data["date"], amount=data["amount"],
-        currency=account.currency, created_at=now, updated_at=now))
+    return _save_valuation(
+        Valuation(
+            family_id=family_id,
+            account=account,
+            date=data["date"],
+            amount=data["amount"],
+            currency=account.currency,
+            created_at=now,
+            updated_at=now,
+        )
+    )
 
 
-def update_valuation(family_id: uuid.UUID, valuation_id: str, data: dict[str, Any],
-                     now: datetime) -> Valuation:
+def update_valuation(
+    family_id: uuid.UUID, valuation_id: str, data: dict[str, Any], now: datetime
+) -> Valuation:
     valuation = get_valuation(family_id, valuation_id)
     for key, value in data.items():
         setattr(valuation, key, value)
@@ -247,8 +288,10 @@ def sync_family(family_id: uuid.UUID, now: datetime) -> Sync:
     accounts = db.session.scalars(select(Account).where(Account.family_id == family_id)).all()
     for account in accounts:
         anchor = db.session.execute(
-            select(Valuation.date, Valuation.amount).where(Valuation.account_id == account.id)
-            .order_by(Valuation.date.desc()).limit(1)
+            select(Valuation.date, Valuation.amount)
+            .where(Valuation.account_id == account.id)
+            .order_by(Valuation.date.desc())
+            .limit(1)
         ).first()
         since = select(Transaction.amount).where(Transaction.account_id == account.id)
         if anchor is not None:
@@ -257,8 +300,13 @@ def sync_family(family_id: uuid.UUID, now: datetime) -> Sync:
         moved = sum(db.session.scalars(since).all(), Decimal(0))
         account.balance = (anchor.amount if anchor else Decimal(0)) + moved
         account.updated_at = now
-    sync = Sync(family_id=family_id, status="completed", accounts_synced=len(accounts),
-                created_at=now, completed_at=now)
+    sync = Sync(
+        family_id=family_id,
+        status="completed",
+        accounts_synced=len(accounts),
+        created_at=now,
+        completed_at=now,
+    )
     db.session.add(sync)
     db.session.commit()
     return sync
@@ -267,22 +315,29 @@ def sync_family(family_id: uuid.UUID, now: datetime) -> Sync:
 # --- a family's data as a whole (reset, purge) ---------------------------------------------
 
 # The family-owned tables delete_family_data empties (the purge's foreign-key check uses it).
-FAMILY_DATA_COLUMNS = (Transaction.family_id, Valuation.family_id, Tag.family_id,
-                       Sync.family_id, Account.family_id)
+FAMILY_DATA_COLUMNS = (
+    Transaction.family_id,
+    Valuation.family_id,
+    Tag.family_id,
+    Sync.family_id,
+    Account.family_id,
+)
 
 
 def count_family_data(family_id: uuid.UUID) -> dict[str, int]:
     """What is left of a family's data, per kind (Sure leaves syncs out of these counts)."""
     family_transactions = select(Transaction.id).where(Transaction.family_id == family_id)
     counted = {
-        "accounts": select(func.count()).select_from(Account)
-        .where(Account.family_id == family_id),
-        "transactions": select(func.count()).select_from(Transaction)
+        "accounts": select(func.count()).select_from(Account).where(Account.family_id == family_id),
+        "transactions": select(func.count())
+        .select_from(Transaction)
         .where(Transaction.family_id == family_id),
         "tags": select(func.count()).select_from(Tag).where(Tag.family_id == family_id),
-        "taggings": select(func.count()).select_from(transaction_tags)
+        "taggings": select(func.count())
+        .select_from(transaction_tags)
         .where(transaction_tags.c.transaction_id.in_(family_transactions)),
-        "valuations": select(func.count()).select_from(Valuation)
+        "valuations": select(func.count())
+        .select_from(Valuation)
         .where(Valuation.family_id == family_id),
     }
     return {kind: db.session.scalar(query) or 0 for kind, query in counted.items()}
@@ -294,9 +349,11 @@ def delete_family_data(family_id: uuid.UUID) -> dict[str, int]:
     ids = select(Transaction.id).where(Transaction.family_id == family_id)
     return {
         "taggings": execute_count(
-            delete(transaction_tags).where(transaction_tags.c.transaction_id.in_(ids))),
+            delete(transaction_tags).where(transaction_tags.c.transaction_id.in_(ids))
+        ),
         "transactions": execute_count(
-            delete(Transaction).where(Transaction.family_id == family_id)),
+            delete(Transaction).where(Transaction.family_id == family_id)
+        ),
         "valuations": execute_count(delete(Valuation).where(Valuation.family_id == family_id)),
         "tags": execute_count(delete(Tag).where(Tag.family_id == family_id)),
         "syncs": execute_count(delete(Sync).where(Sync.family_id == family_id)),

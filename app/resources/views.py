@@ -69,8 +69,9 @@ def _one(item: type[Schema], obj: Any, status: int = 200) -> tuple[Response, int
 @doc("List the family's accounts", response=schemas.AccountPage, query=schemas.PageQuery)
 def accounts_index() -> Response:
     q = _query(schemas.PageQuery)
-    return _page("accounts", svc.list_accounts(_family(), q["page"], q["per_page"]),
-                 schemas.AccountOut)
+    return _page(
+        "accounts", svc.list_accounts(_family(), q["page"], q["per_page"]), schemas.AccountOut
+    )
 
 
 @bp.get("/accounts/<account_id>")
@@ -89,8 +90,13 @@ def accounts_show(account_id: str) -> tuple[Response, int]:
 def transactions_index() -> Response:
     q = _query(schemas.TransactionQuery)
     page = svc.list_transactions(
-        _family(), page=q["page"], per_page=q["per_page"], account_id=q.get("account_id"),
-        start_date=q.get("start_date"), end_date=q.get("end_date"))
+        _family(),
+        page=q["page"],
+        per_page=q["per_page"],
+        account_id=q.get("account_id"),
+        start_date=q.get("start_date"),
+        end_date=q.get("end_date"),
+    )
     return _page("transactions", page, schemas.TransactionOut)
 
 
@@ -103,8 +109,13 @@ def transactions_show(transaction_id: str) -> tuple[Response, int]:
 
 @bp.post("/transactions")
 @require(scope="write", permission="transactions.write")
-@doc("Create a transaction", response=schemas.TransactionOut, status=201,
-     body=schemas.TransactionIn, body_key="transaction")
+@doc(
+    "Create a transaction",
+    response=schemas.TransactionOut,
+    status=201,
+    body=schemas.TransactionIn,
+    body_key="transaction",
+)
 def transactions_create() -> tuple[Response, int]:
     data = _body("transaction", schemas.TransactionIn)
     return _one(schemas.TransactionOut, svc.create_transaction(_family(), data, utcnow()), 201)
@@ -112,8 +123,12 @@ def transactions_create() -> tuple[Response, int]:
 
 @bp.route("/transactions/<transaction_id>", methods=["PATCH", "PUT"])
 @require(scope="write", permission="transactions.write")
-@doc("Update a transaction", response=schemas.TransactionOut, body=schemas.TransactionPatch,
-     body_key="transaction")
+@doc(
+    "Update a transaction",
+    response=schemas.TransactionOut,
+    body=schemas.TransactionPatch,
+    body_key="transaction",
+)
 def transactions_update(transaction_id: str) -> tuple[Response, int]:
     data = _body("transaction", schemas.TransactionPatch)
     updated = svc.update_transaction(_family(), transaction_id, data, utcnow())
@@ -122,8 +137,10 @@ def transactions_update(transaction_id: str) -> tuple[Response, int]:
 
 @bp.delete("/transactions/<transaction_id>")
 @require(scope="write", permission="transactions.write")
-@doc("Delete a transaction", response={"type": "object",
-                                       "properties": {"message": {"type": "string"}}})
+@doc(
+    "Delete a transaction",
+    response={"type": "object", "properties": {"message": {"type": "string"}}},
+)
 def transactions_destroy(transaction_id: str) -> Response:
     svc.delete_transaction(_family(), transaction_id)
     return jsonify(message="Transaction deleted successfully")
@@ -179,8 +196,9 @@ def tags_destroy(tag_id: str) -> Response:
 @doc("List valuations", response=schemas.ValuationPage, query=schemas.PageQuery)
 def valuations_index() -> Response:
     q = _query(schemas.PageQuery)
-    return _page("valuations", svc.list_valuations(_family(), q["page"], q["per_page"]),
-                 schemas.ValuationOut)
+    return _page(
+        "valuations", svc.list_valuations(_family(), q["page"], q["per_page"]), schemas.ValuationOut
+    )
 
 
 @bp.get("/valuations/<valuation_id>")
@@ -192,8 +210,13 @@ def valuations_show(valuation_id: str) -> tuple[Response, int]:
 
 @bp.post("/valuations")
 @require(scope="write", permission="valuations.write")
-@doc("Record a valuation", response=schemas.ValuationOut, status=201,
-     body=schemas.ValuationIn, body_key="valuation")
+@doc(
+    "Record a valuation",
+    response=schemas.ValuationOut,
+    status=201,
+    body=schemas.ValuationIn,
+    body_key="valuation",
+)
 def valuations_create() -> tuple[Response, int]:
     data = _body("valuation", schemas.ValuationIn)
     return _one(schemas.ValuationOut, svc.create_valuation(_family(), data, utcnow()), 201)
@@ -201,12 +224,15 @@ def valuations_create() -> tuple[Response, int]:
 
 @bp.route("/valuations/<valuation_id>", methods=["PATCH", "PUT"])
 @require(scope="write", permission="valuations.write")
-@doc("Update a valuation", response=schemas.ValuationOut, body=schemas.ValuationPatch,
-     body_key="valuation")
+@doc(
+    "Update a valuation",
+    response=schemas.ValuationOut,
+    body=schemas.ValuationPatch,
+    body_key="valuation",
+)
 def valuations_update(valuation_id: str) -> tuple[Response, int]:
     data = _body("valuation", schemas.ValuationPatch)
-    return _one(schemas.ValuationOut, svc.update_valuation(_family(), valuation_id, data,
-                                                           utcnow()))
+    return _one(schemas.ValuationOut, svc.update_valuation(_family(), valuation_id, data, utcnow()))
 
 
 # --- sync ----------------------------------------------------------------------------------

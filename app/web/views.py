@@ -78,15 +78,22 @@ def login_submit() -> Page | Redirect:
             channel="web",
         )
     except TooManyRequests as exc:
-        page = render_template("login.html", next=next_path, email=email,
-                               error="Too many attempts. Try again later.")
+        page = render_template(
+            "login.html", next=next_path, email=email, error="Too many attempts. Try again later."
+        )
         return page, 429, {"Retry-After": str(exc.retry_after)}
     except signin.SecondFactorRequired:
-        return render_template("login.html", next=next_path, email=email, otp=True,
-                               error="Enter the 6-digit code from your authenticator app."), 401
+        return render_template(
+            "login.html",
+            next=next_path,
+            email=email,
+            otp=True,
+            error="Enter the 6-digit code from your authenticator app.",
+        ), 401
     except signin.InvalidCredentials:
-        return render_template("login.html", next=next_path, email=email,
-                               error="Invalid email or password."), 401
+        return render_template(
+            "login.html", next=next_path, email=email, error="Invalid email or password."
+        ), 401
     # A fresh session at sign-in: nothing from before (fixation) survives.
     web_sessions.end_web_session(session.get("sid"), now=utcnow())
     session.clear()
@@ -133,8 +140,9 @@ def _account_holder() -> User:
 
 def _security_page(status: int = 200, **context: object) -> tuple[str, int]:
     user = _account_holder()
-    page = render_template("security.html", user=user,
-                           remaining=mfa.remaining_backup_codes(user), **context)
+    page = render_template(
+        "security.html", user=user, remaining=mfa.remaining_backup_codes(user), **context
+    )
     return page, status
 
 
@@ -154,8 +162,12 @@ def security() -> Page:
 @sign_in_required
 def security_enrol() -> Page:
     try:
-        enrolment = mfa.start_enrolment(_account_holder(), request.form.get("password", ""),
-                                        now=utcnow(), caller=current_caller())
+        enrolment = mfa.start_enrolment(
+            _account_holder(),
+            request.form.get("password", ""),
+            now=utcnow(),
+            caller=current_caller(),
+        )
     except mfa.MfaError as exc:
         return _security_page(422, error=exc.description)
     except TooManyRequests as exc:
@@ -168,8 +180,9 @@ def security_enrol() -> Page:
 def security_confirm() -> Page:
     user = _account_holder()
     try:
-        codes = mfa.confirm_enrolment(user, request.form.get("code", ""), now=utcnow(),
-                                      caller=current_caller())
+        codes = mfa.confirm_enrolment(
+            user, request.form.get("code", ""), now=utcnow(), caller=current_caller()
+        )
     except mfa.MfaError as exc:
         return _security_page(422, error=exc.description)
     except TooManyRequests as exc:
@@ -182,8 +195,9 @@ def security_confirm() -> Page:
 @sign_in_required
 def security_backup_codes() -> Page:
     try:
-        codes = mfa.regenerate_backup_codes(_account_holder(), request.form.get("code", ""),
-                                            now=utcnow(), caller=current_caller())
+        codes = mfa.regenerate_backup_codes(
+            _account_holder(), request.form.get("code", ""), now=utcnow(), caller=current_caller()
+        )
     except mfa.MfaError as exc:
         return _security_page(422, error=exc.description)
     except TooManyRequests as exc:
@@ -196,8 +210,13 @@ def security_backup_codes() -> Page:
 def security_disable() -> Page:
     user = _account_holder()
     try:
-        mfa.disable(user, request.form.get("password", ""), request.form.get("code", ""),
-                    now=utcnow(), caller=current_caller())
+        mfa.disable(
+            user,
+            request.form.get("password", ""),
+            request.form.get("code", ""),
+            now=utcnow(),
+            caller=current_caller(),
+        )
     except mfa.MfaError as exc:
         return _security_page(422, error=exc.description)
     except TooManyRequests as exc:

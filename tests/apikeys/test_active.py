@@ -11,14 +11,17 @@ from sqlalchemy import select
 from app.clock import utcnow
 
 
-@pytest.mark.parametrize(("expires_in", "revoked", "active"), [
-    (None, False, True),
-    (timedelta(seconds=1), False, True),
-    (timedelta(0), False, False),
-    (timedelta(seconds=-1), False, False),
-    (None, True, False),
-    (timedelta(days=1), True, False),
-])
+@pytest.mark.parametrize(
+    ("expires_in", "revoked", "active"),
+    [
+        (None, False, True),
+        (timedelta(seconds=1), False, True),
+        (timedelta(0), False, False),
+        (timedelta(seconds=-1), False, False),
+        (None, True, False),
+        (timedelta(days=1), True, False),
+    ],
+)
 def test_listing_and_verification_agree(app, user, expires_in, revoked, active) -> None:
     from app.apikeys import services
     from app.apikeys.models import ApiKey

@@ -38,11 +38,24 @@ from tests.support.oauth import authorize, exchange_code
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 KEY_RE = re.compile(r"^tgk_[A-Za-z0-9_-]{43}$")
-UNAUTHORIZED = {"error": "unauthorized",
-                "message": "Access token or API key is invalid, expired, or missing"}
+UNAUTHORIZED = {
+    "error": "unauthorized",
+    "message": "Access token or API key is invalid, expired, or missing",
+}
 NOT_FOUND = {"error": "record_not_found", "message": "The requested resource was not found"}
-DESCRIBED = {"id", "name", "scope", "scopes", "source", "tier", "display_prefix", "created_at",
-             "expires_at", "last_used_at", "revoked_at"}
+DESCRIBED = {
+    "id",
+    "name",
+    "scope",
+    "scopes",
+    "source",
+    "tier",
+    "display_prefix",
+    "created_at",
+    "expires_at",
+    "last_used_at",
+    "revoked_at",
+}
 
 
 def api_key(value: str) -> dict[str, str]:
@@ -90,8 +103,9 @@ class Browser:
     def revoke(self, key_id: str):  # type: ignore[no-untyped-def]
         return self.client.delete(f"/api/v1/api_keys/{key_id}", headers=self.headers)
 
-    def new_key(self, name: str = "laptop", scope: str = "read_write",
-                **extra: Any) -> dict[str, Any]:
+    def new_key(
+        self, name: str = "laptop", scope: str = "read_write", **extra: Any
+    ) -> dict[str, Any]:
         response = self.create(name=name, scope=scope, **extra)
         assert response.status_code == 201, response.get_json()
         return response.get_json()
@@ -117,13 +131,23 @@ def make_key(app: Flask) -> Callable[..., dict[str, Any]]:
 
     counter = iter(range(1, 10_000))
 
-    def factory(owner: UserInfo, name: str | None = None, scope: str = "read_write",
-                source: str = "web", tier: str = "standard") -> dict[str, Any]:
+    def factory(
+        owner: UserInfo,
+        name: str | None = None,
+        scope: str = "read_write",
+        source: str = "web",
+        tier: str = "standard",
+    ) -> dict[str, Any]:
         name = name or f"service key {next(counter)}"
         with app.app_context():
-            created = services.create_api_key(db.session.get(User, owner.id), name=name,
-                                              scope=scope, source=source, tier=tier,
-                                              now=utcnow())
+            created = services.create_api_key(
+                db.session.get(User, owner.id),
+                name=name,
+                scope=scope,
+                source=source,
+                tier=tier,
+                now=utcnow(),
+            )
             return {"id": str(created.api_key.id), "key": created.key, "name": name}
 
     return factory
@@ -144,7 +168,8 @@ def active_keys(app: Flask, user_id: uuid.UUID, source: str | None = None) -> li
 
     with app.app_context():
         query = select(ApiKey.id, ApiKey.name, ApiKey.source).where(
-            ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
+            ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None)
+        )
         if source is not None:
             query = query.where(ApiKey.source == source)
         return list(db.session.execute(query).all())
@@ -191,8 +216,10 @@ def test_create_returns_the_key_once(api, browser) -> None:
 
 
 def test_keys_are_distinct(browser) -> None:
-    keys = {browser.new_key(name=f"k{n}", source=source)["key"]
-            for n, source in enumerate(("web", "mobile", "monitoring"))}
+    keys = {
+        browser.new_key(name=f"k{n}", source=source)["key"]
+        for n, source in enumerate(("web", "mobile", "monitoring"))
+    }
     assert len(keys) == 3
 
 
@@ -204,38 +231,44 @@ def test_list_is_newest_first_and_empty_at_first(browser) -> None:
     assert names == [second["name"], first["name"]]
 
 
-@pytest.mark.parametrize("body", [
-    {"api_key": {"name": "sure form", "scopes": ["read"]}},
-    {"name": "sure scopes", "scopes": ["read"]},
-    {"name": "sure string", "scopes": "read"},
-    {"api_key": {"name": "wrapped", "scope": "read", "source": "monitoring"}},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"api_key": {"name": "sure form", "scopes": ["read"]}},
+        {"name": "sure scopes", "scopes": ["read"]},
+        {"name": "sure string", "scopes": "read"},
+        {"api_key": {"name": "wrapped", "scope": "read", "source": "monitoring"}},
+    ],
+)
 def test_create_accepts_sure_shapes(browser, body) -> None:
     response = browser.client.post("/api/v1/api_keys", json=body, headers=browser.headers)
     assert response.status_code == 201, response.get_json()
     assert response.get_json()["scopes"] == ["read"]
 
 
-@pytest.mark.parametrize("body", [
-    {"scope": "read"},
-    {"name": "", "scope": "read"},
-    {"name": "   ", "scope": "read"},
-    {"name": "x" * 101, "scope": "read"},
-    {"name": "no scope"},
-    {"name": "bad scope", "scope": "write"},
-    {"name": "bad scope", "scope": "admin"},
-    {"name": "two scopes", "scopes": ["read", "read_write"]},
-    {"name": "empty scopes", "scopes": []},
-    {"name": "bad source", "scope": "read", "source": "desktop"},
-    {"name": "tier", "scope": "read", "tier": "enterprise"},  # tiers are an operator's choice
-    {"name": "days", "scope": "read", "expires_in_days": 0},
-    {"name": "days", "scope": "read", "expires_in_days": -1},
-    {"name": "days", "scope": "read", "expires_in_days": 3651},
-    {"name": "days", "scope": "read", "expires_in_days": "soon"},
-    {"name": None, "scope": "read"},
-    {"name": ["x"], "scope": "read"},
-    {"name": "unknown", "scope": "read", "owner": "someone else"},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"scope": "read"},
+        {"name": "", "scope": "read"},
+        {"name": "   ", "scope": "read"},
+        {"name": "x" * 101, "scope": "read"},
+        {"name": "no scope"},
+        {"name": "bad scope", "scope": "write"},
+        {"name": "bad scope", "scope": "admin"},
+        {"name": "two scopes", "scopes": ["read", "read_write"]},
+        {"name": "empty scopes", "scopes": []},
+        {"name": "bad source", "scope": "read", "source": "desktop"},
+        {"name": "tier", "scope": "read", "tier": "enterprise"},  # tiers are an operator's choice
+        {"name": "days", "scope": "read", "expires_in_days": 0},
+        {"name": "days", "scope": "read", "expires_in_days": -1},
+        {"name": "days", "scope": "read", "expires_in_days": 3651},
+        {"name": "days", "scope": "read", "expires_in_days": "soon"},
+        {"name": None, "scope": "read"},
+        {"name": ["x"], "scope": "read"},
+        {"name": "unknown", "scope": "read", "owner": "someone else"},
+    ],
+)
 def test_invalid_creation_is_422(browser, body) -> None:
     response = browser.create(**body)
     assert response.status_code == 422, response.get_json()
@@ -252,8 +285,11 @@ def test_blank_name_says_so(browser) -> None:
 
 @pytest.mark.parametrize("raw", [b"", b"[]", b'"x"', b"null", b"{", b'{"api_key": 1}'])
 def test_body_that_is_not_an_object_is_refused(browser, raw) -> None:
-    response = browser.client.post("/api/v1/api_keys", data=raw, headers={
-        **browser.headers, "Content-Type": "application/json"})
+    response = browser.client.post(
+        "/api/v1/api_keys",
+        data=raw,
+        headers={**browser.headers, "Content-Type": "application/json"},
+    )
     assert response.status_code in (400, 422), response.get_json()
     assert response.get_json()["error"] in ("bad_request", "validation_failed")
 
@@ -269,14 +305,17 @@ def test_expires_in_days(app, api, browser) -> None:
 
 
 def test_only_a_digest_is_stored(app, browser, make_key, user) -> None:
-    keys = [browser.new_key(name="browser key")["key"],
-            make_key(user, source="mobile")["key"]]
+    keys = [browser.new_key(name="browser key")["key"], make_key(user, source="mobile")["key"]]
     with app.app_context():
         from app.extensions import db
 
-        stored = {table: [tuple(str(v) for v in row)
-                          for row in db.session.execute(text(f"SELECT * FROM {table}"))]
-                  for table in ("api_keys", "audit_events")}
+        stored = {
+            table: [
+                tuple(str(v) for v in row)
+                for row in db.session.execute(text(f"SELECT * FROM {table}"))
+            ]
+            for table in ("api_keys", "audit_events")
+        }
         digests = set(db.session.scalars(text("SELECT key_digest FROM api_keys")))
     assert len(stored["api_keys"]) == 2
     for key in keys:
@@ -303,11 +342,9 @@ def test_a_new_key_replaces_the_sources_previous_key(api, browser) -> None:
 
 
 def test_one_active_key_per_source_three_sources(app, api, browser, user) -> None:
-    made = {s: browser.new_key(name=f"{s} key", source=s) for s in ("web", "mobile",
-                                                                    "monitoring")}
+    made = {s: browser.new_key(name=f"{s} key", source=s) for s in ("web", "mobile", "monitoring")}
     assert all(works(api, m["key"]) for m in made.values())
-    assert sorted(r.source for r in active_keys(app, user.id)) == ["mobile", "monitoring",
-                                                                   "web"]
+    assert sorted(r.source for r in active_keys(app, user.id)) == ["mobile", "monitoring", "web"]
 
 
 def test_replacement_by_the_service_too(app, api, user, make_key) -> None:
@@ -323,13 +360,14 @@ def test_duplicate_active_name_is_422_and_changes_nothing(api, browser) -> None:
     phone = browser.new_key(name="phone", source="mobile")
     response = browser.create(name="shared name", scope="read", source="mobile")
     assert response.status_code == 422
-    assert response.get_json() == {"error": "validation_failed",
-                                   "message": "Name has already been taken",
-                                   "errors": ["Name has already been taken"]}
+    assert response.get_json() == {
+        "error": "validation_failed",
+        "message": "Name has already been taken",
+        "errors": ["Name has already been taken"],
+    }
     # The refused creation did not retire the mobile key it would have replaced.
     assert works(api, phone["key"]) and works(api, web["key"])
-    assert {k["name"] for k in browser.list().get_json()["api_keys"]} == {"shared name",
-                                                                          "phone"}
+    assert {k["name"] for k in browser.list().get_json()["api_keys"]} == {"shared name", "phone"}
 
 
 def test_same_name_same_source_replaces(api, browser) -> None:
@@ -396,32 +434,39 @@ def test_revoking_an_unknown_id_is_404(browser, key_id) -> None:
 def test_an_api_key_cannot_manage_keys(api, browser) -> None:
     created = browser.new_key(scope="read_write")
     headers = api_key(created["key"])
-    for response in (api.get("/api/v1/api_keys", headers=headers),
-                     api.post("/api/v1/api_keys", headers=headers,
-                              json={"name": "successor", "scope": "read_write"}),
-                     api.delete(f"/api/v1/api_keys/{created['id']}", headers=headers)):
+    for response in (
+        api.get("/api/v1/api_keys", headers=headers),
+        api.post(
+            "/api/v1/api_keys", headers=headers, json={"name": "successor", "scope": "read_write"}
+        ),
+        api.delete(f"/api/v1/api_keys/{created['id']}", headers=headers),
+    ):
         assert response.status_code == 403, response.get_json()
         assert response.get_json()["error"] == "forbidden"
     assert works(api, created["key"])
     assert [k["name"] for k in browser.list().get_json()["api_keys"]] == [created["name"]]
 
 
-FIRST_PARTY_ONLY = {"error": "forbidden",
-                    "message": "Only the account holder's own session or app can manage "
-                               "credentials and account security"}
+FIRST_PARTY_ONLY = {
+    "error": "forbidden",
+    "message": "Only the account holder's own session or app can manage "
+    "credentials and account security",
+}
 
 
 @pytest.mark.parametrize("scope", ["read", "read_write"])
-def test_a_third_party_token_cannot_manage_keys(api, browser, signed_in, oauth_client,
-                                                scope) -> None:
+def test_a_third_party_token_cannot_manage_keys(
+    api, browser, signed_in, oauth_client, scope
+) -> None:
     """Whatever the scope the user granted it (a read_write token used to be enough): a key
     minted by a third-party app would outlive the user's revocation of that app."""
     created = browser.new_key()
     token = oauth_token(signed_in, oauth_client, scope)
-    for response in (api.get("/api/v1/api_keys", headers=bearer(token)),
-                     api.post("/api/v1/api_keys", headers=bearer(token),
-                              json={"name": "x", "scope": "read"}),
-                     api.delete(f"/api/v1/api_keys/{created['id']}", headers=bearer(token))):
+    for response in (
+        api.get("/api/v1/api_keys", headers=bearer(token)),
+        api.post("/api/v1/api_keys", headers=bearer(token), json={"name": "x", "scope": "read"}),
+        api.delete(f"/api/v1/api_keys/{created['id']}", headers=bearer(token)),
+    ):
         assert response.status_code == 403
         assert response.get_json() == FIRST_PARTY_ONLY
     assert works(api, created["key"])
@@ -432,8 +477,9 @@ def test_a_first_party_token_manages_keys(app, api, user) -> None:
     from tests.support.sure import mobile_login
 
     headers = bearer(mobile_login(api, user.email)["access_token"])
-    response = api.post("/api/v1/api_keys", headers=headers,
-                        json={"name": "from the app", "scope": "read"})
+    response = api.post(
+        "/api/v1/api_keys", headers=headers, json={"name": "from the app", "scope": "read"}
+    )
     assert response.status_code == 201, response.get_json()
     created = response.get_json()
     assert response.headers["Cache-Control"] == "no-store"
@@ -450,27 +496,33 @@ def test_a_key_remembers_the_client_that_created_it(app, api, browser, user) -> 
 
     in_browser = browser.new_key(name="browser", source="web")
     headers = bearer(mobile_login(api, user.email)["access_token"])
-    from_app = api.post("/api/v1/api_keys", headers=headers,
-                        json={"name": "app", "scope": "read", "source": "mobile"}).get_json()
+    from_app = api.post(
+        "/api/v1/api_keys",
+        headers=headers,
+        json={"name": "app", "scope": "read", "source": "mobile"},
+    ).get_json()
     with app.app_context():
         origin = dict(db.session.execute(select(ApiKey.id, ApiKey.created_by_client_id)).all())
-    assert origin == {uuid.UUID(in_browser["id"]): None,
-                      uuid.UUID(from_app["id"]): "sure-mobile"}
+    assert origin == {uuid.UUID(in_browser["id"]): None, uuid.UUID(from_app["id"]): "sure-mobile"}
 
 
 def test_client_credentials_token_cannot_manage_keys(api, make_client) -> None:
     service = make_client(name="Service", grant_types=["client_credentials"])
-    token = api.post("/oauth/token", data={"grant_type": "client_credentials",
-                                           "scope": "read_write"},
-                     headers=service.basic_auth).get_json()["access_token"]
+    token = api.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "scope": "read_write"},
+        headers=service.basic_auth,
+    ).get_json()["access_token"]
     response = api.get("/api/v1/api_keys", headers=bearer(token))
     assert response.status_code == 401
 
 
 def test_no_credentials_is_401(api) -> None:
-    for response in (api.get("/api/v1/api_keys"),
-                     api.post("/api/v1/api_keys", json={"name": "x", "scope": "read"}),
-                     api.delete(f"/api/v1/api_keys/{uuid.uuid4()}")):
+    for response in (
+        api.get("/api/v1/api_keys"),
+        api.post("/api/v1/api_keys", json={"name": "x", "scope": "read"}),
+        api.delete(f"/api/v1/api_keys/{uuid.uuid4()}"),
+    ):
         assert response.status_code == 401
         assert response.get_json() == UNAUTHORIZED
 
@@ -611,8 +663,9 @@ def test_concurrent_creations_leave_one_active_key_per_source(app, api, user) ->
 
 @requires_postgres
 def test_concurrent_creations_keep_names_unique(app, user) -> None:
-    results = _race(app, user, [{"name": "same name", "source": s}
-                                for s in ("web", "mobile", "monitoring")])
+    results = _race(
+        app, user, [{"name": "same name", "source": s} for s in ("web", "mobile", "monitoring")]
+    )
     assert [r for r in results if r[0] == "error"] == []
     assert len([r for r in active_keys(app, user.id) if r.name == "same name"]) == 1
 
@@ -640,8 +693,15 @@ def cli_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 
 def flask_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [str(BIN / "flask"), "--app", "wsgi", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def cli_user(env: dict[str, str], email: str) -> dict[str, Any]:
@@ -664,8 +724,17 @@ def cli_app(cli_env: dict[str, str], instance_dir: Path):  # type: ignore[no-unt
 
 def test_cli_creates_a_key(cli_env, cli_app) -> None:
     cli_user(cli_env, "cli1@example.com")
-    done = flask_cli(cli_env, "apikeys", "create", "--email", "cli1@example.com",
-                     "--name", "deploy", "--scope", "read")
+    done = flask_cli(
+        cli_env,
+        "apikeys",
+        "create",
+        "--email",
+        "cli1@example.com",
+        "--name",
+        "deploy",
+        "--scope",
+        "read",
+    )
     assert done.returncode == 0, done.stderr
     assert len(done.stdout.strip().splitlines()) == 1
     printed = json.loads(done.stdout)
@@ -684,13 +753,28 @@ def test_cli_creates_a_key(cli_env, cli_app) -> None:
 
 def test_cli_source_and_tier(cli_env, cli_app) -> None:
     cli_user(cli_env, "cli2@example.com")
-    done = flask_cli(cli_env, "apikeys", "create", "--email", "cli2@example.com",
-                     "--name", "monitor", "--scope", "read_write", "--source", "monitoring",
-                     "--tier", "enterprise")
+    done = flask_cli(
+        cli_env,
+        "apikeys",
+        "create",
+        "--email",
+        "cli2@example.com",
+        "--name",
+        "monitor",
+        "--scope",
+        "read_write",
+        "--source",
+        "monitoring",
+        "--tier",
+        "enterprise",
+    )
     assert done.returncode == 0, done.stderr
     printed = json.loads(done.stdout)
     assert (printed["scope"], printed["source"], printed["tier"]) == (
-        "read_write", "monitoring", "enterprise")
+        "read_write",
+        "monitoring",
+        "enterprise",
+    )
     response = cli_app.test_client().get("/api/v1/usage", headers=api_key(printed["key"]))
     assert response.headers["X-RateLimit-Limit"] == "10000"
     assert response.get_json()["rate_limit"]["tier"] == "enterprise"
@@ -700,8 +784,17 @@ def test_cli_replaces_the_sources_previous_key(cli_env, cli_app) -> None:
     cli_user(cli_env, "cli3@example.com")
     keys = []
     for name in ("first", "second"):
-        done = flask_cli(cli_env, "apikeys", "create", "--email", "cli3@example.com",
-                         "--name", name, "--scope", "read")
+        done = flask_cli(
+            cli_env,
+            "apikeys",
+            "create",
+            "--email",
+            "cli3@example.com",
+            "--name",
+            name,
+            "--scope",
+            "read",
+        )
         assert done.returncode == 0, done.stderr
         keys.append(json.loads(done.stdout)["key"])
     api = cli_app.test_client()
@@ -710,8 +803,17 @@ def test_cli_replaces_the_sources_previous_key(cli_env, cli_app) -> None:
 
 def test_cli_unknown_email_fails_with_one_line(cli_env) -> None:
     cli_user(cli_env, "cli0@example.com")  # the database is migrated: steady state
-    done = flask_cli(cli_env, "apikeys", "create", "--email", "nobody@example.com",
-                     "--name", "n", "--scope", "read")
+    done = flask_cli(
+        cli_env,
+        "apikeys",
+        "create",
+        "--email",
+        "nobody@example.com",
+        "--name",
+        "n",
+        "--scope",
+        "read",
+    )
     assert done.returncode != 0
     assert done.stdout == ""
     lines = done.stderr.strip().splitlines()
@@ -721,23 +823,50 @@ def test_cli_unknown_email_fails_with_one_line(cli_env) -> None:
 
 def test_cli_duplicate_name_fails_with_one_line(cli_env) -> None:
     cli_user(cli_env, "cli4@example.com")  # also migrates: steady state below
-    first = flask_cli(cli_env, "apikeys", "create", "--email", "cli4@example.com",
-                      "--name", "dup", "--scope", "read", "--source", "web")
+    first = flask_cli(
+        cli_env,
+        "apikeys",
+        "create",
+        "--email",
+        "cli4@example.com",
+        "--name",
+        "dup",
+        "--scope",
+        "read",
+        "--source",
+        "web",
+    )
     assert first.returncode == 0, first.stderr
-    done = flask_cli(cli_env, "apikeys", "create", "--email", "cli4@example.com",
-                     "--name", "dup", "--scope", "read", "--source", "mobile")
+    done = flask_cli(
+        cli_env,
+        "apikeys",
+        "create",
+        "--email",
+        "cli4@example.com",
+        "--name",
+        "dup",
+        "--scope",
+        "read",
+        "--source",
+        "mobile",
+    )
     assert done.returncode != 0
     assert done.stdout == ""
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "Name has already been taken" in lines[0], done.stderr
 
 
-@pytest.mark.parametrize("args", [
-    ["--scope", "write"], ["--scope", "read", "--source", "desktop"],
-    ["--scope", "read", "--tier", "gold"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--scope", "write"],
+        ["--scope", "read", "--source", "desktop"],
+        ["--scope", "read", "--tier", "gold"],
+    ],
+)
 def test_cli_refuses_unknown_choices(cli_env, args) -> None:
-    done = flask_cli(cli_env, "apikeys", "create", "--email", "cli1@example.com",
-                     "--name", "bad", *args)
+    done = flask_cli(
+        cli_env, "apikeys", "create", "--email", "cli1@example.com", "--name", "bad", *args
+    )
     assert done.returncode != 0
     assert done.stdout == ""

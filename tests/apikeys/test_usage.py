@@ -15,8 +15,10 @@ from sqlalchemy import update
 from app.clock import utcnow
 from tests.support.factories import UserInfo
 
-OAUTH_USAGE = {"authentication_method": "oauth",
-               "message": "Detailed usage tracking is available for API key authentication"}
+OAUTH_USAGE = {
+    "authentication_method": "oauth",
+    "message": "Detailed usage tracking is available for API key authentication",
+}
 
 
 def api_key(value: str) -> dict[str, str]:
@@ -47,13 +49,19 @@ def make_key(app: Flask) -> Callable[..., tuple[str, str]]:
 
     counter = iter(range(1, 10_000))
 
-    def factory(owner: UserInfo, scope: str = "read", source: str = "web",
-                tier: str = "standard") -> tuple[str, str]:
+    def factory(
+        owner: UserInfo, scope: str = "read", source: str = "web", tier: str = "standard"
+    ) -> tuple[str, str]:
         name = f"usage key {next(counter)}"
         with app.app_context():
-            created = services.create_api_key(db.session.get(User, owner.id), name=name,
-                                              scope=scope, source=source, tier=tier,
-                                              now=utcnow())
+            created = services.create_api_key(
+                db.session.get(User, owner.id),
+                name=name,
+                scope=scope,
+                source=source,
+                tier=tier,
+                now=utcnow(),
+            )
             return created.key, name
 
     return factory
@@ -88,8 +96,14 @@ def test_sure_1_usage_after_three_requests(api, read_key) -> None:
     assert started <= parse_time(body["api_key"]["last_used_at"]) <= utcnow()
     assert started <= parse_time(body["api_key"]["created_at"]) <= utcnow()
     limits = body["rate_limit"]
-    assert set(limits) == {"tier", "limit", "current_count", "remaining", "reset_in_seconds",
-                           "reset_at"}
+    assert set(limits) == {
+        "tier",
+        "limit",
+        "current_count",
+        "remaining",
+        "reset_in_seconds",
+        "reset_at",
+    }
     assert limits["tier"] == "standard"
     assert limits["limit"] == 100
     assert limits["current_count"] == 4
@@ -104,13 +118,18 @@ def test_sure_2_key_without_scopes_is_403(app, api, read_key) -> None:
 
     key, _ = read_key
     with app.app_context():  # saved bypassing validation, as Sure's test does
-        db.session.execute(update(ApiKey).where(
-            ApiKey.key_digest == hashlib.sha256(key.encode()).hexdigest()).values(scope=""))
+        db.session.execute(
+            update(ApiKey)
+            .where(ApiKey.key_digest == hashlib.sha256(key.encode()).hexdigest())
+            .values(scope="")
+        )
         db.session.commit()
     response = api.get("/api/v1/usage", headers=api_key(key))
     assert response.status_code == 403
-    assert response.get_json() == {"error": "insufficient_scope",
-                                   "message": "This action requires the 'read' scope"}
+    assert response.get_json() == {
+        "error": "insufficient_scope",
+        "message": "This action requires the 'read' scope",
+    }
 
 
 def test_sure_3_no_auth_is_401(api) -> None:
@@ -118,7 +137,8 @@ def test_sure_3_no_auth_is_401(api) -> None:
     assert response.status_code == 401
     assert response.get_json() == {
         "error": "unauthorized",
-        "message": "Access token or API key is invalid, expired, or missing"}
+        "message": "Access token or API key is invalid, expired, or missing",
+    }
 
 
 def test_sure_4_each_usage_call_counts(api, read_key) -> None:
@@ -160,8 +180,9 @@ def test_sure_6_the_last_requests_of_the_hour(api, read_key) -> None:
 
 
 def test_oauth_usage(api, tokens) -> None:
-    response = api.get("/api/v1/usage",
-                       headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    response = api.get(
+        "/api/v1/usage", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    )
     assert response.status_code == 200
     assert response.get_json() == OAUTH_USAGE
 
@@ -221,8 +242,10 @@ def test_revoked_key_has_no_usage(app, api, read_key) -> None:
 
     key, _ = read_key
     with app.app_context():
-        db.session.execute(update(ApiKey).where(
-            ApiKey.key_digest == hashlib.sha256(key.encode()).hexdigest())
-            .values(revoked_at=utcnow()))
+        db.session.execute(
+            update(ApiKey)
+            .where(ApiKey.key_digest == hashlib.sha256(key.encode()).hexdigest())
+            .values(revoked_at=utcnow())
+        )
         db.session.commit()
     assert api.get("/api/v1/usage", headers=api_key(key)).status_code == 401

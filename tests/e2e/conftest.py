@@ -34,14 +34,30 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 
 @pytest.fixture(scope="session")
 def live_user(live_server: LiveServer) -> dict[str, Any]:
-    return live_server.cli("users", "create", "--email", "live@example.com",
-                           "--password", PASSWORD, "--first-name", "Live")
+    return live_server.cli(
+        "users",
+        "create",
+        "--email",
+        "live@example.com",
+        "--password",
+        PASSWORD,
+        "--first-name",
+        "Live",
+    )
 
 
 @pytest.fixture
 def live_client(live_server: LiveServer) -> dict[str, Any]:
-    return live_server.cli("clients", "create", "--name", "Live Client",
-                           "--redirect-uri", REDIRECT_URI, "--scope", "read read_write")
+    return live_server.cli(
+        "clients",
+        "create",
+        "--name",
+        "Live Client",
+        "--redirect-uri",
+        REDIRECT_URI,
+        "--scope",
+        "read read_write",
+    )
 
 
 # --- a real Chromium (Debian's /usr/bin/chromium, driven by Playwright) -----------------------

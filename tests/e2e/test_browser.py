@@ -18,15 +18,26 @@ pytestmark = needs_browser
 
 def _authorize_url(base: str, client_id: str, state: str) -> str:
     _, challenge = pkce_pair()
-    return base + "/oauth/authorize?" + urlencode({
-        "response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT_URI,
-        "scope": "read", "state": state, "code_challenge": challenge,
-        "code_challenge_method": "S256",
-    })
+    return (
+        base
+        + "/oauth/authorize?"
+        + urlencode(
+            {
+                "response_type": "code",
+                "client_id": client_id,
+                "redirect_uri": REDIRECT_URI,
+                "scope": "read",
+                "state": state,
+                "code_challenge": challenge,
+                "code_challenge_method": "S256",
+            }
+        )
+    )
 
 
-def test_sign_in_and_consent_in_chromium(browser, live_server, live_user, live_client,
-                                         tmp_path) -> None:
+def test_sign_in_and_consent_in_chromium(
+    browser, live_server, live_user, live_client, tmp_path
+) -> None:
     page = browser.new_page()
     landed: list[str] = []
 
@@ -62,8 +73,7 @@ def test_sign_in_and_consent_in_chromium(browser, live_server, live_user, live_c
 def test_deny_returns_access_denied(browser, live_server, live_user, live_client) -> None:
     context = browser.new_context()
     page = context.new_page()
-    page.route("https://client.example/**",
-               lambda route: route.fulfill(status=200, body="denied"))
+    page.route("https://client.example/**", lambda route: route.fulfill(status=200, body="denied"))
     page.goto(_authorize_url(live_server.base_url, live_client["client_id"], "st-2"))
     page.fill("input[name=email]", live_user["email"])
     page.fill("input[name=password]", PASSWORD)

@@ -25,13 +25,21 @@ TIMEOUT_MS = 15_000
 LIVE_RESPONSE = ".responses-wrapper .live-responses-table tbody"  # what Execute returned
 
 
-
 @pytest.fixture(scope="module")
 def explorer_user(live_server) -> dict:
-    created = live_server.cli("users", "create", "--email", EMAIL, "--password", PASSWORD,
-                              "--first-name", "Explorer")
-    account = live_server.cli("accounts", "create", "--family-id", created["family_id"],
-                              "--name", "Explorer checking", "--balance", "12.5")
+    created = live_server.cli(
+        "users", "create", "--email", EMAIL, "--password", PASSWORD, "--first-name", "Explorer"
+    )
+    account = live_server.cli(
+        "accounts",
+        "create",
+        "--family-id",
+        created["family_id"],
+        "--name",
+        "Explorer checking",
+        "--balance",
+        "12.5",
+    )
     assert account["family_id"] == created["family_id"]
     return {**created, "account": account}
 
@@ -54,25 +62,31 @@ def sign_in(page, base_url: str) -> None:
 
 def operation(page, method: str, path: str):  # type: ignore[no-untyped-def]
     """The Swagger UI block of one operation, expanded."""
-    block = page.locator(f".opblock.opblock-{method.lower()}").filter(
-        has=page.locator(".opblock-summary-path", has_text=path)).filter(
-        has_not=page.locator(".opblock-summary-path", has_text=path + "/"))
+    block = (
+        page.locator(f".opblock.opblock-{method.lower()}")
+        .filter(has=page.locator(".opblock-summary-path", has_text=path))
+        .filter(has_not=page.locator(".opblock-summary-path", has_text=path + "/"))
+    )
     block = block.first
     if "is-open" not in (block.get_attribute("class") or ""):
         block.locator(".opblock-summary").first.click()
     block.locator(".opblock-body").wait_for()
     # tryItOutEnabled may already have switched the block into edit mode ("Cancel").
     try_out = block.locator(".try-out__btn")
-    if (try_out.count() and "cancel" not in (try_out.first.get_attribute("class") or "")
-            and try_out.first.inner_text().strip().lower() == "try it out"):
+    if (
+        try_out.count()
+        and "cancel" not in (try_out.first.get_attribute("class") or "")
+        and try_out.first.inner_text().strip().lower() == "try it out"
+    ):
         try_out.first.click()
     return block
 
 
 def execute(page, block):  # type: ignore[no-untyped-def]
     """Click Execute; return (status shown by Swagger UI, the network response)."""
-    with page.expect_response(lambda r: "/api/v1/" in r.url and
-                              r.request.resource_type in ("fetch", "xhr")) as info:
+    with page.expect_response(
+        lambda r: "/api/v1/" in r.url and r.request.resource_type in ("fetch", "xhr")
+    ) as info:
         block.locator("button.execute").click()
     status = block.locator(f"{LIVE_RESPONSE} .response-col_status")
     status.first.wait_for()
@@ -86,8 +100,14 @@ def test_explorer_loads_from_local_assets_only(context, live_server) -> None:
     failed: list[str] = []
     page.on("requestfailed", lambda request: failed.append(request.url))
     broken: list[str] = []
-    page.on("response", lambda r: broken.append(f"{r.status} {r.url}") if r.status >= 400
-            and urlsplit(r.url).path != "/favicon.ico" else None)
+    page.on(
+        "response",
+        lambda r: (
+            broken.append(f"{r.status} {r.url}")
+            if r.status >= 400 and urlsplit(r.url).path != "/favicon.ico"
+            else None
+        ),
+    )
 
     response = page.goto(live_server.base_url + "/api/docs")
     assert response.status == 200
@@ -100,7 +120,8 @@ def test_explorer_loads_from_local_assets_only(context, live_server) -> None:
         if parts.scheme == "data":
             continue
         assert (parts.scheme, parts.netloc) == (origin.scheme, origin.netloc), (
-            f"the explorer fetched {url} from another origin")
+            f"the explorer fetched {url} from another origin"
+        )
     paths = {urlsplit(url).path for url in requested}
     assert "/api/v1/openapi.json" in paths
     assert any(p.endswith("swagger-ui-bundle.js") for p in paths)
@@ -168,8 +189,7 @@ def test_try_it_out_with_the_session(context, live_server, explorer_user, tmp_pa
     assert response.json()["accounts"][0]["balance"] == "12.5000"
 
     origin = urlsplit(live_server.base_url)
-    assert all(urlsplit(u).netloc == origin.netloc for u in requested
-               if not u.startswith("data:"))
+    assert all(urlsplit(u).netloc == origin.netloc for u in requested if not u.startswith("data:"))
 
 
 def test_try_it_out_without_a_session_is_401(context, live_server) -> None:

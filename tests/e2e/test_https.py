@@ -43,23 +43,31 @@ def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
     public = key.public_key()
     cert = (
         x509.CertificateBuilder()
-        .subject_name(name).issuer_name(name).public_key(public)
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(public)
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(
-            [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(public),
-                       critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(public), critical=False)
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = directory / "cert.pem", directory / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return cert_path, key_path
 
 
@@ -76,17 +84,29 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
     base_url = f"https://127.0.0.1:{port}"
     # APP_ENV=development (server_env's default): the cookie is Secure because of HTTPS alone.
     env = server_env(workdir, base_url)
-    with running_server(env, port, workdir / "gunicorn.log", scheme="https",
-                        extra_args=("--certfile", str(cert), "--keyfile", str(key)),
-                        verify=str(cert)):
+    with running_server(
+        env,
+        port,
+        workdir / "gunicorn.log",
+        scheme="https",
+        extra_args=("--certfile", str(cert), "--keyfile", str(key)),
+        verify=str(cert),
+    ):
         yield TlsServer(base_url, env, str(cert))
 
 
 def test_every_form_works_over_https_in_chromium(browser, tls_server) -> None:
-    user = tls_server.cli("users", "create", "--email", "tls@example.com",
-                          "--password", PASSWORD)
-    client = tls_server.cli("clients", "create", "--name", "TLS Client",
-                            "--redirect-uri", REDIRECT_URI, "--scope", "read read_write")
+    user = tls_server.cli("users", "create", "--email", "tls@example.com", "--password", PASSWORD)
+    client = tls_server.cli(
+        "clients",
+        "create",
+        "--name",
+        "TLS Client",
+        "--redirect-uri",
+        REDIRECT_URI,
+        "--scope",
+        "read read_write",
+    )
     base = tls_server.base_url
     context = browser.new_context(ignore_https_errors=True)
     page = context.new_page()
@@ -107,10 +127,21 @@ def test_every_form_works_over_https_in_chromium(browser, tls_server) -> None:
 
     # sign in (from the authorization request) and consent
     _, challenge = pkce_pair()
-    first = page.goto(base + "/oauth/authorize?" + urlencode({
-        "response_type": "code", "client_id": client["client_id"],
-        "redirect_uri": REDIRECT_URI, "scope": "read", "state": "tls-1",
-        "code_challenge": challenge, "code_challenge_method": "S256"}))
+    first = page.goto(
+        base
+        + "/oauth/authorize?"
+        + urlencode(
+            {
+                "response_type": "code",
+                "client_id": client["client_id"],
+                "redirect_uri": REDIRECT_URI,
+                "scope": "read",
+                "state": "tls-1",
+                "code_challenge": challenge,
+                "code_challenge_method": "S256",
+            }
+        )
+    )
     assert first is not None
     assert first.headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
     assert urlsplit(page.url).path == "/login"
@@ -154,17 +185,36 @@ def test_cross_origin_post_is_refused_over_https(tls_server) -> None:
     page = http.get(tls_server.base_url + "/login", timeout=10, verify=tls_server.cert)
     match = CSRF_RE.search(page.text)
     assert match
-    form = {"email": "forged@example.com", "password": PASSWORD, "next": "/",
-            "csrf_token": match.group(1)}
-    forged = http.post(tls_server.base_url + "/login", data=form, timeout=10,
-                       verify=tls_server.cert, allow_redirects=False,
-                       headers={"Origin": "https://evil.example"})
+    form = {
+        "email": "forged@example.com",
+        "password": PASSWORD,
+        "next": "/",
+        "csrf_token": match.group(1),
+    }
+    forged = http.post(
+        tls_server.base_url + "/login",
+        data=form,
+        timeout=10,
+        verify=tls_server.cert,
+        allow_redirects=False,
+        headers={"Origin": "https://evil.example"},
+    )
     assert forged.status_code == 400
     assert "did not come from this site" in forged.text
-    without = http.post(tls_server.base_url + "/login", data=form, timeout=10,
-                        verify=tls_server.cert, allow_redirects=False)
+    without = http.post(
+        tls_server.base_url + "/login",
+        data=form,
+        timeout=10,
+        verify=tls_server.cert,
+        allow_redirects=False,
+    )
     assert without.status_code == 400
-    same = http.post(tls_server.base_url + "/login", data=form, timeout=10,
-                     verify=tls_server.cert, allow_redirects=False,
-                     headers={"Origin": tls_server.base_url})
+    same = http.post(
+        tls_server.base_url + "/login",
+        data=form,
+        timeout=10,
+        verify=tls_server.cert,
+        allow_redirects=False,
+        headers={"Origin": tls_server.base_url},
+    )
     assert same.status_code == 302

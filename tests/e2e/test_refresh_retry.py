@@ -32,20 +32,29 @@ ACCOUNTS = "/api/v1/accounts"
 
 
 def device(device_id: str) -> dict[str, str]:
-    return {"device_id": device_id, "device_name": "Test Phone", "device_type": "android",
-            "os_version": "14", "app_version": "1.0.0"}
+    return {
+        "device_id": device_id,
+        "device_name": "Test Phone",
+        "device_type": "android",
+        "os_version": "14",
+        "app_version": "1.0.0",
+    }
 
 
 def mobile_login(base_url: str, email: str, device_id: str) -> dict:
-    response = requests.post(base_url + LOGIN, timeout=10, json={
-        "email": email, "password": PASSWORD, "device": device(device_id)})
+    response = requests.post(
+        base_url + LOGIN,
+        timeout=10,
+        json={"email": email, "password": PASSWORD, "device": device(device_id)},
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
 
 def alive(base_url: str, access_token: str) -> bool:
-    status = requests.get(base_url + ACCOUNTS, timeout=10,
-                          headers={"Authorization": f"Bearer {access_token}"}).status_code
+    status = requests.get(
+        base_url + ACCOUNTS, timeout=10, headers={"Authorization": f"Bearer {access_token}"}
+    ).status_code
     assert status in (200, 401)
     return status == 200
 
@@ -53,10 +62,13 @@ def alive(base_url: str, access_token: str) -> bool:
 def refresh_used(engine: Engine, refresh_token: str) -> bool:
     """Whether the server has committed the rotation of this refresh token."""
     with engine.connect() as conn:
-        return conn.execute(text(
-            "SELECT refresh_used_at IS NOT NULL FROM oauth2_tokens "
-            "WHERE refresh_token_digest = :digest"),
-            {"digest": crypto.digest(refresh_token)}).scalar_one()
+        return conn.execute(
+            text(
+                "SELECT refresh_used_at IS NOT NULL FROM oauth2_tokens "
+                "WHERE refresh_token_digest = :digest"
+            ),
+            {"digest": crypto.digest(refresh_token)},
+        ).scalar_one()
 
 
 def wait_until(condition, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
@@ -74,7 +86,9 @@ def send_and_hang_up(base_url: str, path: str, body: dict) -> None:
         sock.sendall(
             f"POST {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
-            "Connection: close\r\n\r\n".encode() + payload)
+            "Connection: close\r\n\r\n".encode()
+            + payload
+        )
 
 
 def assert_session_survives(base_url: str, old: dict, retried: requests.Response) -> None:
@@ -83,8 +97,9 @@ def assert_session_survives(base_url: str, old: dict, retried: requests.Response
     assert pair["refresh_token"] != old["refresh_token"]
     assert alive(base_url, pair["access_token"])
     # And the pair the app now holds goes on refreshing: the lineage was not revoked.
-    following = requests.post(base_url + REFRESH, timeout=10,
-                              json={"refresh_token": pair["refresh_token"]})
+    following = requests.post(
+        base_url + REFRESH, timeout=10, json={"refresh_token": pair["refresh_token"]}
+    )
     assert following.status_code == 200, following.text
     assert alive(base_url, following.json()["access_token"])
     assert not alive(base_url, pair["access_token"])  # rotated out, as usual
@@ -99,8 +114,9 @@ def test_a_refresh_whose_answer_is_lost_is_retried(live_server: LiveServer, live
         send_and_hang_up(base, REFRESH, {"refresh_token": tokens["refresh_token"]})
         wait_until(lambda: refresh_used(engine, tokens["refresh_token"]))
 
-        retried = requests.post(base + REFRESH, timeout=10,
-                                json={"refresh_token": tokens["refresh_token"]})
+        retried = requests.post(
+            base + REFRESH, timeout=10, json={"refresh_token": tokens["refresh_token"]}
+        )
         assert_session_survives(base, tokens, retried)
     finally:
         engine.dispose()
@@ -110,15 +126,19 @@ def test_a_refresh_whose_answer_is_lost_is_retried(live_server: LiveServer, live
 
 
 @pytest.fixture
-def pg_server(database_url: str,
-              tmp_path: Path) -> Iterator[tuple[LiveServer, Engine, int]]:
+def pg_server(database_url: str, tmp_path: Path) -> Iterator[tuple[LiveServer, Engine, int]]:
     """gunicorn (2 workers) on the suite's migrated PostgreSQL database (emptied afterwards
     by the ``database_url`` fixture); a generous interval, because the retry waits for
     gunicorn to replace the killed workers on a busy machine."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    env = server_env(tmp_path, base_url, DATABASE_URL=database_url, AUTO_MIGRATE="false",
-                     FIRST_PARTY_REFRESH_REUSE_INTERVAL="60")
+    env = server_env(
+        tmp_path,
+        base_url,
+        DATABASE_URL=database_url,
+        AUTO_MIGRATE="false",
+        FIRST_PARTY_REFRESH_REUSE_INTERVAL="60",
+    )
     engine = create_engine(database_url)
     with running_server(env, port, tmp_path / "gunicorn.log") as master:
         yield LiveServer(base_url, env), engine, master.pid
@@ -143,13 +163,23 @@ def test_a_worker_killed_mid_rotation_does_not_sign_the_user_out(pg_server) -> N
     with engine.connect() as holder:
         # Hold the device row: the refresh commits its rotation (whose foreign key to the
         # device only needs KEY SHARE), then blocks updating the device's "last seen".
-        holder.execute(text("SELECT 1 FROM mobile_devices WHERE device_id = :d "
-                            "FOR NO KEY UPDATE"), {"d": device_id})
+        holder.execute(
+            text("SELECT 1 FROM mobile_devices WHERE device_id = :d FOR NO KEY UPDATE"),
+            {"d": device_id},
+        )
 
         def doomed() -> None:
             try:
-                answers.append(requests.post(base + REFRESH, timeout=30, json={
-                    "refresh_token": tokens["refresh_token"], "device": {"device_id": device_id}}))
+                answers.append(
+                    requests.post(
+                        base + REFRESH,
+                        timeout=30,
+                        json={
+                            "refresh_token": tokens["refresh_token"],
+                            "device": {"device_id": device_id},
+                        },
+                    )
+                )
             except requests.RequestException as exc:
                 answers.append(exc)
 
@@ -164,10 +194,14 @@ def test_a_worker_killed_mid_rotation_does_not_sign_the_user_out(pg_server) -> N
     [lost] = answers
     assert isinstance(lost, requests.RequestException), lost  # the phone never got it
 
-    retried = requests.post(base + REFRESH, timeout=30,
-                            json={"refresh_token": tokens["refresh_token"]})
+    retried = requests.post(
+        base + REFRESH, timeout=30, json={"refresh_token": tokens["refresh_token"]}
+    )
     assert_session_survives(base, tokens, retried)
     with engine.connect() as conn:
-        assert conn.execute(text(
-            "SELECT count(*) FROM audit_events WHERE event = 'refresh_token.reused'")
-        ).scalar_one() == 0
+        assert (
+            conn.execute(
+                text("SELECT count(*) FROM audit_events WHERE event = 'refresh_token.reused'")
+            ).scalar_one()
+            == 0
+        )

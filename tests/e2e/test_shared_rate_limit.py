@@ -27,25 +27,43 @@ pytestmark = pytest.mark.slow
 KEY_LIMIT = 6
 LOGIN_LIMIT = 10
 PASSWORD = "limits password"
-DEVICE = {"device_id": "limits-device", "device_name": "Limits", "device_type": "ios",
-          "os_version": "17.0", "app_version": "1.0.0"}
-needs_redis = pytest.mark.skipif(not TEST_REDIS_URL,
-                                 reason="needs TEST_REDIS_URL (Redis); .ci/run sets it")
+DEVICE = {
+    "device_id": "limits-device",
+    "device_name": "Limits",
+    "device_type": "ios",
+    "os_version": "17.0",
+    "app_version": "1.0.0",
+}
+needs_redis = pytest.mark.skipif(
+    not TEST_REDIS_URL, reason="needs TEST_REDIS_URL (Redis); .ci/run sets it"
+)
 
 
 def cli(env: dict[str, str], *args: str) -> dict:
-    done = subprocess.run([str(BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [str(BIN / "flask"), "--app", "wsgi", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
 
 def limits_env(workdir: Path, port: int, redis_url: str = "") -> dict[str, str]:
-    env = server_env(workdir, f"http://127.0.0.1:{port}", REDIS_URL=redis_url,
-                     API_KEY_RATE_LIMITS=json.dumps({"standard": KEY_LIMIT, "premium": 1000,
-                                                     "enterprise": 10000}),
-                     RATE_LIMIT_LOGIN_ACCOUNT=f"{LOGIN_LIMIT} per 15 minutes",
-                     RATE_LIMIT_LOGIN_IP="1000 per 15 minutes")
+    env = server_env(
+        workdir,
+        f"http://127.0.0.1:{port}",
+        REDIS_URL=redis_url,
+        API_KEY_RATE_LIMITS=json.dumps(
+            {"standard": KEY_LIMIT, "premium": 1000, "enterprise": 10000}
+        ),
+        RATE_LIMIT_LOGIN_ACCOUNT=f"{LOGIN_LIMIT} per 15 minutes",
+        RATE_LIMIT_LOGIN_IP="1000 per 15 minutes",
+    )
     env.pop("DATABASE_URL")  # the embedded default: instance/tollgate.sqlite3
     return env
 
@@ -76,9 +94,22 @@ def seed(env: dict[str, str]) -> tuple[str, str]:
     user = cli(env, "users", "create", "--email", "limits@example.com", "--password", PASSWORD)
     cli(env, "users", "create", "--email", "parallel@example.com", "--password", PASSWORD)
     cli(env, "accounts", "create", "--family-id", user["family_id"], "--name", "Main")
-    return tuple(cli(env, "apikeys", "create", "--email", "limits@example.com", "--name", source,
-                     "--scope", "read", "--source", source)["key"]
-                 for source in ("web", "mobile"))  # type: ignore[return-value]
+    return tuple(
+        cli(
+            env,
+            "apikeys",
+            "create",
+            "--email",
+            "limits@example.com",
+            "--name",
+            source,
+            "--scope",
+            "read",
+            "--source",
+            source,
+        )["key"]
+        for source in ("web", "mobile")
+    )  # type: ignore[return-value]
 
 
 def get_accounts(base: str, key: str) -> requests.Response:
@@ -86,8 +117,11 @@ def get_accounts(base: str, key: str) -> requests.Response:
 
 
 def login(base: str, email: str, password: str) -> requests.Response:
-    return requests.post(base + "/api/v1/auth/login", timeout=20,
-                         json={"email": email, "password": password, "device": DEVICE})
+    return requests.post(
+        base + "/api/v1/auth/login",
+        timeout=20,
+        json={"email": email, "password": password, "device": DEVICE},
+    )
 
 
 def prove_api_key_budget(bases: list[str], key: str, parallel_key: str) -> None:
@@ -106,9 +140,12 @@ def prove_api_key_budget(bases: list[str], key: str, parallel_key: str) -> None:
 
     # Parallel: four times the budget at once, exactly KEY_LIMIT successes.
     with ThreadPoolExecutor(max_workers=12) as pool:
-        statuses = list(pool.map(lambda i: get_accounts(bases[i % len(bases)],
-                                                        parallel_key).status_code,
-                                 range(4 * KEY_LIMIT)))
+        statuses = list(
+            pool.map(
+                lambda i: get_accounts(bases[i % len(bases)], parallel_key).status_code,
+                range(4 * KEY_LIMIT),
+            )
+        )
     assert statuses.count(200) == KEY_LIMIT, statuses
     assert statuses.count(429) == 3 * KEY_LIMIT, statuses
 
@@ -116,8 +153,10 @@ def prove_api_key_budget(bases: list[str], key: str, parallel_key: str) -> None:
 def prove_login_lockout(bases: list[str], email: str, parallel_email: str) -> None:
     # Sequential: exactly LOGIN_LIMIT wrong passwords are checked, then every attempt is 429 —
     # the right password too, and never a 401 after a 429.
-    statuses = [login(bases[i % len(bases)], email, "wrong password").status_code
-                for i in range(3 * LOGIN_LIMIT)]
+    statuses = [
+        login(bases[i % len(bases)], email, "wrong password").status_code
+        for i in range(3 * LOGIN_LIMIT)
+    ]
     assert statuses == [401] * LOGIN_LIMIT + [429] * (2 * LOGIN_LIMIT), statuses
     for base in bases:
         right = login(base, email, PASSWORD)
@@ -126,9 +165,14 @@ def prove_login_lockout(bases: list[str], email: str, parallel_email: str) -> No
 
     # Parallel: N wrong passwords at once spend N units; exactly LOGIN_LIMIT get checked.
     with ThreadPoolExecutor(max_workers=10) as pool:
-        statuses = list(pool.map(lambda i: login(bases[i % len(bases)], parallel_email,
-                                                 "wrong password").status_code,
-                                 range(3 * LOGIN_LIMIT)))
+        statuses = list(
+            pool.map(
+                lambda i: (
+                    login(bases[i % len(bases)], parallel_email, "wrong password").status_code
+                ),
+                range(3 * LOGIN_LIMIT),
+            )
+        )
     assert statuses.count(401) == LOGIN_LIMIT, statuses
     assert statuses.count(429) == 2 * LOGIN_LIMIT, statuses
     assert login(bases[0], parallel_email, PASSWORD).status_code == 429
@@ -165,6 +209,8 @@ def test_two_servers_on_one_redis_count_into_one_budget(tmp_path: Path) -> None:
     env = limits_env(tmp_path, ports[0], TEST_REDIS_URL)
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'live.sqlite3'}"
     keys = seed(env)
-    with running_server(env, ports[0], tmp_path / "a.log", workers=1), \
-            running_server(env, ports[1], tmp_path / "b.log", workers=1):
+    with (
+        running_server(env, ports[0], tmp_path / "a.log", workers=1),
+        running_server(env, ports[1], tmp_path / "b.log", workers=1),
+    ):
         prove_api_key_budget([f"http://127.0.0.1:{p}" for p in ports], *keys)

@@ -67,9 +67,14 @@ def read_user(app: Flask) -> Callable[[uuid.UUID], dict[str, Any]]:
         with app.app_context():
             row = db.session.get(User, user_id)
             assert row is not None
-            return {"email": row.email, "active": row.active, "role": row.role,
-                    "family_id": row.family_id, "ai_enabled": row.ai_enabled,
-                    "otp_required": row.otp_required}
+            return {
+                "email": row.email,
+                "active": row.active,
+                "role": row.role,
+                "family_id": row.family_id,
+                "ai_enabled": row.ai_enabled,
+                "otp_required": row.otp_required,
+            }
 
     return reader
 

@@ -18,10 +18,15 @@ from tests.support.sure import ACCOUNTS, REFRESH, SIGNUP, mobile_login, signup_b
 
 pytestmark = [
     pytest.mark.postgres,
-    pytest.mark.skipif(not ON_POSTGRES, reason="concurrency proofs need PostgreSQL: set "
-                       "TEST_DATABASE_URL (SQLite serialises every writer anyway)"),
-    pytest.mark.config(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 25, "max_overflow": 0},
-                       RATE_LIMIT_SIGNUP_IP="100 per 1 hour"),
+    pytest.mark.skipif(
+        not ON_POSTGRES,
+        reason="concurrency proofs need PostgreSQL: set "
+        "TEST_DATABASE_URL (SQLite serialises every writer anyway)",
+    ),
+    pytest.mark.config(
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 25, "max_overflow": 0},
+        RATE_LIMIT_SIGNUP_IP="100 per 1 hour",
+    ),
 ]
 
 
@@ -44,13 +49,19 @@ def test_one_invite_code_ten_parallel_signups_one_account(app, make_invites, cou
     [code] = make_invites(1)
     n = 10
 
-    results = run_in_parallel(app, n, lambda http, i: http.post(
-        SIGNUP, json=signup_body(f"racer{i}@example.com", invite_code=code)))
+    results = run_in_parallel(
+        app,
+        n,
+        lambda http, i: http.post(
+            SIGNUP, json=signup_body(f"racer{i}@example.com", invite_code=code)
+        ),
+    )
 
     statuses = sorted(status for status, _ in results)
     assert statuses == [201] + [403] * (n - 1), results
-    assert all(body == {"error": "Invalid invite code"}
-               for status, body in results if status == 403)
+    assert all(
+        body == {"error": "Invalid invite code"} for status, body in results if status == 403
+    )
     assert count(User) == 1
     assert count(Family) == 1  # the losers' families were rolled back
     assert count(Device) == 1
@@ -65,13 +76,15 @@ def test_one_refresh_token_twenty_parallel_refreshes_one_successor(app, client, 
     tokens = mobile_login(client, user.email)
     n = 20
 
-    results = run_in_parallel(app, n, lambda http, i: http.post(
-        REFRESH, json={"refresh_token": tokens["refresh_token"]}))
+    results = run_in_parallel(
+        app, n, lambda http, i: http.post(REFRESH, json={"refresh_token": tokens["refresh_token"]})
+    )
 
     statuses = sorted(status for status, _ in results)
     assert statuses == [200] + [401] * (n - 1), results
-    assert all(body == {"error": "Invalid refresh token"}
-               for status, body in results if status == 401)
+    assert all(
+        body == {"error": "Invalid refresh token"} for status, body in results if status == 401
+    )
     # The login's token plus exactly one successor: never two live refresh tokens.
     assert count(OAuthToken) == 2
     assert count(OAuthToken, OAuthToken.parent_id.is_not(None)) == 1
@@ -85,8 +98,7 @@ def status_of(http, access_token: str) -> int:  # type: ignore[no-untyped-def]
 
 
 def live_refresh_tokens(count) -> int:  # type: ignore[no-untyped-def]
-    return count(OAuthToken, OAuthToken.refresh_used_at.is_(None),
-                 OAuthToken.revoked_at.is_(None))
+    return count(OAuthToken, OAuthToken.refresh_used_at.is_(None), OAuthToken.revoked_at.is_(None))
 
 
 def live_parents(app) -> set:  # type: ignore[no-untyped-def]
@@ -96,8 +108,13 @@ def live_parents(app) -> set:  # type: ignore[no-untyped-def]
     from app.extensions import db
 
     with app.app_context():
-        return set(db.session.scalars(select(OAuthToken.parent_id).where(
-            OAuthToken.refresh_used_at.is_(None), OAuthToken.revoked_at.is_(None))))
+        return set(
+            db.session.scalars(
+                select(OAuthToken.parent_id).where(
+                    OAuthToken.refresh_used_at.is_(None), OAuthToken.revoked_at.is_(None)
+                )
+            )
+        )
 
 
 def assert_siblings_exclusive(app) -> None:  # type: ignore[no-untyped-def]
@@ -117,20 +134,21 @@ def assert_siblings_exclusive(app) -> None:  # type: ignore[no-untyped-def]
             .where(sibling.refresh_used_at.is_(None), sibling.revoked_at.is_(None))
         ).all()
         open_parents = db.session.execute(
-            select(OAuthToken.id).join(child, child.parent_id == OAuthToken.id)
+            select(OAuthToken.id)
+            .join(child, child.parent_id == OAuthToken.id)
             .join(sibling, sibling.parent_id == child.id)
             .where(OAuthToken.successor_used_at.is_(None), OAuthToken.revoked_at.is_(None))
         ).all()
     assert both == [] and open_parents == [], (both, open_parents)
 
 
-def test_twenty_parallel_presentations_all_get_a_pair_and_one_survives(app, client, user,
-                                                                      count):
+def test_twenty_parallel_presentations_all_get_a_pair_and_one_survives(app, client, user, count):
     tokens = mobile_login(client, user.email)
     n = 20
 
-    results = run_in_parallel(app, n, lambda http, i: http.post(
-        REFRESH, json={"refresh_token": tokens["refresh_token"]}))
+    results = run_in_parallel(
+        app, n, lambda http, i: http.post(REFRESH, json={"refresh_token": tokens["refresh_token"]})
+    )
 
     assert sorted(status for status, _ in results) == [200] * n, results
     pairs = [body for _, body in results]
@@ -149,12 +167,14 @@ def test_twenty_parallel_presentations_all_get_a_pair_and_one_survives(app, clie
 
 
 @pytest.mark.parametrize("kept", [0, 1])
-def test_two_parallel_presentations_both_200_then_the_kept_pair_refreshes(app, client, user,
-                                                                        count, kept):
+def test_two_parallel_presentations_both_200_then_the_kept_pair_refreshes(
+    app, client, user, count, kept
+):
     tokens = mobile_login(client, user.email)
 
-    results = run_in_parallel(app, 2, lambda http, i: http.post(
-        REFRESH, json={"refresh_token": tokens["refresh_token"]}))
+    results = run_in_parallel(
+        app, 2, lambda http, i: http.post(REFRESH, json={"refresh_token": tokens["refresh_token"]})
+    )
 
     assert [status for status, _ in results] == [200, 200], results
     keep, drop = results[kept][1], results[1 - kept][1]
@@ -165,16 +185,22 @@ def test_two_parallel_presentations_both_200_then_the_kept_pair_refreshes(app, c
     assert_siblings_exclusive(app)
 
 
-def test_retries_racing_a_successors_refresh_never_leave_two_live_successors(app, client, user,
-                                                                           count):
+def test_retries_racing_a_successors_refresh_never_leave_two_live_successors(
+    app, client, user, count
+):
     """Ten threads retry the rotated token while ten refresh its first successor: whatever
     the interleaving, no parent keeps a usable child beside a used one."""
     tokens = mobile_login(client, user.email)
     first = client.post(REFRESH, json={"refresh_token": tokens["refresh_token"]}).get_json()
     n = 20
 
-    results = run_in_parallel(app, n, lambda http, i: http.post(REFRESH, json={
-        "refresh_token": (tokens if i % 2 else first)["refresh_token"]}))
+    results = run_in_parallel(
+        app,
+        n,
+        lambda http, i: http.post(
+            REFRESH, json={"refresh_token": (tokens if i % 2 else first)["refresh_token"]}
+        ),
+    )
 
     assert all(status in (200, 401) for status, _ in results), results
     assert any(status == 200 for status, _ in results)
@@ -183,8 +209,11 @@ def test_retries_racing_a_successors_refresh_never_leave_two_live_successors(app
     # Each parent's usable children are unused siblings only: refreshing one of them leaves
     # exactly one live refresh token in the lineage (or none, if a retry came too late and
     # the lineage was revoked as a replay).
-    alive = [body for status, body in results if status == 200
-             and status_of(client, body["access_token"]) == 200]
+    alive = [
+        body
+        for status, body in results
+        if status == 200 and status_of(client, body["access_token"]) == 200
+    ]
     if alive:
         client.post(REFRESH, json={"refresh_token": alive[0]["refresh_token"]})
     assert live_refresh_tokens(count) <= 1
@@ -197,8 +226,13 @@ def test_parallel_refreshes_of_two_siblings_leave_at_most_one_pair(app, client, 
     b = client.post(REFRESH, json={"refresh_token": tokens["refresh_token"]}).get_json()
     n = 10
 
-    results = run_in_parallel(app, n, lambda http, i: http.post(REFRESH, json={
-        "refresh_token": (a if i % 2 else b)["refresh_token"]}))
+    results = run_in_parallel(
+        app,
+        n,
+        lambda http, i: http.post(
+            REFRESH, json={"refresh_token": (a if i % 2 else b)["refresh_token"]}
+        ),
+    )
 
     assert all(status in (200, 401) for status, _ in results), results
     assert any(status == 200 for status, _ in results)

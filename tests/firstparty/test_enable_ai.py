@@ -100,8 +100,10 @@ def test_deactivated_owner_is_401(client, user, mobile, set_user):
     set_user(user.id, active=False)
     response = client.patch(ENABLE_AI, headers=bearer(mobile["access_token"]))
     assert response.status_code == 401
-    assert response.get_json() == {"error": "unauthorized",
-                                   "message": "Account has been deactivated"}
+    assert response.get_json() == {
+        "error": "unauthorized",
+        "message": "Account has been deactivated",
+    }
 
 
 def test_only_patch(client, mobile):

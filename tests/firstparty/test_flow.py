@@ -39,8 +39,7 @@ def test_the_flutter_clients_journey(app, client, make_user, make_key, read_user
     email = "flutter@example.com"
 
     # 1. Sign up from the phone.
-    signed_up = send(client, SIGNUP, signup_body(email, first_name="Flo", last_name="Utter"),
-                     fmt)
+    signed_up = send(client, SIGNUP, signup_body(email, first_name="Flo", last_name="Utter"), fmt)
     assert signed_up.status_code == 201, signed_up.get_json()
     first = signed_up.get_json()
     assert_token_block(first)
@@ -48,8 +47,9 @@ def test_the_flutter_clients_journey(app, client, make_user, make_key, read_user
     assert client.get(ACCOUNTS, headers=bearer(first["access_token"])).status_code == 200
 
     # 2. Log in again from the same phone: the signup token of that device is replaced.
-    logged_in = send(client, LOGIN, {"email": email, "password": STRONG_PASSWORD,
-                                     "device": DEVICE}, fmt)
+    logged_in = send(
+        client, LOGIN, {"email": email, "password": STRONG_PASSWORD, "device": DEVICE}, fmt
+    )
     assert logged_in.status_code == 200
     session = logged_in.get_json()
     assert session["user"]["id"] == user_id
@@ -57,8 +57,7 @@ def test_the_flutter_clients_journey(app, client, make_user, make_key, read_user
     auth = bearer(session["access_token"])
 
     # 3. Turn on two-factor authentication from the app (a step-up: the password again).
-    enrolment = client.post(f"{MFA}/enrolment", json={"password": STRONG_PASSWORD},
-                            headers=auth)
+    enrolment = client.post(f"{MFA}/enrolment", json={"password": STRONG_PASSWORD}, headers=auth)
     assert enrolment.status_code == 200
     secret = enrolment.get_json()["secret"]
     previous, current = totp_pair(secret)
@@ -68,25 +67,43 @@ def test_the_flutter_clients_journey(app, client, make_user, make_key, read_user
     assert len(backup_codes) == 8
 
     # 4. The next login is asked for a code (401 + mfa_required) ...
-    asked = send(client, LOGIN, {"email": email, "password": STRONG_PASSWORD, "device": DEVICE},
-                 fmt)
+    asked = send(
+        client, LOGIN, {"email": email, "password": STRONG_PASSWORD, "device": DEVICE}, fmt
+    )
     assert (asked.status_code, asked.get_json()) == (401, MFA_REQUIRED)
     assert asked.get_json()["mfa_required"] is True
 
     # 5. ... and the app retries with the TOTP code.
-    retried = send(client, LOGIN, {"email": email, "password": STRONG_PASSWORD,
-                                   "otp_code": current, "device": DEVICE}, fmt)
+    retried = send(
+        client,
+        LOGIN,
+        {"email": email, "password": STRONG_PASSWORD, "otp_code": current, "device": DEVICE},
+        fmt,
+    )
     assert retried.status_code == 200, retried.get_json()
     tokens = retried.get_json()
     assert_token_block(tokens)
     # The code cannot be replayed by someone who saw it.
-    replay = send(client, LOGIN, {"email": email, "password": STRONG_PASSWORD,
-                                  "otp_code": current, "device": device(device_id="evil")}, fmt)
+    replay = send(
+        client,
+        LOGIN,
+        {
+            "email": email,
+            "password": STRONG_PASSWORD,
+            "otp_code": current,
+            "device": device(device_id="evil"),
+        },
+        fmt,
+    )
     assert (replay.status_code, replay.get_json()) == (401, MFA_REQUIRED)
 
     # 6. Refresh twice (the app does this when the access token expires).
-    second = send(client, REFRESH, {"refresh_token": tokens["refresh_token"],
-                                    "device": {"device_id": DEVICE["device_id"]}}, fmt)
+    second = send(
+        client,
+        REFRESH,
+        {"refresh_token": tokens["refresh_token"], "device": {"device_id": DEVICE["device_id"]}},
+        fmt,
+    )
     assert second.status_code == 200
     second_tokens = second.get_json()
     assert_token_block(second_tokens)
@@ -102,38 +119,65 @@ def test_the_flutter_clients_journey(app, client, make_user, make_key, read_user
     stolen = send(client, REFRESH, {"refresh_token": tokens["refresh_token"]}, fmt)
     assert (stolen.status_code, stolen.get_json()) == (401, INVALID_REFRESH)
     assert client.get(ACCOUNTS, headers=bearer(newest["access_token"])).status_code == 401
-    assert send(client, REFRESH, {"refresh_token": newest["refresh_token"]},
-                fmt).get_json() == INVALID_REFRESH
+    assert (
+        send(client, REFRESH, {"refresh_token": newest["refresh_token"]}, fmt).get_json()
+        == INVALID_REFRESH
+    )
 
     # 8. The user logs in again (backup code), also has an API key and a browser session ...
-    again = send(client, LOGIN, {"email": email, "password": STRONG_PASSWORD,
-                                 "otp_code": backup_codes[0], "device": DEVICE}, fmt)
+    again = send(
+        client,
+        LOGIN,
+        {
+            "email": email,
+            "password": STRONG_PASSWORD,
+            "otp_code": backup_codes[0],
+            "device": DEVICE,
+        },
+        fmt,
+    )
     assert again.status_code == 200
     live = again.get_json()
-    me = UserInfo(uuid.UUID(user_id), email, STRONG_PASSWORD,
-                  read_user(uuid.UUID(user_id))["family_id"], "admin")
+    me = UserInfo(
+        uuid.UUID(user_id),
+        email,
+        STRONG_PASSWORD,
+        read_user(uuid.UUID(user_id))["family_id"],
+        "admin",
+    )
     key = make_key(me, scope="read", source="monitoring")
     browser = app.test_client()
-    assert web_login(browser, email, STRONG_PASSWORD, otp_code=backup_codes[1]).status_code \
-        == 302
+    assert web_login(browser, email, STRONG_PASSWORD, otp_code=backup_codes[1]).status_code == 302
     assert signed_in_as(browser)
     assert client.get(ACCOUNTS, headers={"X-Api-Key": key}).status_code == 200
 
     # 9. ... and deletes the account from the app: every credential dies at once.
     deleted = client.delete(ME, headers=bearer(live["access_token"]))
-    assert (deleted.status_code, deleted.get_json()) == (200,
-                                                         {"message": "Account has been deleted"})
+    assert (deleted.status_code, deleted.get_json()) == (
+        200,
+        {"message": "Account has been deleted"},
+    )
     assert client.get(ACCOUNTS, headers=bearer(live["access_token"])).status_code == 401
     assert client.get(ACCOUNTS, headers={"X-Api-Key": key}).status_code == 401
-    assert send(client, REFRESH, {"refresh_token": live["refresh_token"]},
-                fmt).get_json() == INVALID_REFRESH
+    assert (
+        send(client, REFRESH, {"refresh_token": live["refresh_token"]}, fmt).get_json()
+        == INVALID_REFRESH
+    )
     assert not signed_in_as(browser)
-    gone = send(client, LOGIN, {"email": email, "password": STRONG_PASSWORD,
-                                "otp_code": backup_codes[2], "device": DEVICE}, fmt)
+    gone = send(
+        client,
+        LOGIN,
+        {
+            "email": email,
+            "password": STRONG_PASSWORD,
+            "otp_code": backup_codes[2],
+            "device": DEVICE,
+        },
+        fmt,
+    )
     assert (gone.status_code, gone.get_json()) == (401, INVALID_CREDENTIALS)
     state = read_user(uuid.UUID(user_id))
     assert state["active"] is False
     assert state["email"].startswith("flutter-deactivated-")
     assert state["email"].endswith("@example.com")
-    assert web_login(browser, email, STRONG_PASSWORD, otp_code=backup_codes[3]).status_code \
-        == 401
+    assert web_login(browser, email, STRONG_PASSWORD, otp_code=backup_codes[3]).status_code == 401

@@ -46,20 +46,34 @@ def audit(app, event: str) -> list[dict[str, Any]]:  # type: ignore[no-untyped-d
     from app.extensions import db
 
     with app.app_context():
-        return [{"outcome": e.outcome, "actor_user_id": e.actor_user_id,
-                 "family_id": e.family_id, **e.details}
-                for e in db.session.scalars(select(AuditEvent).where(AuditEvent.event == event)
-                                            .order_by(AuditEvent.id))]
+        return [
+            {
+                "outcome": e.outcome,
+                "actor_user_id": e.actor_user_id,
+                "family_id": e.family_id,
+                **e.details,
+            }
+            for e in db.session.scalars(
+                select(AuditEvent).where(AuditEvent.event == event).order_by(AuditEvent.id)
+            )
+        ]
 
 
 def rows_of(app, user_id: uuid.UUID, family_id: uuid.UUID) -> dict[str, int]:  # type: ignore[no-untyped-def]
     """How many rows still point at the user (or, for resources, the family)."""
     from app.extensions import db
 
-    by_user = {"users": "id", "api_keys": "user_id", "oauth2_tokens": "user_id",
-               "oauth2_authorization_codes": "user_id", "mobile_devices": "user_id",
-               "otp_backup_codes": "user_id", "web_sessions": "user_id",
-               "invite_codes": "used_by_user_id", "family_reset_jobs": "requested_by"}
+    by_user = {
+        "users": "id",
+        "api_keys": "user_id",
+        "oauth2_tokens": "user_id",
+        "oauth2_authorization_codes": "user_id",
+        "mobile_devices": "user_id",
+        "otp_backup_codes": "user_id",
+        "web_sessions": "user_id",
+        "invite_codes": "used_by_user_id",
+        "family_reset_jobs": "requested_by",
+    }
     by_family = {"families": "id", "accounts": "family_id", "tags": "family_id"}
     tables = db.metadata.tables
     with app.app_context():
@@ -67,8 +81,10 @@ def rows_of(app, user_id: uuid.UUID, family_id: uuid.UUID) -> dict[str, int]:  #
         for wanted, columns in ((user_id, by_user), (family_id, by_family)):
             for name, column in columns.items():
                 counts[name] = db.session.scalar(
-                    select(func.count()).select_from(tables[name])
-                    .where(tables[name].c[column] == wanted))
+                    select(func.count())
+                    .select_from(tables[name])
+                    .where(tables[name].c[column] == wanted)
+                )
         return counts
 
 
@@ -84,9 +100,17 @@ def busy(app, client, make_key, make_invites, oauth_client):  # type: ignore[no-
 
     def make(who: UserInfo) -> dict[str, Any]:
         phone = mobile_login(client, who.email)
-        mobile_login(client, who.email, device_info={
-            "device_id": "tablet", "device_name": "Tab", "device_type": "android",
-            "os_version": "14", "app_version": "1.0.0"})
+        mobile_login(
+            client,
+            who.email,
+            device_info={
+                "device_id": "tablet",
+                "device_name": "Tab",
+                "device_type": "android",
+                "os_version": "14",
+                "app_version": "1.0.0",
+            },
+        )
         browser = app.test_client()
         assert login(browser, who.email).status_code == 302
         code = authorize(browser, oauth_client, scope="read")
@@ -97,10 +121,13 @@ def busy(app, client, make_key, make_invites, oauth_client):  # type: ignore[no-
         (invite,) = make_invites(1)
         with app.app_context():
             db.session.execute(
-                InviteCode.__table__.update().where(InviteCode.code_digest == digest(invite))
-                .values(used_at=utcnow(), used_by_user_id=who.id))
-            account = resources.create_account(family_id=who.family_id, name="Checking",
-                                               currency="USD", balance=0, now=utcnow())
+                InviteCode.__table__.update()
+                .where(InviteCode.code_digest == digest(invite))
+                .values(used_at=utcnow(), used_by_user_id=who.id)
+            )
+            account = resources.create_account(
+                family_id=who.family_id, name="Checking", currency="USD", balance=0, now=utcnow()
+            )
             resources.create_tag(who.family_id, {"name": f"tag-{who.email}"}, utcnow())
             db.session.commit()
         return {"phone": phone, "key": key, "account": account.id}
@@ -121,20 +148,21 @@ def test_reset_audit_events_carry_the_real_job_id(app, client, admin, make_key):
 
 
 def test_jobs_work_purges_a_deactivated_member_and_keeps_the_family(
-        app, client, admin, member, busy, make_key):
+    app, client, admin, member, busy, make_key
+):
     busy(member)
     admin_key = make_key(admin)
     before = rows_of(app, member.id, member.family_id)
     # (members cannot reset their family, so no reset job points at them)
     assert all(n >= 1 for name, n in before.items() if name != "family_reset_jobs"), before
 
-    assert client.delete(ME, headers=api_key(make_key(member, source="mobile"))).status_code \
-        == 200
+    assert client.delete(ME, headers=api_key(make_key(member, source="mobile"))).status_code == 200
     assert jobs_work(app) == {"reset_jobs_run": 0, "users_purged": 1}
 
     after = rows_of(app, member.id, member.family_id)
-    assert {k: v for k, v in after.items() if k not in ("families", "accounts", "tags")} == \
-        dict.fromkeys(after.keys() - {"families", "accounts", "tags"}, 0)
+    assert {
+        k: v for k, v in after.items() if k not in ("families", "accounts", "tags")
+    } == dict.fromkeys(after.keys() - {"families", "accounts", "tags"}, 0)
     # the family, its data and its other member stay
     assert (after["families"], after["accounts"], after["tags"]) == (1, 1, 1)
     assert status_of(client, api_key(admin_key)) == 200
@@ -164,15 +192,18 @@ def test_the_last_member_takes_the_family_with_them(app, client, make_user, busy
     from app.firstparty.models import FamilyResetJob
 
     with app.app_context():
-        assert db.session.scalar(select(FamilyResetJob.id).where(
-            FamilyResetJob.family_id == alone.family_id)) is None
+        assert (
+            db.session.scalar(
+                select(FamilyResetJob.id).where(FamilyResetJob.family_id == alone.family_id)
+            )
+            is None
+        )
     (purged,) = audit(app, "user.purged")
     assert purged["family_deleted"] is True
     assert status_of(client, bearer(stuff["phone"]["access_token"])) == 401
 
 
-def test_members_leaving_one_after_the_other_end_the_family(app, client, admin, member,
-                                                            make_key):
+def test_members_leaving_one_after_the_other_end_the_family(app, client, admin, member, make_key):
     assert client.delete(ME, headers=api_key(make_key(member))).status_code == 200
     assert client.delete(ME, headers=api_key(make_key(admin))).status_code == 200
 
@@ -194,8 +225,9 @@ def test_a_grace_period_delays_the_purge(app, client, admin, member, make_key):
     assert rows_of(app, member.id, member.family_id)["users"] == 0
 
 
-def test_active_and_reactivated_users_are_never_purged(app, client, admin, member, make_key,
-                                                       set_user):
+def test_active_and_reactivated_users_are_never_purged(
+    app, client, admin, member, make_key, set_user
+):
     assert client.delete(ME, headers=api_key(make_key(member))).status_code == 200
     set_user(member.id, active=True)  # an operator brought the account back
     assert jobs_work(app)["users_purged"] == 0
@@ -204,7 +236,8 @@ def test_active_and_reactivated_users_are_never_purged(app, client, admin, membe
 
 
 def test_a_leaving_admins_reset_jobs_stay_with_the_surviving_family(
-        app, client, admin, member, make_key, set_user):
+    app, client, admin, member, make_key, set_user
+):
     key = api_key(make_key(admin))
     job_id = client.delete(RESET, headers=key).get_json()["job_id"]
     assert client.delete(ME, headers=api_key(make_key(member))).status_code == 200
@@ -233,36 +266,46 @@ def refuse_deleting(app):  # type: ignore[no-untyped-def]
 
     with app.app_context():
         if ON_POSTGRES:
-            db.session.execute(text(
-                "CREATE OR REPLACE FUNCTION purge_test_refuse() RETURNS trigger "
-                "LANGUAGE plpgsql AS $$ BEGIN IF OLD.email LIKE 'doomed%' THEN "
-                "RAISE EXCEPTION 'refused'; END IF; RETURN OLD; END $$"))
-            db.session.execute(text(
-                "CREATE TRIGGER purge_test_refuse BEFORE DELETE ON users "
-                "FOR EACH ROW EXECUTE FUNCTION purge_test_refuse()"))
+            db.session.execute(
+                text(
+                    "CREATE OR REPLACE FUNCTION purge_test_refuse() RETURNS trigger "
+                    "LANGUAGE plpgsql AS $$ BEGIN IF OLD.email LIKE 'doomed%' THEN "
+                    "RAISE EXCEPTION 'refused'; END IF; RETURN OLD; END $$"
+                )
+            )
+            db.session.execute(
+                text(
+                    "CREATE TRIGGER purge_test_refuse BEFORE DELETE ON users "
+                    "FOR EACH ROW EXECUTE FUNCTION purge_test_refuse()"
+                )
+            )
         else:
-            db.session.execute(text(
-                "CREATE TRIGGER purge_test_refuse BEFORE DELETE ON users "
-                "WHEN OLD.email LIKE 'doomed%' BEGIN SELECT RAISE(ABORT, 'refused'); END"))
+            db.session.execute(
+                text(
+                    "CREATE TRIGGER purge_test_refuse BEFORE DELETE ON users "
+                    "WHEN OLD.email LIKE 'doomed%' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+                )
+            )
         db.session.commit()
     yield
     with app.app_context():
-        db.session.execute(text("DROP TRIGGER IF EXISTS purge_test_refuse"
-                                + (" ON users" if ON_POSTGRES else "")))
+        db.session.execute(
+            text("DROP TRIGGER IF EXISTS purge_test_refuse" + (" ON users" if ON_POSTGRES else ""))
+        )
         if ON_POSTGRES:
             db.session.execute(text("DROP FUNCTION IF EXISTS purge_test_refuse()"))
         db.session.commit()
 
 
-def test_a_failed_purge_rolls_back_that_user_only(app, client, make_user, make_key, busy,
-                                                 refuse_deleting):
+def test_a_failed_purge_rolls_back_that_user_only(
+    app, client, make_user, make_key, busy, refuse_deleting
+):
     make_user(email="root@example.com", role="super_admin")
     doomed = make_user(email="doomed@example.com", role="admin")
     fine = make_user(email="fine@example.com", role="admin")
     busy(doomed)
     for who in (doomed, fine):
-        assert client.delete(ME, headers=api_key(make_key(who, source="mobile"))).status_code \
-            == 200
+        assert client.delete(ME, headers=api_key(make_key(who, source="mobile"))).status_code == 200
     before = rows_of(app, doomed.id, doomed.family_id)
 
     assert jobs_work(app)["users_purged"] == 1
@@ -279,16 +322,24 @@ def test_every_reference_to_users_and_families_is_handled_by_the_purge(app):
     from app.firstparty import purge
 
     handled = {(c.table.name, c.name) for c in purge.HANDLED_REFERENCES}
-    found = {(table.name, fk.parent.name) for table in db.metadata.tables.values()
-             for fk in table.foreign_keys if fk.column.table.name in ("users", "families")}
+    found = {
+        (table.name, fk.parent.name)
+        for table in db.metadata.tables.values()
+        for fk in table.foreign_keys
+        if fk.column.table.name in ("users", "families")
+    }
     assert found == handled
 
 
 @pytest.mark.postgres
-@pytest.mark.skipif(not ON_POSTGRES, reason="concurrency proofs need PostgreSQL: set "
-                    "TEST_DATABASE_URL (SQLite serialises every writer anyway)")
+@pytest.mark.skipif(
+    not ON_POSTGRES,
+    reason="concurrency proofs need PostgreSQL: set "
+    "TEST_DATABASE_URL (SQLite serialises every writer anyway)",
+)
 def test_two_workers_purging_a_familys_last_two_members_delete_the_family(
-        app, client, admin, member, make_key, count):
+    app, client, admin, member, make_key, count
+):
     """Each worker locks the family before counting who is left, so the second sees the
     first's deletion: never both "someone else stays", never an empty family left behind."""
     import threading

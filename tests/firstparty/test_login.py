@@ -48,8 +48,14 @@ def test_10_login_with_password_and_device(app, client, user, count, fmt):
 
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
-    assert set(body) == {"access_token", "refresh_token", "token_type", "expires_in",
-                         "created_at", "user"}
+    assert set(body) == {
+        "access_token",
+        "refresh_token",
+        "token_type",
+        "expires_in",
+        "created_at",
+        "user",
+    }
     assert_token_block(body)
     assert_no_store(response)
     assert_user_object(body["user"])
@@ -61,6 +67,7 @@ def test_10_login_with_password_and_device(app, client, user, count, fmt):
     assert count(Device) == devices + 1
     assert count(OAuthToken) == tokens + 1
     from app.extensions import db
+
     with app.app_context():
         saved = db.session.scalar(select(Device).where(Device.user_id == user.id))
         # "active" in Sure: seen within the last 90 days
@@ -78,8 +85,9 @@ def test_11_mfa_user_without_code_is_asked_for_one(client, mfa_user, count, fmt)
 
 
 def test_12_mfa_user_with_current_totp_gets_a_token(client, mfa_user, count, fmt):
-    response = send(client, LOGIN, login_body(mfa_user.email, otp_code=totp_now(mfa_user.secret)),
-                    fmt)
+    response = send(
+        client, LOGIN, login_body(mfa_user.email, otp_code=totp_now(mfa_user.secret)), fmt
+    )
 
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["access_token"]
@@ -88,9 +96,12 @@ def test_12_mfa_user_with_current_totp_gets_a_token(client, mfa_user, count, fmt
 
 def test_13_a_new_login_revokes_the_devices_earlier_token(client, user, fmt):
     first = mobile_login(client, user.email, fmt=fmt)
-    other = mobile_login(client, user.email, device_info=device(device_id="ipad-456",
-                                                                device_name="Test iPad"),
-                         fmt=fmt)
+    other = mobile_login(
+        client,
+        user.email,
+        device_info=device(device_id="ipad-456", device_name="Test iPad"),
+        fmt=fmt,
+    )
 
     second = mobile_login(client, user.email, fmt=fmt)
 
@@ -126,6 +137,7 @@ def test_16_sure_mobile_app_is_created_on_demand_and_once(app, client, user, cou
     assert body["access_token"] and body["refresh_token"]
     assert count(OAuthClient) == 1
     from app.extensions import db
+
     with app.app_context():
         sure_mobile = db.session.scalar(select(OAuthClient))
         assert sure_mobile.client_id == "sure-mobile"
@@ -139,14 +151,17 @@ def test_16_sure_mobile_app_is_created_on_demand_and_once(app, client, user, cou
     assert count(OAuthClient) == 1
 
 
-@pytest.mark.parametrize("bad", [
-    None,
-    device(device_type="windows"),
-    device(device_id=""),
-    device(device_name=None),
-    device(os_version="  "),
-    device(app_version=None),
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        None,
+        device(device_type="windows"),
+        device(device_id=""),
+        device(device_name=None),
+        device(os_version="  "),
+        device(app_version=None),
+    ],
+)
 def test_17_login_without_a_valid_device_is_400(client, user, count, fmt, bad):
     response = send(client, LOGIN, login_body(user.email, device_info=bad), fmt)
 
@@ -168,7 +183,8 @@ def test_7_8_an_inactive_user_is_issued_no_token(client, user, set_user, count, 
 
 
 def test_7_8_an_inactive_user_with_the_right_password_gets_failed_to_register_device(
-        client, user, set_user, count, fmt):
+    client, user, set_user, count, fmt
+):
     """Contract §3.2 step 4 and checklist 17: the password is right, token issuance refuses
     the inactive user -> 422 {"error": "Failed to register device"}."""
     set_user(user.id, active=False)
@@ -176,7 +192,9 @@ def test_7_8_an_inactive_user_with_the_right_password_gets_failed_to_register_de
     response = send(client, LOGIN, login_body(user.email), fmt)
 
     assert (response.status_code, response.get_json()) == (
-        422, {"error": "Failed to register device"})
+        422,
+        {"error": "Failed to register device"},
+    )
     assert count(OAuthToken) == 0
 
 
@@ -196,12 +214,15 @@ def test_account_without_a_local_password_cannot_log_in(client, user, set_user, 
     assert (response.status_code, response.get_json()) == (401, INVALID_CREDENTIALS)
 
 
-@pytest.mark.parametrize("body", [
-    {},
-    {"email": "alice@example.com"},
-    {"password": "correct horse battery", "device": DEVICE},
-    {"email": ["alice@example.com"], "password": {"x": 1}, "device": DEVICE},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"email": "alice@example.com"},
+        {"password": "correct horse battery", "device": DEVICE},
+        {"email": ["alice@example.com"], "password": {"x": 1}, "device": DEVICE},
+    ],
+)
 def test_missing_or_odd_credentials_are_401(client, user, body):
     response = client.post(LOGIN, json=body)
     assert (response.status_code, response.get_json()) == (401, INVALID_CREDENTIALS)
@@ -209,16 +230,26 @@ def test_missing_or_odd_credentials_are_401(client, user, body):
 
 def test_the_device_is_upserted_and_refreshed(app, client, user, count, fmt):
     mobile_login(client, user.email, fmt=fmt)
-    mobile_login(client, user.email, device_info=device(device_name="Renamed", os_version="18.1",
-                                                        app_version="2.0.0",
-                                                        device_type="android"), fmt=fmt)
+    mobile_login(
+        client,
+        user.email,
+        device_info=device(
+            device_name="Renamed", os_version="18.1", app_version="2.0.0", device_type="android"
+        ),
+        fmt=fmt,
+    )
 
     assert count(Device) == 1
     from app.extensions import db
+
     with app.app_context():
         saved = db.session.scalar(select(Device))
         assert (saved.device_name, saved.device_type, saved.os_version, saved.app_version) == (
-            "Renamed", "android", "18.1", "2.0.0")
+            "Renamed",
+            "android",
+            "18.1",
+            "2.0.0",
+        )
 
 
 def test_one_live_token_per_device_across_many_logins(client, user, count):
@@ -242,8 +273,9 @@ def test_devices_are_per_user(client, user, make_user, count):
 
 
 def test_wrong_code_gets_the_same_body_as_no_code(client, mfa_user, count, fmt):
-    response = send(client, LOGIN, login_body(mfa_user.email, otp_code=wrong_totp(mfa_user.secret)),
-                    fmt)
+    response = send(
+        client, LOGIN, login_body(mfa_user.email, otp_code=wrong_totp(mfa_user.secret)), fmt
+    )
 
     assert response.status_code == 401
     assert response.get_json() == MFA_REQUIRED
@@ -254,14 +286,20 @@ def test_mfa_is_checked_before_the_device(client, mfa_user):
     without = send(client, LOGIN, login_body(mfa_user.email, device_info=None))
     assert (without.status_code, without.get_json()) == (401, MFA_REQUIRED)
 
-    with_code = send(client, LOGIN, login_body(mfa_user.email, device_info=None,
-                                               otp_code=totp_now(mfa_user.secret)))
+    with_code = send(
+        client,
+        LOGIN,
+        login_body(mfa_user.email, device_info=None, otp_code=totp_now(mfa_user.secret)),
+    )
     assert (with_code.status_code, with_code.get_json()) == (400, DEVICE_REQUIRED)
 
 
 def test_wrong_password_with_mfa_is_still_invalid_credentials(client, mfa_user):
-    response = send(client, LOGIN, login_body(mfa_user.email, "wrong password",
-                                              otp_code=totp_now(mfa_user.secret)))
+    response = send(
+        client,
+        LOGIN,
+        login_body(mfa_user.email, "wrong password", otp_code=totp_now(mfa_user.secret)),
+    )
     assert (response.status_code, response.get_json()) == (401, INVALID_CREDENTIALS)
 
 
@@ -269,8 +307,12 @@ def test_a_totp_code_accepted_once_is_refused_when_replayed(client, mfa_user, co
     code = totp_now(mfa_user.secret)
     assert send(client, LOGIN, login_body(mfa_user.email, otp_code=code), fmt).status_code == 200
 
-    replay = send(client, LOGIN, login_body(mfa_user.email, otp_code=code,
-                                            device_info=device(device_id="attacker")), fmt)
+    replay = send(
+        client,
+        LOGIN,
+        login_body(mfa_user.email, otp_code=code, device_info=device(device_id="attacker")),
+        fmt,
+    )
 
     assert (replay.status_code, replay.get_json()) == (401, MFA_REQUIRED)
     assert count(OAuthToken) == 1
@@ -306,8 +348,12 @@ def test_a_backup_code_works_once(client, mfa_user, count, fmt):
     assert_token_block(first.get_json())
     assert (again.status_code, again.get_json()) == (401, MFA_REQUIRED)
     # The other seven still work (trimmed and case-insensitive, as in Sure).
-    other = send(client, LOGIN, login_body(mfa_user.email,
-                                           otp_code=f" {mfa_user.backup_codes[1].upper()} "), fmt)
+    other = send(
+        client,
+        LOGIN,
+        login_body(mfa_user.email, otp_code=f" {mfa_user.backup_codes[1].upper()} "),
+        fmt,
+    )
     assert other.status_code == 200
 
 
@@ -319,17 +365,22 @@ def test_wrong_codes_are_throttled_per_account(client, mfa_user, fmt):
         assert (response.status_code, response.get_json()) == (401, MFA_REQUIRED)
 
     # The budget is spent: even the right code (or a backup code) must wait.
-    blocked = send(client, LOGIN, login_body(mfa_user.email, otp_code=totp_now(mfa_user.secret)),
-                   fmt)
+    blocked = send(
+        client, LOGIN, login_body(mfa_user.email, otp_code=totp_now(mfa_user.secret)), fmt
+    )
     assert blocked.status_code == 429
     assert blocked.get_json() == THROTTLED
     assert int(blocked.headers["Retry-After"]) > 0
-    backup = send(client, LOGIN, login_body(mfa_user.email, otp_code=mfa_user.backup_codes[0]),
-                  fmt)
+    backup = send(client, LOGIN, login_body(mfa_user.email, otp_code=mfa_user.backup_codes[0]), fmt)
     assert backup.status_code == 429
     # Another address does not get a fresh budget for this account.
-    elsewhere = send(client, LOGIN, login_body(mfa_user.email, otp_code=wrong), fmt,
-                     environ_base={"REMOTE_ADDR": "198.51.100.40"})
+    elsewhere = send(
+        client,
+        LOGIN,
+        login_body(mfa_user.email, otp_code=wrong),
+        fmt,
+        environ_base={"REMOTE_ADDR": "198.51.100.40"},
+    )
     assert elsewhere.status_code == 429
 
 
@@ -337,8 +388,12 @@ def test_wrong_codes_are_throttled_per_account(client, mfa_user, fmt):
 def test_missing_codes_do_not_spend_the_otp_budget(client, mfa_user):
     for _ in range(5):
         assert send(client, LOGIN, login_body(mfa_user.email)).status_code == 401
-    assert send(client, LOGIN, login_body(mfa_user.email,
-                                          otp_code=totp_now(mfa_user.secret))).status_code == 200
+    assert (
+        send(
+            client, LOGIN, login_body(mfa_user.email, otp_code=totp_now(mfa_user.secret))
+        ).status_code
+        == 200
+    )
 
 
 # --- throttling (per account, per IP) ----------------------------------------------------------
@@ -355,10 +410,22 @@ def test_failed_logins_are_throttled_per_account(client, user, make_user, fmt):
     assert blocked.get_json() == THROTTLED
     assert int(blocked.headers["Retry-After"]) > 0
     # Not an IP matter: another address is refused too, a spoofed header changes nothing.
-    assert send(client, LOGIN, login_body(user.email), fmt,
-                environ_base={"REMOTE_ADDR": "198.51.100.41"}).status_code == 429
-    assert send(client, LOGIN, login_body(user.email), fmt,
-                headers={"X-Forwarded-For": "198.51.100.42"}).status_code == 429
+    assert (
+        send(
+            client,
+            LOGIN,
+            login_body(user.email),
+            fmt,
+            environ_base={"REMOTE_ADDR": "198.51.100.41"},
+        ).status_code
+        == 429
+    )
+    assert (
+        send(
+            client, LOGIN, login_body(user.email), fmt, headers={"X-Forwarded-For": "198.51.100.42"}
+        ).status_code
+        == 429
+    )
     # Other accounts are unaffected.
     bob = make_user(email="bob@example.com")
     assert send(client, LOGIN, login_body(bob.email), fmt).status_code == 200
@@ -375,8 +442,7 @@ def test_the_account_budget_is_keyed_on_the_normalised_email(client, user):
 def test_failed_logins_are_throttled_per_ip(client, user, fmt):
     here = {"REMOTE_ADDR": "203.0.113.7"}
     for n in range(3):
-        response = send(client, LOGIN, login_body(f"nobody{n}@example.com"), fmt,
-                        environ_base=here)
+        response = send(client, LOGIN, login_body(f"nobody{n}@example.com"), fmt, environ_base=here)
         assert response.status_code == 401
 
     blocked = send(client, LOGIN, login_body(user.email), fmt, environ_base=here)
@@ -384,12 +450,19 @@ def test_failed_logins_are_throttled_per_ip(client, user, fmt):
     assert blocked.get_json() == THROTTLED
     assert int(blocked.headers["Retry-After"]) > 0
     # A spoofed X-Forwarded-For is not trusted (no proxy configured): still the same IP.
-    spoofed = send(client, LOGIN, login_body(user.email), fmt, environ_base=here,
-                   headers={"X-Forwarded-For": "198.51.100.77"})
+    spoofed = send(
+        client,
+        LOGIN,
+        login_body(user.email),
+        fmt,
+        environ_base=here,
+        headers={"X-Forwarded-For": "198.51.100.77"},
+    )
     assert spoofed.status_code == 429
     # Another address is fine.
-    elsewhere = send(client, LOGIN, login_body(user.email), fmt,
-                     environ_base={"REMOTE_ADDR": "203.0.113.8"})
+    elsewhere = send(
+        client, LOGIN, login_body(user.email), fmt, environ_base={"REMOTE_ADDR": "203.0.113.8"}
+    )
     assert elsewhere.status_code == 200
 
 

@@ -40,8 +40,10 @@ CONFIRM = f"{MFA}/enrolment/confirm"
 BACKUP = f"{MFA}/backup_codes"
 CODE_INVALID = {"error": "mfa_invalid", "message": "The code is not valid"}
 PASSWORD_INVALID = {"error": "mfa_invalid", "message": "The password is not valid"}
-PASSWORD_OR_CODE_INVALID = {"error": "mfa_invalid",
-                            "message": "The password or the code is not valid"}
+PASSWORD_OR_CODE_INVALID = {
+    "error": "mfa_invalid",
+    "message": "The password or the code is not valid",
+}
 STEP_UP = {"password": PASSWORD}
 
 
@@ -92,8 +94,10 @@ def test_enrolment_returns_secret_uri_and_inline_qr(client, user, auth):
     assert "http://" not in body["qr_svg"].replace("http://www.w3.org", "")
     # Pending: not on until confirmed, so login still needs no code.
     assert client.get(MFA, headers=auth).get_json()["enabled"] is False
-    assert send(client, LOGIN, login_body(user.email,
-                                          device_info=device(device_id="x"))).status_code == 200
+    assert (
+        send(client, LOGIN, login_body(user.email, device_info=device(device_id="x"))).status_code
+        == 200
+    )
 
 
 def test_confirm_turns_mfa_on_and_returns_backup_codes_once(client, user, auth):
@@ -105,14 +109,21 @@ def test_confirm_turns_mfa_on_and_returns_backup_codes_once(client, user, auth):
     assert "no-store" in response.headers["Cache-Control"]
     codes = response.get_json()["backup_codes"]
     assert_backup_codes(codes)
-    assert client.get(MFA, headers=auth).get_json() == {"enabled": True,
-                                                        "backup_codes_remaining": 8}
+    assert client.get(MFA, headers=auth).get_json() == {
+        "enabled": True,
+        "backup_codes_remaining": 8,
+    }
     # Login now needs the second factor; a backup code works.
     asked = send(client, LOGIN, login_body(user.email))
     assert (asked.status_code, asked.get_json()) == (401, MFA_REQUIRED)
-    assert send(client, LOGIN, login_body(user.email, otp_code=codes[0],
-                                          device_info=device(device_id="other"))).status_code \
+    assert (
+        send(
+            client,
+            LOGIN,
+            login_body(user.email, otp_code=codes[0], device_info=device(device_id="other")),
+        ).status_code
         == 200
+    )
     assert client.get(MFA, headers=auth).get_json()["backup_codes_remaining"] == 7
 
 
@@ -137,8 +148,7 @@ def test_confirm_with_a_wrong_or_missing_code(client, auth):
 def test_confirm_before_enrolment_is_refused(client, auth):
     response = client.post(CONFIRM, json={"code": "123456"}, headers=auth)
     assert response.status_code == 422
-    assert response.get_json() == {"error": "mfa_invalid",
-                                   "message": "Start the enrolment first"}
+    assert response.get_json() == {"error": "mfa_invalid", "message": "Start the enrolment first"}
 
 
 def test_a_new_enrolment_replaces_the_pending_secret(client, auth):
@@ -161,8 +171,10 @@ def test_enrolment_when_already_on_is_refused(client, auth):
 
     again = client.post(ENROL, json=STEP_UP, headers=auth)
     assert again.status_code == 422
-    assert again.get_json() == {"error": "mfa_invalid",
-                                "message": "Two-factor authentication is already enabled"}
+    assert again.get_json() == {
+        "error": "mfa_invalid",
+        "message": "Two-factor authentication is already enabled",
+    }
     reconfirm = client.post(CONFIRM, json={"code": current}, headers=auth)
     assert reconfirm.status_code == 422
 
@@ -180,8 +192,9 @@ def test_the_confirming_code_cannot_be_replayed_at_login(client, user, auth):
 
 
 def test_regenerating_backup_codes_needs_a_code(client, mfa_user):
-    auth = bearer(mobile_login(client, mfa_user.email,
-                               otp_code=mfa_user.backup_codes[0])["access_token"])
+    auth = bearer(
+        mobile_login(client, mfa_user.email, otp_code=mfa_user.backup_codes[0])["access_token"]
+    )
 
     missing = client.post(BACKUP, json={}, headers=auth)
     assert missing.status_code == 400
@@ -202,49 +215,66 @@ def test_regenerating_backup_codes_needs_a_code(client, mfa_user):
     # The old codes are dead, the new ones work.
     old = send(client, LOGIN, login_body(mfa_user.email, otp_code=mfa_user.backup_codes[2]))
     assert (old.status_code, old.get_json()) == (401, MFA_REQUIRED)
-    assert send(client, LOGIN, login_body(mfa_user.email, otp_code=new_codes[0],
-                                          device_info=device(device_id="other"))).status_code \
+    assert (
+        send(
+            client,
+            LOGIN,
+            login_body(
+                mfa_user.email, otp_code=new_codes[0], device_info=device(device_id="other")
+            ),
+        ).status_code
         == 200
+    )
 
 
 # --- disabling -----------------------------------------------------------------------------------
 
 
 def test_disable_needs_password_and_code(client, mfa_user, read_user):
-    auth = bearer(mobile_login(client, mfa_user.email,
-                               otp_code=mfa_user.backup_codes[0])["access_token"])
+    auth = bearer(
+        mobile_login(client, mfa_user.email, otp_code=mfa_user.backup_codes[0])["access_token"]
+    )
     code = mfa_user.backup_codes[1]
 
-    for body, status in (({"password": mfa_user.password}, 400),
-                         ({"code": code}, 422),
-                         ({"password": "wrong password", "code": code}, 422),
-                         ({"password": mfa_user.password,
-                           "code": wrong_totp(mfa_user.secret)}, 422)):
+    for body, status in (
+        ({"password": mfa_user.password}, 400),
+        ({"code": code}, 422),
+        ({"password": "wrong password", "code": code}, 422),
+        ({"password": mfa_user.password, "code": wrong_totp(mfa_user.secret)}, 422),
+    ):
         response = client.delete(MFA, json=body, headers=auth)
         assert response.status_code == status, (body, response.get_json())
     assert read_user(mfa_user.id)["otp_required"] is True
 
-    response = client.delete(MFA, json={"password": mfa_user.password,
-                                        "code": totp_now(mfa_user.secret)}, headers=auth)
+    response = client.delete(
+        MFA, json={"password": mfa_user.password, "code": totp_now(mfa_user.secret)}, headers=auth
+    )
 
     assert response.status_code == 200
     assert response.get_json() == {"message": "Two-factor authentication disabled"}
-    assert client.get(MFA, headers=auth).get_json() == {"enabled": False,
-                                                        "backup_codes_remaining": 0}
+    assert client.get(MFA, headers=auth).get_json() == {
+        "enabled": False,
+        "backup_codes_remaining": 0,
+    }
     assert read_user(mfa_user.id)["otp_required"] is False
     # Plain password login again; the old backup codes are gone with the secret.
-    assert send(client, LOGIN, login_body(mfa_user.email,
-                                          device_info=device(device_id="other"))).status_code \
+    assert (
+        send(
+            client, LOGIN, login_body(mfa_user.email, device_info=device(device_id="other"))
+        ).status_code
         == 200
+    )
     again = client.delete(MFA, json={"password": mfa_user.password, "code": code}, headers=auth)
     assert again.status_code == 422
 
 
 def test_disable_accepts_a_backup_code(client, mfa_user):
-    auth = bearer(mobile_login(client, mfa_user.email,
-                               otp_code=mfa_user.backup_codes[0])["access_token"])
-    response = client.delete(MFA, json={"password": mfa_user.password,
-                                        "code": mfa_user.backup_codes[1]}, headers=auth)
+    auth = bearer(
+        mobile_login(client, mfa_user.email, otp_code=mfa_user.backup_codes[0])["access_token"]
+    )
+    response = client.delete(
+        MFA, json={"password": mfa_user.password, "code": mfa_user.backup_codes[1]}, headers=auth
+    )
     assert response.status_code == 200
 
 
@@ -252,8 +282,13 @@ def test_disable_accepts_a_backup_code(client, mfa_user):
 
 
 def test_anonymous_callers_are_401(client):
-    for method, path in (("GET", MFA), ("POST", ENROL), ("POST", CONFIRM), ("POST", BACKUP),
-                         ("DELETE", MFA)):
+    for method, path in (
+        ("GET", MFA),
+        ("POST", ENROL),
+        ("POST", CONFIRM),
+        ("POST", BACKUP),
+        ("DELETE", MFA),
+    ):
         assert client.open(path, method=method).status_code == 401
 
 
@@ -266,8 +301,7 @@ def test_api_keys_cannot_manage_mfa(client, user, make_key):
 
 
 @pytest.mark.parametrize("scope", ["read", "read_write"])
-def test_a_third_party_token_cannot_manage_mfa(signed_in, user, oauth_client, read_user,
-                                               scope):
+def test_a_third_party_token_cannot_manage_mfa(signed_in, user, oauth_client, read_user, scope):
     """Not even with read_write and the password (it used to be enough: a third-party app
     enrolled its own TOTP secret and locked the owner out)."""
     from tests.support.oauth import authorize, exchange_code
@@ -276,24 +310,37 @@ def test_a_third_party_token_cannot_manage_mfa(signed_in, user, oauth_client, re
     token = exchange_code(signed_in, oauth_client, auth).get_json()["access_token"]
     client = signed_in.application.test_client()
 
-    for method, path, body in (("GET", MFA, None), ("POST", ENROL, STEP_UP),
-                               ("POST", CONFIRM, {"code": "123456"}),
-                               ("POST", BACKUP, {"code": "123456"}),
-                               ("DELETE", MFA, {**STEP_UP, "code": "123456"})):
+    for method, path, body in (
+        ("GET", MFA, None),
+        ("POST", ENROL, STEP_UP),
+        ("POST", CONFIRM, {"code": "123456"}),
+        ("POST", BACKUP, {"code": "123456"}),
+        ("DELETE", MFA, {**STEP_UP, "code": "123456"}),
+    ):
         response = client.open(path, method=method, json=body, headers=bearer(token))
         assert response.status_code == 403, (path, response.get_json())
         assert response.get_json() == {
             "error": "forbidden",
             "message": "Only the account holder's own session or app can manage credentials "
-                       "and account security"}
+            "and account security",
+        }
     assert read_user(user.id)["otp_required"] is False
 
 
 # --- step-up: the password to start, codes to change, both to turn off ---------------------
 
 
-@pytest.mark.parametrize("body", [None, {}, {"password": ""}, {"password": "wrong password"},
-                                  {"password": 12345678}, {"password": None}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        None,
+        {},
+        {"password": ""},
+        {"password": "wrong password"},
+        {"password": 12345678},
+        {"password": None},
+    ],
+)
 def test_enrolment_needs_the_current_password(app, client, user, auth, body):
     response = client.post(ENROL, json=body, headers=auth)
 
@@ -338,19 +385,22 @@ def test_failed_sign_ins_count_against_enrolment(client, user, auth):
 @pytest.mark.config(RATE_LIMIT_LOGIN_ACCOUNT="3 per 15 minutes")
 def test_the_right_password_forgives_earlier_misses(client, auth):
     for _ in range(2):
-        assert client.post(ENROL, json={"password": "a wrong guess"},
-                           headers=auth).status_code == 422
+        assert (
+            client.post(ENROL, json={"password": "a wrong guess"}, headers=auth).status_code == 422
+        )
     assert client.post(ENROL, json=STEP_UP, headers=auth).status_code == 200
     for _ in range(3):  # a fresh budget
-        assert client.post(ENROL, json={"password": "a wrong guess"},
-                           headers=auth).status_code == 422
+        assert (
+            client.post(ENROL, json={"password": "a wrong guess"}, headers=auth).status_code == 422
+        )
 
 
 def test_wrong_codes_to_backup_codes_reach_429_after_the_otp_budget(client, mfa_user):
     """RATE_LIMIT_OTP_ACCOUNT (5 per 5 minutes): the sixth attempt is refused unchecked,
     even with the right code (it used to be 300 x 422 and no 429)."""
-    auth = bearer(mobile_login(client, mfa_user.email,
-                               otp_code=mfa_user.backup_codes[0])["access_token"])
+    auth = bearer(
+        mobile_login(client, mfa_user.email, otp_code=mfa_user.backup_codes[0])["access_token"]
+    )
     wrong = wrong_totp(mfa_user.secret)
     for _ in range(5):
         response = client.post(BACKUP, json={"code": wrong}, headers=auth)
@@ -364,8 +414,13 @@ def test_wrong_codes_to_backup_codes_reach_429_after_the_otp_budget(client, mfa_
     assert 0 < int(refused.headers["Retry-After"]) <= 300
     assert client.get(MFA, headers=auth).get_json()["backup_codes_remaining"] == 7
     # The same budget guards the code at sign-in.
-    login = send(client, LOGIN, login_body(mfa_user.email, otp_code=mfa_user.backup_codes[1],
-                                           device_info=device(device_id="other")))
+    login = send(
+        client,
+        LOGIN,
+        login_body(
+            mfa_user.email, otp_code=mfa_user.backup_codes[1], device_info=device(device_id="other")
+        ),
+    )
     assert login.status_code == 429
 
 
@@ -381,59 +436,79 @@ def test_wrong_codes_at_confirmation_reach_429(client, auth):
 
 
 def _comparable(response) -> tuple:  # type: ignore[no-untyped-def]
-    headers = sorted((k, v) for k, v in response.headers.items()
-                     if k not in ("X-Correlation-ID", "Date"))
+    headers = sorted(
+        (k, v) for k, v in response.headers.items() if k not in ("X-Correlation-ID", "Date")
+    )
     return response.status_code, response.get_data(), headers
 
 
 def test_disable_answers_a_wrong_password_and_a_wrong_code_alike(client, mfa_user, read_user):
     """No password oracle: someone holding only the session or the app's token learns
     nothing about the password from DELETE /api/v1/mfa."""
-    auth = bearer(mobile_login(client, mfa_user.email,
-                               otp_code=mfa_user.backup_codes[0])["access_token"])
+    auth = bearer(
+        mobile_login(client, mfa_user.email, otp_code=mfa_user.backup_codes[0])["access_token"]
+    )
     right_code = mfa_user.backup_codes[1]
 
-    wrong_password = client.delete(MFA, json={"password": "a wrong guess",
-                                              "code": right_code}, headers=auth)
-    wrong_code = client.delete(MFA, json={"password": mfa_user.password,
-                                          "code": wrong_totp(mfa_user.secret)}, headers=auth)
-    both_wrong = client.delete(MFA, json={"password": "a wrong guess",
-                                          "code": wrong_totp(mfa_user.secret)}, headers=auth)
+    wrong_password = client.delete(
+        MFA, json={"password": "a wrong guess", "code": right_code}, headers=auth
+    )
+    wrong_code = client.delete(
+        MFA, json={"password": mfa_user.password, "code": wrong_totp(mfa_user.secret)}, headers=auth
+    )
+    both_wrong = client.delete(
+        MFA, json={"password": "a wrong guess", "code": wrong_totp(mfa_user.secret)}, headers=auth
+    )
 
     assert (wrong_password.status_code, wrong_password.get_json()) == (
-        422, PASSWORD_OR_CODE_INVALID)
+        422,
+        PASSWORD_OR_CODE_INVALID,
+    )
     assert _comparable(wrong_password) == _comparable(wrong_code) == _comparable(both_wrong)
     assert read_user(mfa_user.id)["otp_required"] is True
     # The right code sent with a wrong password was not used up.
-    assert client.delete(MFA, json={"password": mfa_user.password, "code": right_code},
-                         headers=auth).status_code == 200
+    assert (
+        client.delete(
+            MFA, json={"password": mfa_user.password, "code": right_code}, headers=auth
+        ).status_code
+        == 200
+    )
 
 
-@pytest.mark.config(RATE_LIMIT_LOGIN_ACCOUNT="3 per 15 minutes",
-                    RATE_LIMIT_OTP_ACCOUNT="100 per 5 minutes")
+@pytest.mark.config(
+    RATE_LIMIT_LOGIN_ACCOUNT="3 per 15 minutes", RATE_LIMIT_OTP_ACCOUNT="100 per 5 minutes"
+)
 def test_disable_password_guesses_spend_the_sign_in_budget(client, mfa_user, read_user):
-    auth = bearer(mobile_login(client, mfa_user.email,
-                               otp_code=mfa_user.backup_codes[0])["access_token"])
+    auth = bearer(
+        mobile_login(client, mfa_user.email, otp_code=mfa_user.backup_codes[0])["access_token"]
+    )
     for n in range(3):
-        response = client.delete(MFA, json={"password": f"guess {n}",
-                                            "code": mfa_user.backup_codes[1]}, headers=auth)
+        response = client.delete(
+            MFA, json={"password": f"guess {n}", "code": mfa_user.backup_codes[1]}, headers=auth
+        )
         assert response.status_code == 422
     # Budget spent: even the right pair is refused unchecked.
-    refused = client.delete(MFA, json={"password": mfa_user.password,
-                                       "code": mfa_user.backup_codes[1]}, headers=auth)
+    refused = client.delete(
+        MFA, json={"password": mfa_user.password, "code": mfa_user.backup_codes[1]}, headers=auth
+    )
     assert refused.status_code == 429
     assert read_user(mfa_user.id)["otp_required"] is True
 
 
 def test_disable_code_guesses_spend_the_otp_budget(client, mfa_user, read_user):
-    auth = bearer(mobile_login(client, mfa_user.email,
-                               otp_code=mfa_user.backup_codes[0])["access_token"])
+    auth = bearer(
+        mobile_login(client, mfa_user.email, otp_code=mfa_user.backup_codes[0])["access_token"]
+    )
     for _ in range(5):
-        response = client.delete(MFA, json={"password": mfa_user.password,
-                                            "code": wrong_totp(mfa_user.secret)}, headers=auth)
+        response = client.delete(
+            MFA,
+            json={"password": mfa_user.password, "code": wrong_totp(mfa_user.secret)},
+            headers=auth,
+        )
         assert response.status_code == 422
-    refused = client.delete(MFA, json={"password": mfa_user.password,
-                                       "code": mfa_user.backup_codes[1]}, headers=auth)
+    refused = client.delete(
+        MFA, json={"password": mfa_user.password, "code": mfa_user.backup_codes[1]}, headers=auth
+    )
     assert refused.status_code == 429
     assert read_user(mfa_user.id)["otp_required"] is True
 
@@ -446,8 +521,11 @@ def test_step_up_failures_are_audited(app, client, user, auth):
 
     client.post(ENROL, json={"password": "a wrong guess"}, headers=auth)
     with app.app_context():
-        event = db.session.scalar(select(AuditEvent).where(
-            AuditEvent.event == "mfa.enrolment", AuditEvent.outcome == "failure"))
+        event = db.session.scalar(
+            select(AuditEvent).where(
+                AuditEvent.event == "mfa.enrolment", AuditEvent.outcome == "failure"
+            )
+        )
     assert event is not None
     assert event.actor_user_id == user.id
     assert event.details["reason"] == "bad_password"
@@ -483,8 +561,12 @@ def test_the_page_enrolment_needs_the_password(signed_in):
 def test_the_page_says_when_the_budget_is_spent(signed_in):
     form = _page_form(signed_in)
     for _ in range(2):
-        assert signed_in.post("/account/security/enrol",
-                              data={**form, "password": "a wrong guess"}).status_code == 422
+        assert (
+            signed_in.post(
+                "/account/security/enrol", data={**form, "password": "a wrong guess"}
+            ).status_code
+            == 422
+        )
     refused = signed_in.post("/account/security/enrol", data={**form, "password": PASSWORD})
     assert refused.status_code == 429
     assert int(refused.headers["Retry-After"]) > 0
@@ -494,17 +576,20 @@ def test_the_page_says_when_the_budget_is_spent(signed_in):
 
 def test_the_page_backup_codes_spend_the_otp_budget(app, mfa_user):
     browser = app.test_client()
-    assert web_login(browser, mfa_user.email,
-                     otp_code=mfa_user.backup_codes[0]).status_code == 302
+    assert web_login(browser, mfa_user.email, otp_code=mfa_user.backup_codes[0]).status_code == 302
     from tests.support.web import csrf_from
 
     form = {"csrf_token": csrf_from(browser.get("/account/security").get_data(as_text=True))}
     for _ in range(5):
-        assert browser.post("/account/security/backup_codes",
-                            data={**form, "code": wrong_totp(mfa_user.secret)}).status_code \
+        assert (
+            browser.post(
+                "/account/security/backup_codes", data={**form, "code": wrong_totp(mfa_user.secret)}
+            ).status_code
             == 422
-    refused = browser.post("/account/security/backup_codes",
-                           data={**form, "code": totp_now(mfa_user.secret)})
+        )
+    refused = browser.post(
+        "/account/security/backup_codes", data={**form, "code": totp_now(mfa_user.secret)}
+    )
     assert refused.status_code == 429
 
 
@@ -520,8 +605,7 @@ def test_session_writes_need_the_csrf_header(signed_in):
     forged = signed_in.post(ENROL, headers={"X-CSRFToken": "forged"})
     assert forged.status_code == 400
 
-    accepted = signed_in.post(ENROL, json=STEP_UP,
-                              headers={"X-CSRFToken": session_csrf(signed_in)})
+    accepted = signed_in.post(ENROL, json=STEP_UP, headers={"X-CSRFToken": session_csrf(signed_in)})
     assert accepted.status_code == 200
     assert accepted.get_json()["otpauth_uri"].startswith("otpauth://totp/")
 
@@ -543,8 +627,12 @@ def test_enabling_mfa_ends_the_other_sessions_but_keeps_this_one(app, signed_in,
     page = other.get("/account/security")
     assert page.status_code == 302 and "/login" in page.headers["Location"]
     # The surviving session can keep writing (its CSRF token still belongs to it).
-    assert signed_in.post(BACKUP, json={"code": "000000"},
-                          headers={"X-CSRFToken": session_csrf(signed_in)}).status_code == 422
+    assert (
+        signed_in.post(
+            BACKUP, json={"code": "000000"}, headers={"X-CSRFToken": session_csrf(signed_in)}
+        ).status_code
+        == 422
+    )
 
 
 def test_disabling_mfa_ends_the_other_sessions_but_keeps_this_one(app, mfa_user):
@@ -554,9 +642,11 @@ def test_disabling_mfa_ends_the_other_sessions_but_keeps_this_one(app, mfa_user)
     assert web_login(other, mfa_user.email, otp_code=mfa_user.backup_codes[1]).status_code == 302
     assert signed_in_as(this) and signed_in_as(other)
 
-    response = this.delete(MFA, json={"password": mfa_user.password,
-                                      "code": mfa_user.backup_codes[2]},
-                           headers={"X-CSRFToken": session_csrf(this)})
+    response = this.delete(
+        MFA,
+        json={"password": mfa_user.password, "code": mfa_user.backup_codes[2]},
+        headers={"X-CSRFToken": session_csrf(this)},
+    )
 
     assert response.status_code == 200, response.get_json()
     assert signed_in_as(this)
@@ -584,11 +674,11 @@ def test_operator_enable_ends_sessions(app, user):
 def test_web_login_of_an_mfa_user_needs_the_code(app, mfa_user):
     browser = app.test_client()
     assert web_login(browser, mfa_user.email).status_code == 401
-    assert web_login(browser, mfa_user.email, otp_code=wrong_totp(mfa_user.secret)).status_code \
-        == 401
+    assert (
+        web_login(browser, mfa_user.email, otp_code=wrong_totp(mfa_user.secret)).status_code == 401
+    )
     assert not signed_in_as(browser)
-    assert web_login(browser, mfa_user.email,
-                     otp_code=totp_now(mfa_user.secret)).status_code == 302
+    assert web_login(browser, mfa_user.email, otp_code=totp_now(mfa_user.secret)).status_code == 302
     assert signed_in_as(browser)
 
 
@@ -600,26 +690,38 @@ def cli_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     from cryptography.fernet import Fernet
 
     workdir = tmp_path_factory.mktemp("fp-cli")
-    env = {k: v for k, v in os.environ.items()
-           if k not in vars(DefaultConfig) and k not in ("DATABASE_URL", "FLASK_APP")}
-    env.update({
-        "DATABASE_URL": f"sqlite:///{workdir / 'cli.sqlite3'}",
-        "INSTANCE_PATH": str(workdir / "instance"),
-        "AUTO_MIGRATE": "true",
-        "SECRET_KEY": "fp-cli-" + uuid.uuid4().hex,
-        "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-        "APP_ENV": "testing",
-        "REDIS_URL": "",
-        "ARGON2_TIME_COST": "1",
-        "ARGON2_MEMORY_COST": "8",
-        "ARGON2_PARALLELISM": "1",
-    })
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in vars(DefaultConfig) and k not in ("DATABASE_URL", "FLASK_APP")
+    }
+    env.update(
+        {
+            "DATABASE_URL": f"sqlite:///{workdir / 'cli.sqlite3'}",
+            "INSTANCE_PATH": str(workdir / "instance"),
+            "AUTO_MIGRATE": "true",
+            "SECRET_KEY": "fp-cli-" + uuid.uuid4().hex,
+            "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            "APP_ENV": "testing",
+            "REDIS_URL": "",
+            "ARGON2_TIME_COST": "1",
+            "ARGON2_MEMORY_COST": "8",
+            "ARGON2_PARALLELISM": "1",
+        }
+    )
     return env
 
 
 def flask_cli(env: dict[str, str], *args: str) -> dict:
-    done = subprocess.run([FLASK, "--app", "wsgi", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [FLASK, "--app", "wsgi", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert len(lines) == 1, done.stdout
@@ -630,19 +732,34 @@ def app_on(env: dict[str, str]):  # type: ignore[no-untyped-def]
     """An in-process app on the CLI's database and keys (as a server on it would be)."""
     from app import create_app
 
-    return create_app({
-        "TESTING": True, "APP_ENV": "testing", "AUTO_MIGRATE": False,
-        "SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"], "SECRET_KEY": env["SECRET_KEY"],
-        "ENCRYPTION_KEYS": env["ENCRYPTION_KEYS"], "REDIS_URL": "",
-        "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 8, "ARGON2_PARALLELISM": 1,
-        "REQUIRE_INVITE_CODE": True,
-    })
+    return create_app(
+        {
+            "TESTING": True,
+            "APP_ENV": "testing",
+            "AUTO_MIGRATE": False,
+            "SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"],
+            "SECRET_KEY": env["SECRET_KEY"],
+            "ENCRYPTION_KEYS": env["ENCRYPTION_KEYS"],
+            "REDIS_URL": "",
+            "ARGON2_TIME_COST": 1,
+            "ARGON2_MEMORY_COST": 8,
+            "ARGON2_PARALLELISM": 1,
+            "REQUIRE_INVITE_CODE": True,
+        }
+    )
 
 
 @pytest.mark.slow
 def test_cli_mfa_enable_prints_secret_and_backup_codes(cli_env):
-    flask_cli(cli_env, "users", "create", "--email", "ops@example.com", "--password",
-              "a long enough password")
+    flask_cli(
+        cli_env,
+        "users",
+        "create",
+        "--email",
+        "ops@example.com",
+        "--password",
+        "a long enough password",
+    )
 
     printed = flask_cli(cli_env, "users", "mfa-enable", "--email", "ops@example.com")
 
@@ -664,12 +781,19 @@ def test_cli_mfa_enable_prints_secret_and_backup_codes(cli_env):
         assert send(client, LOGIN, body).status_code == 401
     finally:
         from app.extensions import db
+
         with app.app_context():
             db.engine.dispose()
 
-    missing = subprocess.run([FLASK, "--app", "wsgi", "users", "mfa-enable", "--email",
-                              "nobody@example.com"], cwd=ROOT, env=cli_env,
-                             capture_output=True, text=True, timeout=120, check=False)
+    missing = subprocess.run(
+        [FLASK, "--app", "wsgi", "users", "mfa-enable", "--email", "nobody@example.com"],
+        cwd=ROOT,
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert missing.returncode != 0 and missing.stdout == ""
 
 
@@ -687,19 +811,29 @@ def test_cli_invites_create_prints_codes_that_sign_up(cli_env):
     try:
         client = app.test_client()
         assert send(client, SIGNUP, signup_body("a@example.com")).get_json() == {
-            "error": "Invite code is required"}
-        assert send(client, SIGNUP, signup_body("a@example.com",
-                                                invite_code=codes[0])).status_code == 201
-        assert send(client, SIGNUP, signup_body("b@example.com", invite_code=codes[0]),
-                    "form").get_json() == {"error": "Invalid invite code"}
-        assert send(client, SIGNUP, signup_body("b@example.com", invite_code=codes[1].upper()),
-                    "form").status_code == 201
+            "error": "Invite code is required"
+        }
+        assert (
+            send(client, SIGNUP, signup_body("a@example.com", invite_code=codes[0])).status_code
+            == 201
+        )
+        assert send(
+            client, SIGNUP, signup_body("b@example.com", invite_code=codes[0]), "form"
+        ).get_json() == {"error": "Invalid invite code"}
+        assert (
+            send(
+                client, SIGNUP, signup_body("b@example.com", invite_code=codes[1].upper()), "form"
+            ).status_code
+            == 201
+        )
     finally:
         from app.extensions import db
+
         with app.app_context():
             db.engine.dispose()
     # Stored as digests only.
     import sqlite3
+
     with sqlite3.connect(cli_env["DATABASE_URL"].removeprefix("sqlite:///")) as conn:
         dump = "\n".join(conn.iterdump())
     assert not any(code in dump for code in codes)

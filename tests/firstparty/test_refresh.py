@@ -69,8 +69,9 @@ def test_19_unknown_refresh_token_is_401(client, mobile, count, fmt):
     assert count(OAuthToken) == tokens
 
 
-def test_20_refresh_after_the_owner_was_deactivated_is_401(client, user, mobile, set_user,
-                                                           count, fmt):
+def test_20_refresh_after_the_owner_was_deactivated_is_401(
+    client, user, mobile, set_user, count, fmt
+):
     set_user(user.id, active=False)
     tokens = count(OAuthToken)
 
@@ -80,13 +81,23 @@ def test_20_refresh_after_the_owner_was_deactivated_is_401(client, user, mobile,
     assert count(OAuthToken) == tokens
 
 
-@pytest.mark.parametrize("body", [{}, {"refresh_token": ""}, {"refresh_token": "   "},
-                                  {"refresh_token": None}, {"device": DEVICE}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"refresh_token": ""},
+        {"refresh_token": "   "},
+        {"refresh_token": None},
+        {"device": DEVICE},
+    ],
+)
 def test_21_missing_refresh_token_is_400(client, body, fmt):
     response = send(client, REFRESH, body, fmt) if body else client.post(REFRESH)
 
     assert (response.status_code, response.get_json()) == (
-        400, {"error": "Refresh token is required"})
+        400,
+        {"error": "Refresh token is required"},
+    )
 
 
 # --- rotation and replay ------------------------------------------------------------------------
@@ -132,11 +143,18 @@ def test_refresh_keeps_owner_device_and_scope(app, client, user, mobile):
 
     from app import crypto
     from app.extensions import db
+
     with app.app_context():
-        old = db.session.scalar(select(OAuthToken).where(
-            OAuthToken.refresh_token_digest == crypto.digest(mobile["refresh_token"])))
-        new = db.session.scalar(select(OAuthToken).where(
-            OAuthToken.access_token_digest == crypto.digest(body["access_token"])))
+        old = db.session.scalar(
+            select(OAuthToken).where(
+                OAuthToken.refresh_token_digest == crypto.digest(mobile["refresh_token"])
+            )
+        )
+        new = db.session.scalar(
+            select(OAuthToken).where(
+                OAuthToken.access_token_digest == crypto.digest(body["access_token"])
+            )
+        )
         assert new.user_id == old.user_id == user.id
         assert new.client_id == old.client_id == "sure-mobile"
         assert new.device_id == old.device_id is not None
@@ -155,11 +173,16 @@ def test_refresh_needs_no_device_and_no_client_id(client, mobile):
 
 def test_refresh_bumps_the_named_devices_last_seen(app, client, mobile, count):
     from app.extensions import db
+
     with app.app_context():
         before = db.session.scalar(select(Device.last_seen_at))
 
-    assert rotate(client, mobile["refresh_token"],
-                  device={"device_id": DEVICE["device_id"]}).status_code == 200
+    assert (
+        rotate(
+            client, mobile["refresh_token"], device={"device_id": DEVICE["device_id"]}
+        ).status_code
+        == 200
+    )
 
     with app.app_context():
         assert db.session.scalar(select(Device.last_seen_at)) >= before
@@ -204,7 +227,8 @@ def test_a_third_party_refresh_token_is_refused_here(client, tokens, oauth_clien
 
 
 def test_a_public_third_party_clients_refresh_token_is_refused_here(
-        client, signed_in, public_client):
+    client, signed_in, public_client
+):
     from tests.support.oauth import authorize, exchange_code
     from tests.support.oauth import refresh as oauth_refresh
 
@@ -218,8 +242,7 @@ def test_a_public_third_party_clients_refresh_token_is_refused_here(
     assert oauth_refresh(client, public_client, body["refresh_token"]).status_code == 200
 
 
-def test_a_spent_third_party_refresh_token_here_revokes_nothing(client, tokens, oauth_client,
-                                                                app):
+def test_a_spent_third_party_refresh_token_here_revokes_nothing(client, tokens, oauth_client, app):
     from tests.support.oauth import refresh as oauth_refresh
 
     rotated = oauth_refresh(client, oauth_client, tokens["refresh_token"])
@@ -232,8 +255,9 @@ def test_a_spent_third_party_refresh_token_here_revokes_nothing(client, tokens, 
     assert (response.status_code, response.get_json()) == (401, INVALID_REFRESH)
     assert status_of(client, bearer(rotated.get_json()["access_token"])) == 200
     assert audit_events(app, "refresh_token.reused") == []
-    assert oauth_refresh(client, oauth_client,
-                         rotated.get_json()["refresh_token"]).status_code == 200
+    assert (
+        oauth_refresh(client, oauth_client, rotated.get_json()["refresh_token"]).status_code == 200
+    )
 
 
 def test_refresh_here_always_answers_thirty_days(client, mobile):
@@ -338,8 +362,9 @@ def test_beyond_the_interval_a_replay_revokes_the_lineage(app, client, mobile):
 
     second = rotate(client, mobile["refresh_token"]).get_json()
     with app.app_context(), pytest.raises(tokens.InvalidRefreshToken):
-        tokens.rotate_refresh_token(mobile["refresh_token"],
-                                    now=utcnow() + timedelta(seconds=11), caller=SYSTEM)
+        tokens.rotate_refresh_token(
+            mobile["refresh_token"], now=utcnow() + timedelta(seconds=11), caller=SYSTEM
+        )
 
     assert status_of(client, bearer(second["access_token"])) == 401
     assert rotate(client, second["refresh_token"]).get_json() == INVALID_REFRESH

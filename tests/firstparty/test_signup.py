@@ -38,9 +38,14 @@ def fmt(request: pytest.FixtureRequest) -> str:
 
 
 def totals(count) -> dict[str, int]:  # type: ignore[no-untyped-def]
-    return {"users": count(User), "families": count(Family), "devices": count(Device),
-            "tokens": count(OAuthToken), "apps": count(OAuthClient),
-            "unused_invites": count(InviteCode, InviteCode.used_at.is_(None))}
+    return {
+        "users": count(User),
+        "families": count(Family),
+        "devices": count(Device),
+        "tokens": count(OAuthToken),
+        "apps": count(OAuthClient),
+        "unused_invites": count(InviteCode, InviteCode.used_at.is_(None)),
+    }
 
 
 # --- §7.1 signup cases ---------------------------------------------------------------------
@@ -48,13 +53,20 @@ def totals(count) -> dict[str, int]:  # type: ignore[no-untyped-def]
 
 def test_1_signup_creates_user_device_and_token(app, client, count, fmt):
     # Sure's Sure Mobile app is seeded; here an earlier signup creates it.
-    assert send(client, SIGNUP, signup_body("first@example.com",
-                                            device_info=device(device_id="other")),
-                fmt).status_code == 201
+    assert (
+        send(
+            client,
+            SIGNUP,
+            signup_body("first@example.com", device_info=device(device_id="other")),
+            fmt,
+        ).status_code
+        == 201
+    )
     before = totals(count)
 
-    response = send(client, SIGNUP, signup_body("new@example.com", first_name="New",
-                                                last_name="User"), fmt)
+    response = send(
+        client, SIGNUP, signup_body("new@example.com", first_name="New", last_name="User"), fmt
+    )
 
     assert response.status_code == 201, response.get_json()
     body = response.get_json()
@@ -63,8 +75,14 @@ def test_1_signup_creates_user_device_and_token(app, client, count, fmt):
     assert after["devices"] == before["devices"] + 1
     assert after["tokens"] == before["tokens"] + 1
     assert after["apps"] == before["apps"]  # no new OAuth application
-    assert set(body) == {"access_token", "refresh_token", "token_type", "expires_in",
-                         "created_at", "user"}
+    assert set(body) == {
+        "access_token",
+        "refresh_token",
+        "token_type",
+        "expires_in",
+        "created_at",
+        "user",
+    }
     assert_token_block(body)
     assert_no_store(response)
     assert_user_object(body["user"])
@@ -75,12 +93,19 @@ def test_1_signup_creates_user_device_and_token(app, client, count, fmt):
     assert body["user"]["ai_enabled"] is False
 
     from app.extensions import db
+
     with app.app_context():
-        saved = db.session.scalar(select(Device).where(
-            Device.user_id == uuid.UUID(body["user"]["id"])))
+        saved = db.session.scalar(
+            select(Device).where(Device.user_id == uuid.UUID(body["user"]["id"]))
+        )
         assert saved is not None
-        assert (saved.device_id, saved.device_name, saved.device_type, saved.os_version,
-                saved.app_version) == tuple(DEVICE.values())
+        assert (
+            saved.device_id,
+            saved.device_name,
+            saved.device_type,
+            saved.os_version,
+            saved.app_version,
+        ) == tuple(DEVICE.values())
         token = db.session.scalar(select(OAuthToken).where(OAuthToken.device_id == saved.id))
         assert token is not None and token.client_id == "sure-mobile"
         assert token.scope == "read_write"
@@ -97,20 +122,29 @@ def test_2_signup_without_device_is_400(client, count, fmt):
     assert count(User) == 0
 
 
-@pytest.mark.parametrize("bad", [
-    {"device_type": "windows"},
-    {"device_id": ""},
-    {"device_name": "   "},
-    {"os_version": None},
-    {"app_version": None},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"device_type": "windows"},
+        {"device_id": ""},
+        {"device_name": "   "},
+        {"os_version": None},
+        {"app_version": None},
+    ],
+)
 def test_3_signup_with_invalid_device_is_400_and_writes_nothing(client, count, fmt, bad):
     response = send(client, SIGNUP, signup_body(device_info=device(**bad)), fmt)
 
     assert response.status_code == 400
     assert response.get_json() == DEVICE_REQUIRED
-    assert totals(count) == {"users": 0, "families": 0, "devices": 0, "tokens": 0, "apps": 0,
-                             "unused_invites": 0}
+    assert totals(count) == {
+        "users": 0,
+        "families": 0,
+        "devices": 0,
+        "tokens": 0,
+        "apps": 0,
+        "unused_invites": 0,
+    }
 
 
 def test_4_weak_password_is_422_with_every_failing_rule(client, count, fmt):
@@ -192,8 +226,10 @@ def test_invite_codes_are_case_insensitive(client, make_invites, fmt):
 @pytest.mark.config(REQUIRE_INVITE_CODE=True)
 def test_invite_codes_are_single_use(client, make_invites, count, fmt):
     [code] = make_invites(1)
-    assert send(client, SIGNUP, signup_body("one@example.com", invite_code=code),
-                fmt).status_code == 201
+    assert (
+        send(client, SIGNUP, signup_body("one@example.com", invite_code=code), fmt).status_code
+        == 201
+    )
 
     again = send(client, SIGNUP, signup_body("two@example.com", invite_code=code), fmt)
 
@@ -225,17 +261,18 @@ def test_checks_run_in_sures_order(client, make_invites, make_user, count, fmt):
     first = send(client, SIGNUP, signup_body(password="weak", **no_device), fmt)
     assert (first.status_code, first.get_json()) == (403, {"error": "Invite code is required"})
     # 2. an unknown invite beats them too
-    second = send(client, SIGNUP, signup_body(password="weak", invite_code="deadbeef",
-                                              **no_device), fmt)
+    second = send(
+        client, SIGNUP, signup_body(password="weak", invite_code="deadbeef", **no_device), fmt
+    )
     assert (second.status_code, second.get_json()) == (403, {"error": "Invalid invite code"})
     # 3. the password policy beats the device
-    third = send(client, SIGNUP, signup_body(password="weak", invite_code=code, **no_device),
-                 fmt)
+    third = send(client, SIGNUP, signup_body(password="weak", invite_code=code, **no_device), fmt)
     assert third.status_code == 422
     assert third.get_json() == {"errors": [LENGTH, CASES, NUMBER, SPECIAL]}
     # 4. the device beats the user's own validation (taken email)
-    fourth = send(client, SIGNUP, signup_body("taken@example.com", invite_code=code,
-                                              **no_device), fmt)
+    fourth = send(
+        client, SIGNUP, signup_body("taken@example.com", invite_code=code, **no_device), fmt
+    )
     assert (fourth.status_code, fourth.get_json()) == (400, DEVICE_REQUIRED)
     # 5. user validation last
     fifth = send(client, SIGNUP, signup_body("taken@example.com", invite_code=code), fmt)
@@ -245,8 +282,10 @@ def test_checks_run_in_sures_order(client, make_invites, make_user, count, fmt):
     # Nothing was written or consumed along the way: the code still works.
     assert count(User) == 1
     assert count(InviteCode, InviteCode.used_at.is_(None)) == 1
-    assert send(client, SIGNUP, signup_body("fresh@example.com", invite_code=code),
-                fmt).status_code == 201
+    assert (
+        send(client, SIGNUP, signup_body("fresh@example.com", invite_code=code), fmt).status_code
+        == 201
+    )
 
 
 @pytest.mark.parametrize("email", ["not-an-email", "", "two@@example.com", "a b@example.com"])
@@ -273,17 +312,21 @@ def test_failing_at_the_device_step_leaves_nothing_behind(client, make_invites, 
     [code] = make_invites(1)
     before = totals(count)
 
-    response = send(client, SIGNUP, signup_body(invite_code=code,
-                                                device_info=device(device_type="windows")),
-                    fmt)
+    response = send(
+        client,
+        SIGNUP,
+        signup_body(invite_code=code, device_info=device(device_type="windows")),
+        fmt,
+    )
 
     assert response.status_code == 400
     assert totals(count) == before  # no family, no user, no device, invite still unused
 
 
 @pytest.mark.config(REQUIRE_INVITE_CODE=True)
-def test_failing_at_the_email_step_leaves_nothing_behind(client, make_invites, make_user,
-                                                        count, fmt):
+def test_failing_at_the_email_step_leaves_nothing_behind(
+    client, make_invites, make_user, count, fmt
+):
     make_user(email="taken@example.com")
     [code] = make_invites(1)
     before = totals(count)
@@ -293,8 +336,10 @@ def test_failing_at_the_email_step_leaves_nothing_behind(client, make_invites, m
     assert response.status_code == 422
     assert totals(count) == before
     # The code was not consumed: someone else can still use it.
-    assert send(client, SIGNUP, signup_body("free@example.com", invite_code=code),
-                fmt).status_code == 201
+    assert (
+        send(client, SIGNUP, signup_body("free@example.com", invite_code=code), fmt).status_code
+        == 201
+    )
 
 
 # --- roles (§6.4, checklist 12) -------------------------------------------------------------
@@ -315,17 +360,20 @@ def test_first_user_of_the_instance_is_super_admin_later_ones_admin(client, read
 # --- the password policy (§6.1, checklist 10) ------------------------------------------------
 
 
-@pytest.mark.parametrize(("password", "expected"), [
-    ("Ab1!", [LENGTH]),
-    ("abcdefg1!", [CASES]),
-    ("ABCDEFG1!", [CASES]),
-    ("Abcdefgh!", [NUMBER]),
-    ("Abcdefg12", [SPECIAL]),
-    ("Abcdefg1-", [SPECIAL]),
-    ("abc", [LENGTH, CASES, NUMBER, SPECIAL]),
-    ("12345678", [CASES, SPECIAL]),
-    ("        ", [CASES, NUMBER, SPECIAL]),
-])
+@pytest.mark.parametrize(
+    ("password", "expected"),
+    [
+        ("Ab1!", [LENGTH]),
+        ("abcdefg1!", [CASES]),
+        ("ABCDEFG1!", [CASES]),
+        ("Abcdefgh!", [NUMBER]),
+        ("Abcdefg12", [SPECIAL]),
+        ("Abcdefg1-", [SPECIAL]),
+        ("abc", [LENGTH, CASES, NUMBER, SPECIAL]),
+        ("12345678", [CASES, SPECIAL]),
+        ("        ", [CASES, NUMBER, SPECIAL]),
+    ],
+)
 def test_password_policy_reports_every_failure(client, count, fmt, password, expected):
     response = send(client, SIGNUP, signup_body(password=password), fmt)
 
@@ -381,12 +429,14 @@ def test_signups_are_throttled_per_ip(client):
     assert throttled.get_json() == THROTTLED
     assert int(throttled.headers["Retry-After"]) > 0
     # A spoofed X-Forwarded-For (no trusted proxy configured) does not reset the budget.
-    spoofed = send(client, SIGNUP, signup_body("n4@example.com"),
-                   headers={"X-Forwarded-For": "198.51.100.23"})
+    spoofed = send(
+        client, SIGNUP, signup_body("n4@example.com"), headers={"X-Forwarded-For": "198.51.100.23"}
+    )
     assert spoofed.status_code == 429
     # Another client address has its own budget.
-    other = send(client, SIGNUP, signup_body("n5@example.com"),
-                 environ_base={"REMOTE_ADDR": "198.51.100.24"})
+    other = send(
+        client, SIGNUP, signup_body("n5@example.com"), environ_base={"REMOTE_ADDR": "198.51.100.24"}
+    )
     assert other.status_code == 201
 
 
@@ -406,8 +456,11 @@ def test_only_the_four_user_fields_are_taken(client, read_user):
 
 
 def test_signup_with_an_empty_or_odd_body(client):
-    for response in (client.post(SIGNUP), client.post(SIGNUP, json=[]),
-                     client.post(SIGNUP, json={"user": "x", "device": "y"})):
+    for response in (
+        client.post(SIGNUP),
+        client.post(SIGNUP, json=[]),
+        client.post(SIGNUP, json={"user": "x", "device": "y"}),
+    ):
         assert response.status_code == 422
         assert response.get_json() == {"errors": [BLANK]}
 

@@ -55,25 +55,54 @@ FLASK = str(Path(sys.executable).parent / "flask")
 FORBIDDEN = {"error": "forbidden", "message": "You are not authorized to perform this action"}
 WRITE_SCOPE = {"error": "insufficient_scope", "message": "This action requires the 'write' scope"}
 DEACTIVATED = {"error": "unauthorized", "message": "Account has been deactivated"}
-ADMIN_WITH_MEMBERS = ("Admin cannot delete account while other users are present. "
-                      "Please delete all members first.")
-LAST_SUPER_ADMIN = ("Cannot remove the last active super admin. "
-                    "Promote another user to super admin first.")
+ADMIN_WITH_MEMBERS = (
+    "Admin cannot delete account while other users are present. Please delete all members first."
+)
+LAST_SUPER_ADMIN = (
+    "Cannot remove the last active super admin. Promote another user to super admin first."
+)
 # Sure's Family::FinancialDataReset::STATUS_COUNT_KEYS (contract §2.4).
 SURE_COUNT_KEYS = {
-    "account_statements", "family_exports", "imports", "import_sessions",
-    "import_source_mappings", "import_rows", "import_mappings", "accounts", "account_shares",
-    "account_providers", "entries", "transactions", "transfers", "rejected_transfers",
-    "valuations", "trades", "holdings", "balances", "recurring_transactions", "rules",
-    "rule_actions", "rule_conditions", "rule_runs", "budgets", "budget_categories",
-    "categories", "tags", "taggings", "merchants", "family_merchant_associations",
-    "provider_items", "active_storage_attachments", "plaid_items",
+    "account_statements",
+    "family_exports",
+    "imports",
+    "import_sessions",
+    "import_source_mappings",
+    "import_rows",
+    "import_mappings",
+    "accounts",
+    "account_shares",
+    "account_providers",
+    "entries",
+    "transactions",
+    "transfers",
+    "rejected_transfers",
+    "valuations",
+    "trades",
+    "holdings",
+    "balances",
+    "recurring_transactions",
+    "rules",
+    "rule_actions",
+    "rule_conditions",
+    "rule_runs",
+    "budgets",
+    "budget_categories",
+    "categories",
+    "tags",
+    "taggings",
+    "merchants",
+    "family_merchant_associations",
+    "provider_items",
+    "active_storage_attachments",
+    "plaid_items",
 }
 # What Tollgate stores for a family (the resource API).
 TOLLGATE_COUNT_KEYS = {"accounts", "transactions", "tags", "taggings", "valuations"}
 DEACTIVATED_EMAIL = re.compile(
     r"^(?P<local>[^@]+)-deactivated-(?P<uuid>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-"
-    r"[0-9a-f]{12})@(?P<domain>.+)$")
+    r"[0-9a-f]{12})@(?P<domain>.+)$"
+)
 
 
 # --- Sure's fixtures ----------------------------------------------------------------------------
@@ -108,23 +137,54 @@ def seed_data(app):  # type: ignore[no-untyped-def]
     def seed(family_id: uuid.UUID) -> dict[str, int]:
         now = utcnow()
         with app.app_context():
-            checking = services.create_account(family_id=family_id, name="Checking",
-                                               currency="USD", balance=Decimal("100"), now=now)
-            savings = services.create_account(family_id=family_id, name="Savings",
-                                              currency="USD", balance=Decimal("0"), now=now)
+            checking = services.create_account(
+                family_id=family_id,
+                name="Checking",
+                currency="USD",
+                balance=Decimal("100"),
+                now=now,
+            )
+            savings = services.create_account(
+                family_id=family_id, name="Savings", currency="USD", balance=Decimal("0"), now=now
+            )
             food = services.create_tag(family_id, {"name": "Food"}, now)
             fun = services.create_tag(family_id, {"name": "Fun"}, now)
-            services.create_transaction(family_id, {
-                "account_id": checking.id, "date": date(2026, 1, 2), "amount": Decimal("-12.5"),
-                "name": "Lunch", "tag_ids": [food.id, fun.id]}, now)
-            services.create_transaction(family_id, {
-                "account_id": checking.id, "date": date(2026, 1, 3), "amount": Decimal("-3"),
-                "name": "Coffee"}, now)
-            services.create_transaction(family_id, {
-                "account_id": savings.id, "date": date(2026, 1, 4), "amount": Decimal("50"),
-                "name": "Transfer in"}, now)
-            services.create_valuation(family_id, {
-                "account_id": savings.id, "date": date(2026, 1, 1), "amount": Decimal("10")}, now)
+            services.create_transaction(
+                family_id,
+                {
+                    "account_id": checking.id,
+                    "date": date(2026, 1, 2),
+                    "amount": Decimal("-12.5"),
+                    "name": "Lunch",
+                    "tag_ids": [food.id, fun.id],
+                },
+                now,
+            )
+            services.create_transaction(
+                family_id,
+                {
+                    "account_id": checking.id,
+                    "date": date(2026, 1, 3),
+                    "amount": Decimal("-3"),
+                    "name": "Coffee",
+                },
+                now,
+            )
+            services.create_transaction(
+                family_id,
+                {
+                    "account_id": savings.id,
+                    "date": date(2026, 1, 4),
+                    "amount": Decimal("50"),
+                    "name": "Transfer in",
+                },
+                now,
+            )
+            services.create_valuation(
+                family_id,
+                {"account_id": savings.id, "date": date(2026, 1, 1), "amount": Decimal("10")},
+                now,
+            )
         return {"accounts": 2, "transactions": 3, "tags": 2, "taggings": 2, "valuations": 1}
 
     return seed
@@ -217,37 +277,52 @@ def failing_enqueue(app):  # type: ignore[no-untyped-def]
     secret = "tollgate-internal-trigger-message-7f3a"
     with app.app_context():
         if ON_POSTGRES:
-            db.session.execute(text(
-                "CREATE OR REPLACE FUNCTION fp_test_refuse_reset() RETURNS trigger "
-                f"LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '{secret}'; END $$"))
-            db.session.execute(text(
-                "CREATE TRIGGER fp_test_refuse_reset BEFORE INSERT ON family_reset_jobs "
-                "FOR EACH ROW EXECUTE FUNCTION fp_test_refuse_reset()"))
+            db.session.execute(
+                text(
+                    "CREATE OR REPLACE FUNCTION fp_test_refuse_reset() RETURNS trigger "
+                    f"LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '{secret}'; END $$"
+                )
+            )
+            db.session.execute(
+                text(
+                    "CREATE TRIGGER fp_test_refuse_reset BEFORE INSERT ON family_reset_jobs "
+                    "FOR EACH ROW EXECUTE FUNCTION fp_test_refuse_reset()"
+                )
+            )
         else:
-            db.session.execute(text(
-                "CREATE TRIGGER fp_test_refuse_reset BEFORE INSERT ON family_reset_jobs "
-                f"BEGIN SELECT RAISE(ABORT, '{secret}'); END"))
+            db.session.execute(
+                text(
+                    "CREATE TRIGGER fp_test_refuse_reset BEFORE INSERT ON family_reset_jobs "
+                    f"BEGIN SELECT RAISE(ABORT, '{secret}'); END"
+                )
+            )
         db.session.commit()
     yield secret
     with app.app_context():
-        db.session.execute(text(
-            "DROP TRIGGER IF EXISTS fp_test_refuse_reset"
-            + (" ON family_reset_jobs" if ON_POSTGRES else "")))
+        db.session.execute(
+            text(
+                "DROP TRIGGER IF EXISTS fp_test_refuse_reset"
+                + (" ON family_reset_jobs" if ON_POSTGRES else "")
+            )
+        )
         if ON_POSTGRES:
             db.session.execute(text("DROP FUNCTION IF EXISTS fp_test_refuse_reset()"))
         db.session.commit()
 
 
-def test_7_enqueue_failure_is_500_without_internals(client, bob, make_key, seed_data, count,
-                                                   failing_enqueue):
+def test_7_enqueue_failure_is_500_without_internals(
+    client, bob, make_key, seed_data, count, failing_enqueue
+):
     seed_data(bob.family_id)
     key = api_key(make_key(bob))
 
     response = client.delete(RESET, headers=key)
 
     assert response.status_code == 500
-    assert response.get_json() == {"error": "reset_enqueue_failed",
-                                   "message": "Account reset could not be queued"}
+    assert response.get_json() == {
+        "error": "reset_enqueue_failed",
+        "message": "Account reset could not be queued",
+    }
     raw = response.get_data(as_text=True)
     for leak in (failing_enqueue, "Traceback", "sqlite", "psycopg", "INSERT", "family_reset_jobs"):
         assert leak not in raw
@@ -299,8 +374,7 @@ def test_10_counts_are_per_family(client, bob, user1, make_key, seed_data):
     assert not any(body["counts"].values())
 
 
-def test_11_completed_reset_plus_a_new_sync_is_complete(client, bob, user1, make_key,
-                                                        seed_data):
+def test_11_completed_reset_plus_a_new_sync_is_complete(client, bob, user1, make_key, seed_data):
     seed_data(bob.family_id)
     seed_data(user1.family_id)  # another family's data is untouched
     key = api_key(make_key(bob))
@@ -337,8 +411,10 @@ def test_13_admin_with_other_members_cannot_delete(client, bob, jakob, make_key,
     response = client.delete(ME, headers=key)
 
     assert response.status_code == 422
-    assert response.get_json() == {"error": "Failed to delete account",
-                                   "details": [ADMIN_WITH_MEMBERS]}
+    assert response.get_json() == {
+        "error": "Failed to delete account",
+        "details": [ADMIN_WITH_MEMBERS],
+    }
     after = read_user(bob.id)
     assert (after["active"], after["email"]) == (True, "bob@bobdylan.com")
     assert status_of(client, key) == 200  # nothing was revoked
@@ -361,13 +437,16 @@ def test_the_last_active_super_admin_cannot_delete(client, support, make_key, re
     response = client.delete(ME, headers=api_key(make_key(support)))
 
     assert response.status_code == 422
-    assert response.get_json() == {"error": "Failed to delete account",
-                                   "details": [LAST_SUPER_ADMIN]}
+    assert response.get_json() == {
+        "error": "Failed to delete account",
+        "details": [LAST_SUPER_ADMIN],
+    }
     assert read_user(support.id)["active"] is True
 
 
-def test_an_inactive_second_super_admin_does_not_count(client, support, make_user, make_key,
-                                                       set_user):
+def test_an_inactive_second_super_admin_does_not_count(
+    client, support, make_user, make_key, set_user
+):
     other = make_user(email="other-root@example.com", role="super_admin")
     set_user(other.id, active=False)
 
@@ -376,8 +455,9 @@ def test_an_inactive_second_super_admin_does_not_count(client, support, make_use
     assert response.get_json()["details"] == [LAST_SUPER_ADMIN]
 
 
-def test_a_super_admin_may_go_when_another_is_active(client, support, make_user, make_key,
-                                                     read_user):
+def test_a_super_admin_may_go_when_another_is_active(
+    client, support, make_user, make_key, read_user
+):
     make_user(email="other-root@example.com", role="super_admin")
 
     response = client.delete(ME, headers=api_key(make_key(support)))
@@ -404,8 +484,7 @@ def test_a_member_may_delete_their_account(client, bob, jakob, make_key, read_us
     assert client.delete(ME, headers=api_key(make_key(bob))).status_code == 200
 
 
-def test_deactivation_revokes_every_credential_at_once(app, client, user1, make_key,
-                                                       read_user):
+def test_deactivation_revokes_every_credential_at_once(app, client, user1, make_key, read_user):
     # An OAuth lineage from the mobile login, a second device, an API key, a browser session.
     phone = mobile_login(client, user1.email)
     tablet = mobile_login(client, user1.email, device_info=device(device_id="tablet"))
@@ -417,15 +496,19 @@ def test_deactivation_revokes_every_credential_at_once(app, client, user1, make_
     response = client.delete(ME, headers=bearer(phone["access_token"]))
     assert response.status_code == 200, response.get_json()
 
-    for headers in (bearer(phone["access_token"]), bearer(tablet["access_token"]),
-                    api_key(read_key)):
+    for headers in (
+        bearer(phone["access_token"]),
+        bearer(tablet["access_token"]),
+        api_key(read_key),
+    ):
         refused = client.get("/api/v1/accounts", headers=headers)
         assert refused.status_code == 401
         assert refused.get_json()["error"] == "unauthorized"
         assert refused.get_json()["message"] in (
             "Account has been deactivated",
             "Access token is invalid, expired, or missing required scope",
-            "Access token or API key is invalid, expired, or missing")
+            "Access token or API key is invalid, expired, or missing",
+        )
     for token in (phone["refresh_token"], tablet["refresh_token"]):
         assert send(client, REFRESH, {"refresh_token": token}).get_json() == INVALID_REFRESH
     # The browser is signed out: the API refuses it and pages send it to the sign-in page.
@@ -470,8 +553,9 @@ def test_deactivation_from_a_browser_session_needs_the_csrf_token(app, user1, re
     assert not signed_in_as(browser)
 
 
-def test_a_deactivated_users_other_family_members_keep_their_credentials(client, bob, jakob,
-                                                                        make_key):
+def test_a_deactivated_users_other_family_members_keep_their_credentials(
+    client, bob, jakob, make_key
+):
     bob_key = make_key(bob)
     assert client.delete(ME, headers=api_key(make_key(jakob))).status_code == 200
     assert status_of(client, api_key(bob_key)) == 200
@@ -482,8 +566,9 @@ def test_a_deactivated_users_other_family_members_keep_their_credentials(client,
 
 @pytest.mark.slow
 @pytest.mark.config(RESET_RUNNER="none")
-def test_queued_means_queued_until_a_worker_runs_it(app, client, bob, make_key, seed_data,
-                                                    tmp_path):
+def test_queued_means_queued_until_a_worker_runs_it(
+    app, client, bob, make_key, seed_data, tmp_path
+):
     seed_data(bob.family_id)
     key = api_key(make_key(bob))
 
@@ -495,20 +580,32 @@ def test_queued_means_queued_until_a_worker_runs_it(app, client, bob, make_key, 
     assert status["job"]["id"] == queued["job_id"]
     assert status["job"]["status"] == "queued"
 
-    env = {k: v for k, v in os.environ.items()
-           if k not in vars(DefaultConfig) and k not in ("DATABASE_URL", "FLASK_APP")}
-    env.update({
-        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-        "INSTANCE_PATH": str(tmp_path),
-        "SECRET_KEY": SECRET_KEY,
-        "ENCRYPTION_KEYS": ENCRYPTION_KEY,
-        "AUTO_MIGRATE": "false",
-        "APP_ENV": "testing",
-        "REDIS_URL": "",
-        "RESET_RUNNER": "none",
-    })
-    done = subprocess.run([FLASK, "--app", "wsgi", "jobs", "work"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in vars(DefaultConfig) and k not in ("DATABASE_URL", "FLASK_APP")
+    }
+    env.update(
+        {
+            "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+            "INSTANCE_PATH": str(tmp_path),
+            "SECRET_KEY": SECRET_KEY,
+            "ENCRYPTION_KEYS": ENCRYPTION_KEY,
+            "AUTO_MIGRATE": "false",
+            "APP_ENV": "testing",
+            "REDIS_URL": "",
+            "RESET_RUNNER": "none",
+        }
+    )
+    done = subprocess.run(
+        [FLASK, "--app", "wsgi", "jobs", "work"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"reset_jobs_run": 1, "users_purged": 0}
 

@@ -23,8 +23,11 @@ def test_json_routes_not_listed_are_under_api_v1_already(app) -> None:
     pages = {"static", "oauth2.authorize", "oauth2.authorize_decision", "docs.explorer"}
     for rule in app.url_map.iter_rules():
         # The web blueprint holds the browser pages (HTML, never JSON).
-        if rule.rule.startswith("/api/v1/") or rule.endpoint in pages or \
-                rule.endpoint.startswith("web."):
+        if (
+            rule.rule.startswith("/api/v1/")
+            or rule.endpoint in pages
+            or rule.endpoint.startswith("web.")
+        ):
             continue
         assert rule.endpoint in JSON_ENDPOINTS, f"{rule.rule} ({rule.endpoint}) lacks a twin"
 

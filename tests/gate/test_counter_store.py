@@ -22,8 +22,13 @@ from tests.support.config import base_config
 from tests.support.database import ON_POSTGRES, requires_postgres
 
 LOGIN = "/api/v1/auth/login"
-DEVICE = {"device_id": "store-device", "device_name": "Store", "device_type": "ios",
-          "os_version": "17.0", "app_version": "1.0.0"}
+DEVICE = {
+    "device_id": "store-device",
+    "device_name": "Store",
+    "device_type": "ios",
+    "os_version": "17.0",
+    "app_version": "1.0.0",
+}
 THROTTLE = ratelimit.Throttle("test-throttle", "RATE_LIMIT_OTP_ACCOUNT")
 
 
@@ -71,12 +76,15 @@ def test_postgres_without_redis_counts_in_the_database(app: Flask) -> None:
 
 
 @pytest.mark.config(RATE_LIMIT_OTP_ACCOUNT="3 per 1 hour")
-def test_two_instances_share_one_count(app: Flask, database_url: str,
-                                       instance_dir: Path) -> None:
+def test_two_instances_share_one_count(app: Flask, database_url: str, instance_dir: Path) -> None:
     """Two app objects on one database are what two workers are."""
-    other = create_app({**base_config(database_url, instance_dir),
-                        "REDIS_URL": app.config["REDIS_URL"],
-                        "RATE_LIMIT_OTP_ACCOUNT": "3 per 1 hour"})
+    other = create_app(
+        {
+            **base_config(database_url, instance_dir),
+            "REDIS_URL": app.config["REDIS_URL"],
+            "RATE_LIMIT_OTP_ACCOUNT": "3 per 1 hour",
+        }
+    )
     for instance in (app, other, app):
         with instance.app_context():
             THROTTLE.spend("shared@example.com")
@@ -104,14 +112,16 @@ def test_refund_gives_a_unit_back(app: Flask) -> None:
             THROTTLE.spend("refund@example.com")
 
 
-def test_an_in_memory_database_cannot_host_shared_counters(database_url: str,
-                                                           instance_dir: Path) -> None:
+def test_an_in_memory_database_cannot_host_shared_counters(
+    database_url: str, instance_dir: Path
+) -> None:
     with pytest.raises(ConfigurationError, match="REDIS_URL"):
         create_app({**base_config("sqlite:///:memory:", instance_dir), "REDIS_URL": ""})
 
 
-def test_an_unusable_sidecar_fails_closed(database_url: str, instance_dir: Path,
-                                          tmp_path: Path) -> None:
+def test_an_unusable_sidecar_fails_closed(
+    database_url: str, instance_dir: Path, tmp_path: Path
+) -> None:
     """The counters file cannot be opened (a directory stands in its place): 503, not 500,
     and not unlimited."""
     database = tmp_path / "blocked.sqlite3"  # never reached: the budget is spent first
@@ -119,7 +129,8 @@ def test_an_unusable_sidecar_fails_closed(database_url: str, instance_dir: Path,
     broken = create_app({**base_config(f"sqlite:///{database}", instance_dir), "REDIS_URL": ""})
     with broken.app_context(), pytest.raises(ServiceUnavailable):
         THROTTLE.spend("anyone@example.com")
-    response = broken.test_client().post(LOGIN, json={
-        "email": "nobody@example.com", "password": "wrong", "device": DEVICE})
+    response = broken.test_client().post(
+        LOGIN, json={"email": "nobody@example.com", "password": "wrong", "device": DEVICE}
+    )
     assert response.status_code == 503
     assert response.get_json()["error"] == "service_unavailable"

@@ -21,11 +21,15 @@ def down_client(request, instance_dir):
     return app.test_client()
 
 
-@pytest.mark.parametrize("headers", [
-    {"Authorization": "Bearer tga_" + "a" * 43},
-    {"X-Api-Key": "tgk_" + "b" * 43},
-    {"Authorization": "Bearer tga_" + "a" * 43, "X-Api-Key": "tgk_" + "b" * 43},
-], ids=["bearer", "api-key", "both"])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Authorization": "Bearer tga_" + "a" * 43},
+        {"X-Api-Key": "tgk_" + "b" * 43},
+        {"Authorization": "Bearer tga_" + "a" * 43, "X-Api-Key": "tgk_" + "b" * 43},
+    ],
+    ids=["bearer", "api-key", "both"],
+)
 def test_store_down_is_503_not_401(down_client, headers) -> None:
     response = down_client.get("/api/v1/accounts", headers={**headers, "X-Correlation-ID": "c-1"})
     assert response.status_code == 503
@@ -38,8 +42,10 @@ def test_store_down_is_503_not_401(down_client, headers) -> None:
 
 
 def test_store_down_at_token_endpoint_is_503(down_client) -> None:
-    response = down_client.post("/oauth/token", data={
-        "grant_type": "client_credentials", "client_id": "x", "client_secret": "y"})
+    response = down_client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "client_id": "x", "client_secret": "y"},
+    )
     assert response.status_code == 503
     assert response.get_json()["error"] == "service_unavailable"
     assert response.headers["Cache-Control"] == "no-store"

@@ -16,8 +16,7 @@ from flask.testing import FlaskClient
 from tests.support.factories import ClientInfo, UserInfo
 from tests.support.sure import mobile_login
 
-MESSAGE = ("Only the account holder's own session or app can manage credentials and "
-           "account security")
+MESSAGE = "Only the account holder's own session or app can manage credentials and account security"
 GLOBAL_KEY = "g" * 40
 # (method, path, JSON body): every route the rule covers, plus the /api/v1 twins of the
 # authorized-applications routes (their error bodies speak OAuth's shape).
@@ -38,8 +37,9 @@ ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
 IDS = [f"{method} {path}" for method, path, _ in ROUTES]
 
 
-def _call(client: FlaskClient, route: tuple[str, str, dict[str, Any] | None],
-          headers: dict[str, str]):  # type: ignore[no-untyped-def]
+def _call(
+    client: FlaskClient, route: tuple[str, str, dict[str, Any] | None], headers: dict[str, str]
+):  # type: ignore[no-untyped-def]
     method, path, body = route
     return client.open(path, method=method, json=body, headers=headers)
 
@@ -70,8 +70,9 @@ def user_api_key(app, user: UserInfo) -> str:  # type: ignore[no-untyped-def]
     from app.identity.models import User
 
     with app.app_context():
-        return services.create_api_key(db.session.get(User, user.id), name="cli key",
-                                       scope="read_write", now=utcnow()).key
+        return services.create_api_key(
+            db.session.get(User, user.id), name="cli key", scope="read_write", now=utcnow()
+        ).key
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=IDS)
@@ -82,7 +83,8 @@ def test_a_third_party_read_write_token_is_403(api, third_party_token, route) ->
 
 @pytest.mark.parametrize("route", ROUTES, ids=IDS)
 def test_a_third_party_read_token_is_403_not_insufficient_scope(
-        api, signed_in, oauth_client: ClientInfo, route) -> None:
+    api, signed_in, oauth_client: ClientInfo, route
+) -> None:
     from tests.support.oauth import authorize, exchange_code
 
     granted = authorize(signed_in, oauth_client, scope="read")
@@ -104,8 +106,11 @@ def test_the_global_key_is_403(api, route) -> None:
 @pytest.mark.parametrize("route", ROUTES, ids=IDS)
 def test_a_client_credentials_token_is_refused(api, make_client, route) -> None:
     service = make_client(name="Service", grant_types=["client_credentials"])
-    issued = api.post("/oauth/token", data={"grant_type": "client_credentials",
-                                            "scope": "read_write"}, headers=service.basic_auth)
+    issued = api.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "scope": "read_write"},
+        headers=service.basic_auth,
+    )
     assert issued.status_code == 200, issued.get_json()
     response = _call(api, route, {"Authorization": f"Bearer {issued.get_json()['access_token']}"})
     # No resource owner: the gate refuses the token before any route sees it.
@@ -113,11 +118,13 @@ def test_a_client_credentials_token_is_refused(api, make_client, route) -> None:
 
 
 def test_a_session_bearing_a_third_party_token_is_judged_by_the_token(
-        signed_in, third_party_token) -> None:
+    signed_in, third_party_token
+) -> None:
     """The first credential present decides: a browser session does not lend its standing to
     a third-party token sent alongside it."""
-    response = signed_in.get("/api/v1/api_keys",
-                             headers={"Authorization": f"Bearer {third_party_token}"})
+    response = signed_in.get(
+        "/api/v1/api_keys", headers={"Authorization": f"Bearer {third_party_token}"}
+    )
     assert_refused(response, "/api/v1/api_keys")
 
 
@@ -128,17 +135,19 @@ def test_a_first_party_device_token_manages_keys_mfa_and_applications(api, user)
     token = mobile_login(api, user.email)["access_token"]
     auth = {"Authorization": f"Bearer {token}"}
 
-    created = api.post("/api/v1/api_keys", json={"name": "from the app", "scope": "read"},
-                       headers=auth)
+    created = api.post(
+        "/api/v1/api_keys", json={"name": "from the app", "scope": "read"}, headers=auth
+    )
     assert created.status_code == 201, created.get_json()
-    assert [k["id"] for k in api.get("/api/v1/api_keys", headers=auth).get_json()[
-        "api_keys"]] == [created.get_json()["id"]]
-    assert api.delete(f"/api/v1/api_keys/{created.get_json()['id']}",
-                      headers=auth).status_code == 200
+    assert [k["id"] for k in api.get("/api/v1/api_keys", headers=auth).get_json()["api_keys"]] == [
+        created.get_json()["id"]
+    ]
+    assert (
+        api.delete(f"/api/v1/api_keys/{created.get_json()['id']}", headers=auth).status_code == 200
+    )
 
     assert api.get("/api/v1/mfa", headers=auth).status_code == 200
-    enrolment = api.post("/api/v1/mfa/enrolment", json={"password": user.password},
-                         headers=auth)
+    enrolment = api.post("/api/v1/mfa/enrolment", json={"password": user.password}, headers=auth)
     assert enrolment.status_code == 200, enrolment.get_json()
 
     listed = api.get("/oauth/authorized_applications", headers=auth)
@@ -146,24 +155,27 @@ def test_a_first_party_device_token_manages_keys_mfa_and_applications(api, user)
     assert [a["client_id"] for a in listed.get_json()["applications"]] == ["sure-mobile"]
 
 
-def test_a_session_with_csrf_manages_keys_mfa_and_applications(signed_in, user,
-                                                               third_party_token,
-                                                               oauth_client) -> None:
+def test_a_session_with_csrf_manages_keys_mfa_and_applications(
+    signed_in, user, third_party_token, oauth_client
+) -> None:
     page = signed_in.get("/api/docs").get_data(as_text=True)
     match = re.search(r'<meta name="csrf-token" content="([^"]+)"', page)
     assert match
     csrf = {"X-CSRFToken": match.group(1)}
 
-    created = signed_in.post("/api/v1/api_keys", json={"name": "laptop", "scope": "read"},
-                             headers=csrf)
+    created = signed_in.post(
+        "/api/v1/api_keys", json={"name": "laptop", "scope": "read"}, headers=csrf
+    )
     assert created.status_code == 201, created.get_json()
     assert signed_in.get("/api/v1/mfa").status_code == 200
-    enrolment = signed_in.post("/api/v1/mfa/enrolment", json={"password": user.password},
-                               headers=csrf)
+    enrolment = signed_in.post(
+        "/api/v1/mfa/enrolment", json={"password": user.password}, headers=csrf
+    )
     assert enrolment.status_code == 200, enrolment.get_json()
     assert signed_in.get("/oauth/authorized_applications").status_code == 200
-    revoked = signed_in.delete(f"/oauth/authorized_applications/{oauth_client.client_id}",
-                               headers=csrf)
+    revoked = signed_in.delete(
+        f"/oauth/authorized_applications/{oauth_client.client_id}", headers=csrf
+    )
     assert revoked.status_code == 204
 
     # Without the CSRF token a session write is refused before anything happens.
@@ -174,17 +186,21 @@ def test_a_session_with_csrf_manages_keys_mfa_and_applications(signed_in, user,
 
 def test_the_refusal_comes_before_the_body_is_read(api, third_party_token) -> None:
     """A refused caller learns nothing from validation: an empty body is still a 403."""
-    response = api.post("/api/v1/mfa/enrolment", data=b"not json",
-                        headers={"Authorization": f"Bearer {third_party_token}",
-                                 "Content-Type": "application/json"})
+    response = api.post(
+        "/api/v1/mfa/enrolment",
+        data=b"not json",
+        headers={
+            "Authorization": f"Bearer {third_party_token}",
+            "Content-Type": "application/json",
+        },
+    )
     assert_refused(response, "/api/v1/mfa/enrolment")
 
 
 def test_the_refusal_changes_nothing(app, api, third_party_token, user) -> None:
     """The attack of the report: a third-party app mints a key and enrols its own TOTP."""
     auth = {"Authorization": f"Bearer {third_party_token}"}
-    api.post("/api/v1/api_keys", json={"name": "backdoor", "scope": "read_write"},
-             headers=auth)
+    api.post("/api/v1/api_keys", json={"name": "backdoor", "scope": "read_write"}, headers=auth)
     api.post("/api/v1/mfa/enrolment", json={"password": user.password}, headers=auth)
 
     from sqlalchemy import func, select
@@ -206,5 +222,4 @@ def test_the_openapi_document_says_who_may_call(api) -> None:
     paths = api.get("/api/v1/openapi.json").get_json()["paths"]
     for path, method in (("/api/v1/api_keys", "post"), ("/api/v1/mfa", "delete")):
         assert "Only the account holder" in paths[path][method]["description"], path
-    assert "Only the account holder" not in paths["/api/v1/accounts"]["get"].get(
-        "description", "")
+    assert "Only the account holder" not in paths["/api/v1/accounts"]["get"].get("description", "")

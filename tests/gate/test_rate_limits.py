@@ -60,12 +60,18 @@ def make_key(app: Flask) -> Callable[..., str]:
 
     counter = iter(range(1, 10_000))
 
-    def factory(owner: UserInfo, scope: str = "read_write", source: str = "web",
-                tier: str = "standard") -> str:
+    def factory(
+        owner: UserInfo, scope: str = "read_write", source: str = "web", tier: str = "standard"
+    ) -> str:
         with app.app_context():
             return services.create_api_key(
-                db.session.get(User, owner.id), name=f"limit key {next(counter)}", scope=scope,
-                source=source, tier=tier, now=utcnow()).key
+                db.session.get(User, owner.id),
+                name=f"limit key {next(counter)}",
+                scope=scope,
+                source=source,
+                tier=tier,
+                now=utcnow(),
+            ).key
 
     return factory
 
@@ -75,9 +81,15 @@ def account(app: Flask, user: UserInfo) -> str:
     from app.resources import services
 
     with app.app_context():
-        return str(services.create_account(family_id=user.family_id, name="Checking",
-                                           currency="USD", balance=Decimal("0"),
-                                           now=utcnow()).id)
+        return str(
+            services.create_account(
+                family_id=user.family_id,
+                name="Checking",
+                currency="USD",
+                balance=Decimal("0"),
+                now=utcnow(),
+            ).id
+        )
 
 
 @pytest.fixture
@@ -94,8 +106,11 @@ def assert_429(response, limit: int) -> int:  # type: ignore[no-untyped-def]
     assert body == {
         "error": "rate_limit_exceeded",
         "message": f"Rate limit exceeded. Try again in {reset} seconds.",
-        "details": {"limit": limit, "current": body["details"]["current"],
-                    "reset_in_seconds": reset},
+        "details": {
+            "limit": limit,
+            "current": body["details"]["current"],
+            "reset_in_seconds": reset,
+        },
     }
     assert body["details"]["current"] >= limit
     assert response.headers["X-RateLimit-Limit"] == str(limit)
@@ -178,8 +193,9 @@ def test_sure_27_budgets_are_per_key(api, user, make_key, account) -> None:
 # --- tiers and the 429 -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("tier", "limit"), [("standard", 100), ("premium", 1000),
-                                             ("enterprise", 10000)])
+@pytest.mark.parametrize(
+    ("tier", "limit"), [("standard", 100), ("premium", 1000), ("enterprise", 10000)]
+)
 def test_tier_budgets(api, user, make_key, account, tier, limit) -> None:
     needs_window(5)
     key = make_key(user, tier=tier)
@@ -265,8 +281,7 @@ def test_oauth_requests_carry_no_rate_limit_headers(api, tokens, account) -> Non
         response = api.get("/api/v1/accounts", headers=bearer(tokens["access_token"]))
         assert response.status_code == 200
         assert rate_headers(response) == {}
-    assert rate_headers(api.post("/api/v1/sync",
-                                 headers=bearer(tokens["access_token"]))) == {}
+    assert rate_headers(api.post("/api/v1/sync", headers=bearer(tokens["access_token"]))) == {}
 
 
 def test_session_requests_carry_no_rate_limit_headers(signed_in, account) -> None:
@@ -276,9 +291,12 @@ def test_session_requests_carry_no_rate_limit_headers(signed_in, account) -> Non
 
 
 def test_unauthenticated_and_refused_requests_carry_none(api, account) -> None:
-    for response in (api.get("/api/v1/accounts"), api.get("/api/v1/usage"),
-                     api.post("/api/v1/sync"),
-                     api.get("/api/v1/accounts", headers=bearer("tga_" + "z" * 43))):
+    for response in (
+        api.get("/api/v1/accounts"),
+        api.get("/api/v1/usage"),
+        api.post("/api/v1/sync"),
+        api.get("/api/v1/accounts", headers=bearer("tga_" + "z" * 43)),
+    ):
         assert response.status_code == 401
         assert rate_headers(response) == {}
 
@@ -286,8 +304,11 @@ def test_unauthenticated_and_refused_requests_carry_none(api, account) -> None:
 # --- self-hosted mode ----------------------------------------------------------------------------
 
 
-INFINITE = {"X-RateLimit-Limit": "Infinity", "X-RateLimit-Remaining": "Infinity",
-            "X-RateLimit-Reset": "0"}
+INFINITE = {
+    "X-RateLimit-Limit": "Infinity",
+    "X-RateLimit-Remaining": "Infinity",
+    "X-RateLimit-Reset": "0",
+}
 
 
 @pytest.mark.config(SELF_HOSTED=True, API_KEY_RATE_LIMITS=SMALL_LIMITS)
@@ -346,11 +367,15 @@ def test_lockout_is_per_ip(app, api, key, account) -> None:
         api.get("/api/v1/accounts", headers=api_key(f"tgk_guess{n}"))
     assert api.get("/api/v1/accounts", headers=api_key(key)).status_code == 429
     elsewhere = app.test_client()
-    response = elsewhere.get("/api/v1/accounts", headers=api_key(key),
-                             environ_overrides={"REMOTE_ADDR": "10.0.0.2"})
+    response = elsewhere.get(
+        "/api/v1/accounts", headers=api_key(key), environ_overrides={"REMOTE_ADDR": "10.0.0.2"}
+    )
     assert response.status_code == 200
-    bad = elsewhere.get("/api/v1/accounts", headers=api_key("tgk_nope"),
-                        environ_overrides={"REMOTE_ADDR": "10.0.0.2"})
+    bad = elsewhere.get(
+        "/api/v1/accounts",
+        headers=api_key("tgk_nope"),
+        environ_overrides={"REMOTE_ADDR": "10.0.0.2"},
+    )
     assert bad.status_code == 401
 
 

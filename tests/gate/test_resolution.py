@@ -42,8 +42,9 @@ DEACTIVATED = {"error": "unauthorized", "message": "Account has been deactivated
 NOT_FOUND = {"error": "record_not_found", "message": "The requested resource was not found"}
 # RFC 9728 §5.1 (and the MCP authorization spec): every challenge says where the protected
 # resource metadata is, the same URL discovery serves.
-RESOURCE_METADATA = ('resource_metadata='
-                     '"https://auth.tollgate.test/.well-known/oauth-protected-resource"')
+RESOURCE_METADATA = (
+    'resource_metadata="https://auth.tollgate.test/.well-known/oauth-protected-resource"'
+)
 REALM = f'Bearer realm="Tollgate", {RESOURCE_METADATA}'
 INVALID_TOKEN_CHALLENGE = f'Bearer realm="Tollgate", error="invalid_token", {RESOURCE_METADATA}'
 MISSING_UUID = "00000000-0000-4000-8000-000000000000"
@@ -94,12 +95,23 @@ def make_key(app: Flask) -> Callable[..., str]:
 
     counter = iter(range(1, 10_000))
 
-    def factory(owner: UserInfo, scope: str = "read_write", source: str = "web",
-                tier: str = "standard", expires_at: datetime | None = None) -> str:
+    def factory(
+        owner: UserInfo,
+        scope: str = "read_write",
+        source: str = "web",
+        tier: str = "standard",
+        expires_at: datetime | None = None,
+    ) -> str:
         with app.app_context():
             created = services.create_api_key(
-                db.session.get(User, owner.id), name=f"gate key {next(counter)}", scope=scope,
-                source=source, tier=tier, expires_at=expires_at, now=utcnow())
+                db.session.get(User, owner.id),
+                name=f"gate key {next(counter)}",
+                scope=scope,
+                source=source,
+                tier=tier,
+                expires_at=expires_at,
+                now=utcnow(),
+            )
             return created.key
 
     return factory
@@ -111,8 +123,15 @@ def make_account(app: Flask) -> Callable[..., str]:
 
     def factory(family_id: uuid.UUID, name: str = "Checking") -> str:
         with app.app_context():
-            return str(services.create_account(family_id=family_id, name=name, currency="USD",
-                                               balance=Decimal("10"), now=utcnow()).id)
+            return str(
+                services.create_account(
+                    family_id=family_id,
+                    name=name,
+                    currency="USD",
+                    balance=Decimal("10"),
+                    now=utcnow(),
+                ).id
+            )
 
     return factory
 
@@ -215,8 +234,7 @@ def test_sure_02_valid_read_bearer_succeeds(api, read_token, account) -> None:
 
 def test_sure_03_revoked_bearer_is_401(api, oauth_client, rw_token, account) -> None:
     assert api.get("/api/v1/accounts", headers=bearer(rw_token)).status_code == 200
-    revoked = api.post("/oauth/revoke", data={"token": rw_token},
-                       headers=oauth_client.basic_auth)
+    revoked = api.post("/oauth/revoke", data={"token": rw_token}, headers=oauth_client.basic_auth)
     assert revoked.status_code == 200
     response = api.get("/api/v1/accounts", headers=bearer(rw_token))
     assert_error(response, 401, BAD_TOKEN)
@@ -303,15 +321,24 @@ def test_sure_14_read_write_key_satisfies_read(api, rw_key, account) -> None:
 
 
 def test_sure_15_read_key_on_another_write_route_is_403(api, read_key, account) -> None:
-    body = {"transaction": {"account_id": account, "date": "2026-01-15", "amount": "-1.00",
-                            "name": "Coffee"}}
+    body = {
+        "transaction": {
+            "account_id": account,
+            "date": "2026-01-15",
+            "amount": "-1.00",
+            "name": "Coffee",
+        }
+    }
     response = api.post("/api/v1/transactions", headers=api_key(read_key), json=body)
     assert_error(response, 403, insufficient_scope("write"))
 
 
 def _api_access_records(caplog: pytest.LogCaptureFixture, path: str) -> list[str]:
-    return [r.getMessage() for r in caplog.records
-            if r.levelno >= logging.INFO and "GET" in r.getMessage() and path in r.getMessage()]
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno >= logging.INFO and "GET" in r.getMessage() and path in r.getMessage()
+    ]
 
 
 def test_sure_16_api_key_request_is_access_logged(api, user, rw_key, caplog) -> None:
@@ -320,8 +347,11 @@ def test_sure_16_api_key_request_is_access_logged(api, user, rw_key, caplog) -> 
     assert api.get("/api/v1/accounts", headers=api_key(rw_key)).status_code == 200
     lines = _api_access_records(caplog, "/api/v1/accounts")
     assert lines, "no access-log record for the API request"
-    assert any((user.email in line or str(user.id) in line)
-               and re.search(r"api[ _]key", line, re.IGNORECASE) for line in lines), lines
+    assert any(
+        (user.email in line or str(user.id) in line)
+        and re.search(r"api[ _]key", line, re.IGNORECASE)
+        for line in lines
+    ), lines
 
 
 # (Sure's base_controller_test #17 is an empty placeholder: nothing to port.)
@@ -337,20 +367,23 @@ def test_sure_19_oauth_request_is_access_logged(api, user, rw_token, caplog) -> 
     assert api.get("/api/v1/accounts", headers=bearer(rw_token)).status_code == 200
     lines = _api_access_records(caplog, "/api/v1/accounts")
     assert lines, "no access-log record for the API request"
-    assert any((user.email in line or str(user.id) in line) and "oauth" in line.lower()
-               for line in lines), lines
+    assert any(
+        (user.email in line or str(user.id) in line) and "oauth" in line.lower() for line in lines
+    ), lines
 
 
-def test_sure_20_bearer_on_another_familys_record_is_404(api, rw_token, account,
-                                                          stranger_account) -> None:
+def test_sure_20_bearer_on_another_familys_record_is_404(
+    api, rw_token, account, stranger_account
+) -> None:
     response = api.get(f"/api/v1/accounts/{stranger_account}", headers=bearer(rw_token))
     assert_error(response, 404, NOT_FOUND)
     listed = api.get("/api/v1/accounts", headers=bearer(rw_token)).get_json()["accounts"]
     assert [a["id"] for a in listed] == [account]
 
 
-def test_sure_21_api_key_on_another_familys_record_is_404(api, rw_key, account,
-                                                           stranger_account) -> None:
+def test_sure_21_api_key_on_another_familys_record_is_404(
+    api, rw_key, account, stranger_account
+) -> None:
     response = api.get(f"/api/v1/accounts/{stranger_account}", headers=api_key(rw_key))
     assert_error(response, 404, NOT_FOUND)
     listed = api.get("/api/v1/accounts", headers=api_key(rw_key)).get_json()["accounts"]
@@ -367,8 +400,7 @@ def test_strangers_key_cannot_read_our_account(api, stranger, make_key, account)
 
 
 def test_invalid_bearer_with_valid_api_key_is_401(app, api, rw_key) -> None:
-    response = api.get("/api/v1/accounts", headers={**bearer("tga_not-a-token"),
-                                                    **api_key(rw_key)})
+    response = api.get("/api/v1/accounts", headers={**bearer("tga_not-a-token"), **api_key(rw_key)})
     assert_error(response, 401, BAD_TOKEN)
     assert response.headers["WWW-Authenticate"] == INVALID_TOKEN_CHALLENGE
     assert "X-RateLimit-Limit" not in response.headers
@@ -405,8 +437,9 @@ def test_session_cookie_write_needs_csrf_header(signed_in, account) -> None:
 
 def test_bearer_takes_precedence_over_session(signed_in, read_token, account) -> None:
     """A signed-in browser that also sends a read-only token is judged by the token."""
-    response = signed_in.post("/api/v1/sync", headers={**bearer(read_token),
-                                                       "X-CSRFToken": explorer_csrf(signed_in)})
+    response = signed_in.post(
+        "/api/v1/sync", headers={**bearer(read_token), "X-CSRFToken": explorer_csrf(signed_in)}
+    )
     assert_error(response, 403, insufficient_scope("write"))
 
 
@@ -437,16 +470,25 @@ def test_resource_metadata_in_the_challenge_is_what_discovery_serves(api) -> Non
 
 @pytest.mark.config(APP_URL="")
 def test_resource_metadata_without_app_url_uses_the_request_base_url(api) -> None:
-    challenge = api.get("/api/v1/accounts", base_url="https://other.example"
-                        ).headers["WWW-Authenticate"]
-    assert challenge == ('Bearer realm="Tollgate", resource_metadata='
-                         '"https://other.example/.well-known/oauth-protected-resource"')
+    challenge = api.get("/api/v1/accounts", base_url="https://other.example").headers[
+        "WWW-Authenticate"
+    ]
+    assert challenge == (
+        'Bearer realm="Tollgate", resource_metadata='
+        '"https://other.example/.well-known/oauth-protected-resource"'
+    )
 
 
-@pytest.mark.parametrize("headers", [
-    bearer("tga_" + "x" * 43), bearer("garbage"), api_key("tgk_" + "y" * 43),
-    api_key("not-a-key"),
-], ids=["unknown-token", "garbage-token", "unknown-key", "garbage-key"])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        bearer("tga_" + "x" * 43),
+        bearer("garbage"),
+        api_key("tgk_" + "y" * 43),
+        api_key("not-a-key"),
+    ],
+    ids=["unknown-token", "garbage-token", "unknown-key", "garbage-key"],
+)
 def test_bad_credential_challenge_says_invalid_token(api, headers) -> None:
     response = api.get("/api/v1/accounts", headers=headers)
     assert response.status_code == 401
@@ -461,25 +503,34 @@ def test_scope_failure_is_403_insufficient_scope(request, api, account, credenti
     response = api.post("/api/v1/sync", headers=headers)
     assert_error(response, 403, insufficient_scope("write"))
     challenge = response.headers["WWW-Authenticate"]
-    assert challenge == (f'Bearer realm="Tollgate", error="insufficient_scope", '
-                         f'scope="read_write", {RESOURCE_METADATA}')
+    assert challenge == (
+        f'Bearer realm="Tollgate", error="insufficient_scope", '
+        f'scope="read_write", {RESOURCE_METADATA}'
+    )
 
 
 def test_tag_writes_need_read_write_by_name(api, read_key) -> None:
-    response = api.post("/api/v1/tags", headers=api_key(read_key),
-                        json={"tag": {"name": "x", "color": "#112233"}})
+    response = api.post(
+        "/api/v1/tags", headers=api_key(read_key), json={"tag": {"name": "x", "color": "#112233"}}
+    )
     assert_error(response, 403, insufficient_scope("read_write"))
     assert 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
 
 
 def test_client_credentials_token_is_401_missing_resource_owner(api, make_client) -> None:
     service = make_client(name="Service", grant_types=["client_credentials"])
-    issued = api.post("/oauth/token", data={"grant_type": "client_credentials", "scope": "read"},
-                      headers=service.basic_auth)
+    issued = api.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials", "scope": "read"},
+        headers=service.basic_auth,
+    )
     assert issued.status_code == 200, issued.get_json()
     response = api.get("/api/v1/accounts", headers=bearer(issued.get_json()["access_token"]))
-    assert_error(response, 401, {"error": "unauthorized",
-                                 "message": "Access token is invalid - missing resource owner"})
+    assert_error(
+        response,
+        401,
+        {"error": "unauthorized", "message": "Access token is invalid - missing resource owner"},
+    )
     assert response.headers["WWW-Authenticate"] == INVALID_TOKEN_CHALLENGE
 
 
@@ -504,14 +555,24 @@ def test_bearer_scheme_is_case_insensitive(api, rw_token, account, scheme) -> No
     assert response.status_code == 200, response.get_json()
 
 
-@pytest.mark.parametrize("value", [
-    "", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "Bearer {t} extra", "Token {t}",
-    "Bearer Bearer {t}", "{t}", "Bearer\t", "Bearer " + "x" * 10_000,
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "Bearer",
+        "Bearer ",
+        "Basic dXNlcjpwYXNz",
+        "Bearer {t} extra",
+        "Token {t}",
+        "Bearer Bearer {t}",
+        "{t}",
+        "Bearer\t",
+        "Bearer " + "x" * 10_000,
+    ],
+)
 def test_malformed_authorization_is_401_never_500(api, rw_token, rw_key, value) -> None:
     header = value.replace("{t}", rw_token)
-    response = api.get("/api/v1/accounts",
-                       headers={"Authorization": header, **api_key(rw_key)})
+    response = api.get("/api/v1/accounts", headers={"Authorization": header, **api_key(rw_key)})
     assert_error(response, 401, BAD_TOKEN)
     assert response.headers["WWW-Authenticate"] == INVALID_TOKEN_CHALLENGE
 
@@ -519,24 +580,26 @@ def test_malformed_authorization_is_401_never_500(api, rw_token, rw_key, value) 
 # --- credentials in the URL (checklist 68, 71) ---------------------------------------------------
 
 
-URL_REFUSED = {"error": "bad_request",
-               "message": "Credentials are accepted only in request headers, never in the URL"}
+URL_REFUSED = {
+    "error": "bad_request",
+    "message": "Credentials are accepted only in request headers, never in the URL",
+}
 
 
 def test_access_token_in_query_is_refused(api, rw_token, account) -> None:
     response = api.get("/api/v1/accounts", query_string={"access_token": rw_token})
     assert_error(response, 400, URL_REFUSED)
     # Even alongside a valid header: the token has leaked into a URL, refuse the request.
-    response = api.get("/api/v1/accounts", query_string={"access_token": rw_token},
-                       headers=bearer(rw_token))
+    response = api.get(
+        "/api/v1/accounts", query_string={"access_token": rw_token}, headers=bearer(rw_token)
+    )
     assert_error(response, 400, URL_REFUSED)
 
 
 def test_api_key_in_query_is_refused(api, rw_key, account) -> None:
     response = api.get("/api/v1/accounts", query_string={"api_key": rw_key})
     assert_error(response, 400, URL_REFUSED)
-    response = api.post("/api/v1/sync", query_string={"api_key": rw_key},
-                        headers=api_key(rw_key))
+    response = api.post("/api/v1/sync", query_string={"api_key": rw_key}, headers=api_key(rw_key))
     assert_error(response, 400, URL_REFUSED)
 
 
@@ -578,9 +641,14 @@ def _every_kind_of_response(api: FlaskClient, key: str, headers: dict[str, str])
         "404-page": api.get("/no-such-page", headers=headers),
         "405": api.delete("/api/v1/accounts", headers=headers),
         "oauth-error": api.post("/oauth/token", data={"grant_type": "nope"}, headers=headers),
-        "preflight": api.options("/api/v1/transactions", headers={
-            **headers, "Origin": "https://spa.example",
-            "Access-Control-Request-Method": "POST"}),
+        "preflight": api.options(
+            "/api/v1/transactions",
+            headers={
+                **headers,
+                "Origin": "https://spa.example",
+                "Access-Control-Request-Method": "POST",
+            },
+        ),
         "page": api.get("/login", headers=headers),
     }
 
@@ -588,8 +656,17 @@ def _every_kind_of_response(api: FlaskClient, key: str, headers: dict[str, str])
 def test_every_response_carries_a_correlation_id(api, rw_key) -> None:
     responses = _every_kind_of_response(api, rw_key, {})
     statuses = {name: r.status_code for name, r in responses.items()}
-    assert statuses == {"200": 200, "401": 401, "403": 403, "404-api": 404, "404-page": 404,
-                        "405": 405, "oauth-error": 400, "preflight": 200, "page": 200}
+    assert statuses == {
+        "200": 200,
+        "401": 401,
+        "403": 403,
+        "404-api": 404,
+        "404-page": 404,
+        "405": 405,
+        "oauth-error": 400,
+        "preflight": 200,
+        "page": 200,
+    }
     seen = set()
     for name, response in responses.items():
         value = response.headers.get("X-Correlation-ID")
@@ -601,17 +678,29 @@ def test_every_response_carries_a_correlation_id(api, rw_key) -> None:
 @pytest.mark.parametrize("offered", ["abc-123._X", "a" * 128, "0", "UPPER.lower_under-dash"])
 def test_well_formed_correlation_id_is_echoed(api, rw_key, offered) -> None:
     for name, response in _every_kind_of_response(
-            api, rw_key, {"X-Correlation-ID": offered}).items():
+        api, rw_key, {"X-Correlation-ID": offered}
+    ).items():
         assert response.headers["X-Correlation-ID"] == offered, name
 
 
-@pytest.mark.parametrize("offered", [
-    "has space", "a" * 129, "a" * 200, "<script>alert(1)</script>", "semi;colon", "ünïcode",
-    "new\\nline", "a/b", "",
-])
+@pytest.mark.parametrize(
+    "offered",
+    [
+        "has space",
+        "a" * 129,
+        "a" * 200,
+        "<script>alert(1)</script>",
+        "semi;colon",
+        "ünïcode",
+        "new\\nline",
+        "a/b",
+        "",
+    ],
+)
 def test_malformed_correlation_id_is_replaced(api, rw_key, offered) -> None:
     for name, response in _every_kind_of_response(
-            api, rw_key, {"X-Correlation-ID": offered}).items():
+        api, rw_key, {"X-Correlation-ID": offered}
+    ).items():
         assert is_fresh_uuid(response.headers["X-Correlation-ID"], offered), name
 
 
@@ -620,8 +709,9 @@ def _audit(app: Flask, event: str, outcome: str) -> list[Any]:
     from app.extensions import db
 
     with app.app_context():
-        rows = db.session.scalars(select(AuditEvent).where(
-            AuditEvent.event == event, AuditEvent.outcome == outcome)).all()
+        rows = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.event == event, AuditEvent.outcome == outcome)
+        ).all()
         for row in rows:
             db.session.expunge(row)
         return rows
@@ -629,10 +719,16 @@ def _audit(app: Flask, event: str, outcome: str) -> list[Any]:
 
 def test_correlation_id_is_recorded_on_audit_events(app, client, user) -> None:
     page = client.get("/login")
-    response = client.post("/login", data={
-        "email": user.email, "password": "wrong password", "next": "/",
-        "csrf_token": csrf_from(page.get_data(as_text=True))},
-        headers={"X-Correlation-ID": "login-attempt-42"})
+    response = client.post(
+        "/login",
+        data={
+            "email": user.email,
+            "password": "wrong password",
+            "next": "/",
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+        },
+        headers={"X-Correlation-ID": "login-attempt-42"},
+    )
     assert response.status_code == 401
     assert response.headers["X-Correlation-ID"] == "login-attempt-42"
     [event] = _audit(app, "login", "failure")
@@ -641,19 +737,27 @@ def test_correlation_id_is_recorded_on_audit_events(app, client, user) -> None:
 
 def test_generated_correlation_id_is_the_one_audited(app, client, user) -> None:
     page = client.get("/login")
-    response = client.post("/login", data={
-        "email": user.email, "password": "wrong password", "next": "/",
-        "csrf_token": csrf_from(page.get_data(as_text=True))},
-        headers={"X-Correlation-ID": "not valid!"})
+    response = client.post(
+        "/login",
+        data={
+            "email": user.email,
+            "password": "wrong password",
+            "next": "/",
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+        },
+        headers={"X-Correlation-ID": "not valid!"},
+    )
     [event] = _audit(app, "login", "failure")
     assert event.correlation_id == response.headers["X-Correlation-ID"]
     assert is_fresh_uuid(event.correlation_id, "not valid!")
 
 
 def test_api_key_creation_audit_carries_correlation_id(app, signed_in) -> None:
-    response = signed_in.post("/api/v1/api_keys", json={"name": "ci", "scope": "read"},
-                              headers={"X-CSRFToken": explorer_csrf(signed_in),
-                                       "X-Correlation-ID": "create-key-7"})
+    response = signed_in.post(
+        "/api/v1/api_keys",
+        json={"name": "ci", "scope": "read"},
+        headers={"X-CSRFToken": explorer_csrf(signed_in), "X-Correlation-ID": "create-key-7"},
+    )
     assert response.status_code == 201, response.get_json()
     [event] = _audit(app, "api_key.created", "success")
     assert event.correlation_id == "create-key-7"
@@ -663,14 +767,20 @@ def test_api_key_creation_audit_carries_correlation_id(app, signed_in) -> None:
 
 
 def test_cors_on_api_responses(api, rw_key) -> None:
-    response = api.get("/api/v1/usage", headers={**api_key(rw_key),
-                                                 "Origin": "https://spa.example"})
+    response = api.get(
+        "/api/v1/usage", headers={**api_key(rw_key), "Origin": "https://spa.example"}
+    )
     assert response.status_code == 200
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     exposed = response.headers["Access-Control-Expose-Headers"]
     assert exposed.strip()
-    for name in ("X-Correlation-ID", "X-RateLimit-Limit", "X-RateLimit-Remaining",
-                 "X-RateLimit-Reset", "Retry-After"):
+    for name in (
+        "X-Correlation-ID",
+        "X-RateLimit-Limit",
+        "X-RateLimit-Remaining",
+        "X-RateLimit-Reset",
+        "Retry-After",
+    ):
         assert name.lower() in exposed.lower()
     # Errors too, so a browser client can read why it was refused.
     refused = api.get("/api/v1/usage", headers={"Origin": "https://spa.example"})
@@ -679,9 +789,14 @@ def test_cors_on_api_responses(api, rw_key) -> None:
 
 
 def test_cors_preflight_on_api(api) -> None:
-    response = api.options("/api/v1/transactions", headers={
-        "Origin": "https://spa.example", "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "X-Api-Key, Content-Type"})
+    response = api.options(
+        "/api/v1/transactions",
+        headers={
+            "Origin": "https://spa.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "X-Api-Key, Content-Type",
+        },
+    )
     assert response.status_code == 200
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     methods = [m.strip() for m in response.headers["Access-Control-Allow-Methods"].split(",")]
@@ -692,16 +807,22 @@ def test_cors_preflight_on_api(api) -> None:
 
 def test_cors_on_token_endpoint_and_its_preflight(api, make_client) -> None:
     service = make_client(name="Service", grant_types=["client_credentials"])
-    issued = api.post("/oauth/token", data={"grant_type": "client_credentials"},
-                      headers={**service.basic_auth, "Origin": "https://spa.example"})
+    issued = api.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers={**service.basic_auth, "Origin": "https://spa.example"},
+    )
     assert issued.status_code == 200
     assert issued.headers["Access-Control-Allow-Origin"] == "*"
-    failed = api.post("/oauth/token", data={"grant_type": "nope"},
-                      headers={"Origin": "https://spa.example"})
+    failed = api.post(
+        "/oauth/token", data={"grant_type": "nope"}, headers={"Origin": "https://spa.example"}
+    )
     assert failed.status_code == 400
     assert failed.headers["Access-Control-Allow-Origin"] == "*"
-    preflight = api.options("/oauth/token", headers={
-        "Origin": "https://spa.example", "Access-Control-Request-Method": "POST"})
+    preflight = api.options(
+        "/oauth/token",
+        headers={"Origin": "https://spa.example", "Access-Control-Request-Method": "POST"},
+    )
     assert preflight.status_code == 200
     assert preflight.headers["Access-Control-Allow-Origin"] == "*"
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
@@ -730,18 +851,27 @@ def app_with(database_url: str, instance_dir: Path, **config: Any) -> Iterator[F
             db.engine.dispose()
 
 
-def test_global_key_reads_its_family_only(database_url, instance_dir, user, account,
-                                          stranger_account) -> None:
-    with app_with(database_url, instance_dir, GLOBAL_API_KEY=GLOBAL_KEY,
-                  GLOBAL_API_KEY_FAMILY_ID=str(user.family_id)) as second:
+def test_global_key_reads_its_family_only(
+    database_url, instance_dir, user, account, stranger_account
+) -> None:
+    with app_with(
+        database_url,
+        instance_dir,
+        GLOBAL_API_KEY=GLOBAL_KEY,
+        GLOBAL_API_KEY_FAMILY_ID=str(user.family_id),
+    ) as second:
         api = second.test_client()
         response = api.get("/api/v1/accounts", headers=api_key(GLOBAL_KEY))
         assert response.status_code == 200, response.get_json()
         assert [a["id"] for a in response.get_json()["accounts"]] == [account]
-        assert api.get(f"/api/v1/accounts/{account}",
-                       headers=api_key(GLOBAL_KEY)).status_code == 200
-        assert_error(api.get(f"/api/v1/accounts/{stranger_account}",
-                             headers=api_key(GLOBAL_KEY)), 404, NOT_FOUND)
+        assert (
+            api.get(f"/api/v1/accounts/{account}", headers=api_key(GLOBAL_KEY)).status_code == 200
+        )
+        assert_error(
+            api.get(f"/api/v1/accounts/{stranger_account}", headers=api_key(GLOBAL_KEY)),
+            404,
+            NOT_FOUND,
+        )
         for path in ("/api/v1/transactions", "/api/v1/tags", "/api/v1/valuations"):
             assert api.get(path, headers=api_key(GLOBAL_KEY)).status_code == 200, path
         # A service principal, not an API key: no per-key budget.
@@ -749,57 +879,92 @@ def test_global_key_reads_its_family_only(database_url, instance_dir, user, acco
 
 
 def test_global_key_cannot_write(database_url, instance_dir, user, account) -> None:
-    with app_with(database_url, instance_dir, GLOBAL_API_KEY=GLOBAL_KEY,
-                  GLOBAL_API_KEY_FAMILY_ID=str(user.family_id)) as second:
+    with app_with(
+        database_url,
+        instance_dir,
+        GLOBAL_API_KEY=GLOBAL_KEY,
+        GLOBAL_API_KEY_FAMILY_ID=str(user.family_id),
+    ) as second:
         api = second.test_client()
-        assert_error(api.post("/api/v1/sync", headers=api_key(GLOBAL_KEY)), 403,
-                     insufficient_scope("write"))
-        assert_error(api.post("/api/v1/tags", headers=api_key(GLOBAL_KEY),
-                              json={"tag": {"name": "x", "color": "#112233"}}),
-                     403, insufficient_scope("read_write"))
+        assert_error(
+            api.post("/api/v1/sync", headers=api_key(GLOBAL_KEY)), 403, insufficient_scope("write")
+        )
+        assert_error(
+            api.post(
+                "/api/v1/tags",
+                headers=api_key(GLOBAL_KEY),
+                json={"tag": {"name": "x", "color": "#112233"}},
+            ),
+            403,
+            insufficient_scope("read_write"),
+        )
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
-def test_global_key_is_refused_at_api_key_management(database_url, instance_dir, user,
-                                                     method) -> None:
-    with app_with(database_url, instance_dir, GLOBAL_API_KEY=GLOBAL_KEY,
-                  GLOBAL_API_KEY_FAMILY_ID=str(user.family_id)) as second:
+def test_global_key_is_refused_at_api_key_management(
+    database_url, instance_dir, user, method
+) -> None:
+    with app_with(
+        database_url,
+        instance_dir,
+        GLOBAL_API_KEY=GLOBAL_KEY,
+        GLOBAL_API_KEY_FAMILY_ID=str(user.family_id),
+    ) as second:
         response = second.test_client().open(
-            "/api/v1/api_keys", method=method, headers=api_key(GLOBAL_KEY),
-            json={"name": "mine", "scope": "read_write"} if method == "POST" else None)
+            "/api/v1/api_keys",
+            method=method,
+            headers=api_key(GLOBAL_KEY),
+            json={"name": "mine", "scope": "read_write"} if method == "POST" else None,
+        )
         assert response.status_code == 403, response.get_json()
         assert response.get_json()["error"] in ("forbidden", "insufficient_scope")
 
 
-def test_global_key_shorter_than_32_characters_is_disabled(database_url, instance_dir, user,
-                                                           account) -> None:
+def test_global_key_shorter_than_32_characters_is_disabled(
+    database_url, instance_dir, user, account
+) -> None:
     short = "s" * 31
-    with app_with(database_url, instance_dir, GLOBAL_API_KEY=short,
-                  GLOBAL_API_KEY_FAMILY_ID=str(user.family_id)) as second:
+    with app_with(
+        database_url,
+        instance_dir,
+        GLOBAL_API_KEY=short,
+        GLOBAL_API_KEY_FAMILY_ID=str(user.family_id),
+    ) as second:
         response = second.test_client().get("/api/v1/accounts", headers=api_key(short))
         assert_error(response, 401, UNAUTHORIZED)
     exactly = "e" * 32
-    with app_with(database_url, instance_dir, GLOBAL_API_KEY=exactly,
-                  GLOBAL_API_KEY_FAMILY_ID=str(user.family_id)) as second:
+    with app_with(
+        database_url,
+        instance_dir,
+        GLOBAL_API_KEY=exactly,
+        GLOBAL_API_KEY_FAMILY_ID=str(user.family_id),
+    ) as second:
         response = second.test_client().get("/api/v1/accounts", headers=api_key(exactly))
         assert response.status_code == 200
 
 
-@pytest.mark.parametrize("sent", ["", " ", "   ", GLOBAL_KEY[:-1], GLOBAL_KEY + "g",
-                                  GLOBAL_KEY.upper(), "tgk_" + GLOBAL_KEY])
-def test_global_key_matches_only_itself(database_url, instance_dir, user, account,
-                                        sent) -> None:
-    with app_with(database_url, instance_dir, GLOBAL_API_KEY=GLOBAL_KEY,
-                  GLOBAL_API_KEY_FAMILY_ID=str(user.family_id)) as second:
+@pytest.mark.parametrize(
+    "sent",
+    ["", " ", "   ", GLOBAL_KEY[:-1], GLOBAL_KEY + "g", GLOBAL_KEY.upper(), "tgk_" + GLOBAL_KEY],
+)
+def test_global_key_matches_only_itself(database_url, instance_dir, user, account, sent) -> None:
+    with app_with(
+        database_url,
+        instance_dir,
+        GLOBAL_API_KEY=GLOBAL_KEY,
+        GLOBAL_API_KEY_FAMILY_ID=str(user.family_id),
+    ) as second:
         response = second.test_client().get("/api/v1/accounts", headers=api_key(sent))
         assert_error(response, 401, UNAUTHORIZED)
 
 
 @pytest.mark.parametrize("family", ["", "not-a-uuid"])
-def test_global_key_without_a_valid_family_is_disabled(database_url, instance_dir, user,
-                                                       family) -> None:
-    with app_with(database_url, instance_dir, GLOBAL_API_KEY=GLOBAL_KEY,
-                  GLOBAL_API_KEY_FAMILY_ID=family) as second:
+def test_global_key_without_a_valid_family_is_disabled(
+    database_url, instance_dir, user, family
+) -> None:
+    with app_with(
+        database_url, instance_dir, GLOBAL_API_KEY=GLOBAL_KEY, GLOBAL_API_KEY_FAMILY_ID=family
+    ) as second:
         response = second.test_client().get("/api/v1/accounts", headers=api_key(GLOBAL_KEY))
         assert_error(response, 401, UNAUTHORIZED)
 

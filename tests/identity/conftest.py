@@ -25,7 +25,8 @@ def new_user(ctx: None) -> Callable[..., User]:
     counter = iter(range(1, 1000))
 
     def factory(email: str | None = None) -> User:
-        return users.create_user(email=email or f"person{next(counter)}@example.com",
-                                 password=PASSWORD, now=NOW)
+        return users.create_user(
+            email=email or f"person{next(counter)}@example.com", password=PASSWORD, now=NOW
+        )
 
     return factory

@@ -41,8 +41,9 @@ def test_enrolment_stays_pending_until_a_code_confirms_it(new_user) -> None:
     assert user.otp_required is True
     assert user.session_epoch == epoch_before + 1
     assert len(set(codes)) == mfa.BACKUP_CODE_COUNT
-    stored = set(db.session.scalars(
-        select(BackupCode.code_digest).where(BackupCode.user_id == user.id)))
+    stored = set(
+        db.session.scalars(select(BackupCode.code_digest).where(BackupCode.user_id == user.id))
+    )
     assert stored == {crypto.digest(code) for code in codes}
 
 
@@ -56,12 +57,15 @@ def test_enrolment_with_a_wrong_password_plants_no_secret(new_user) -> None:
     assert user.otp_required is False
 
 
-@pytest.mark.parametrize(("code_offset", "accepted"), [
-    (0, True),     # the current step
-    (-1, True),    # the step before: a code typed just as it rolled over
-    (-31, False),  # two steps back
-    (30, False),   # the next step: a clock running ahead is not trusted
-])
+@pytest.mark.parametrize(
+    ("code_offset", "accepted"),
+    [
+        (0, True),  # the current step
+        (-1, True),  # the step before: a code typed just as it rolled over
+        (-31, False),  # two steps back
+        (30, False),  # the next step: a clock running ahead is not trusted
+    ],
+)
 def test_the_current_and_the_previous_step_are_accepted(new_user, code_offset, accepted) -> None:
     user = new_user()
     secret = mfa.enable_totp(user, now=NOW)
@@ -99,8 +103,7 @@ def test_new_backup_codes_replace_the_old_ones(new_user) -> None:
     enabled = mfa.enable_immediately(user, now=NOW)
     old = enabled["backup_codes"]
 
-    fresh = mfa.regenerate_backup_codes(user, code_at(enabled["secret"], 0), now=NOW,
-                                        caller=CALLER)
+    fresh = mfa.regenerate_backup_codes(user, code_at(enabled["secret"], 0), now=NOW, caller=CALLER)
 
     assert set(fresh).isdisjoint(old)
     assert mfa.verify_second_factor(user, old[0], NOW) is False
@@ -117,8 +120,9 @@ def test_a_backup_code_cannot_authorise_new_backup_codes(new_user) -> None:
     assert mfa.remaining_backup_codes(user) == mfa.BACKUP_CODE_COUNT  # nothing was claimed
 
 
-@pytest.mark.config(RATE_LIMIT_LOGIN_ACCOUNT="2 per 15 minutes",
-                    RATE_LIMIT_OTP_ACCOUNT="100 per 5 minutes")
+@pytest.mark.config(
+    RATE_LIMIT_LOGIN_ACCOUNT="2 per 15 minutes", RATE_LIMIT_OTP_ACCOUNT="100 per 5 minutes"
+)
 def test_a_right_password_with_a_wrong_code_forgives_nothing(new_user) -> None:
     """Turning MFA off resets the account's sign-in budget only when both secrets were right;
     a reset after the password alone would tell a guesser that the password was right."""

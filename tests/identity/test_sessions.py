@@ -47,8 +47,9 @@ def test_ending_all_sessions_ends_only_that_users_live_ones(new_user) -> None:
     assert sessions.end_all_web_sessions(alice.id, now=NOW) == 2
     db.session.commit()
 
-    assert all(sessions.load_web_session_user(login_id(alice), sid, now=NOW) is None
-               for sid in alice_sids)
+    assert all(
+        sessions.load_web_session_user(login_id(alice), sid, now=NOW) is None for sid in alice_sids
+    )
     assert sessions.load_web_session_user(login_id(bob), bob_sid, now=NOW) == bob
 
 

@@ -17,8 +17,9 @@ def test_a_hash_made_with_older_parameters_is_replaced_at_sign_in(new_user) -> N
     current_app.config["ARGON2_TIME_COST"] += 1
     assert crypto.password_needs_rehash(old_hash)
 
-    signed_in = signin.authenticate_password(email=user.email, password=PASSWORD, now=NOW,
-                                             caller=CALLER)
+    signed_in = signin.authenticate_password(
+        email=user.email, password=PASSWORD, now=NOW, caller=CALLER
+    )
 
     assert signed_in.user.password_hash != old_hash
     assert not crypto.password_needs_rehash(signed_in.user.password_hash)
@@ -31,7 +32,8 @@ def test_a_wrong_password_leaves_the_hash_alone(new_user) -> None:
     current_app.config["ARGON2_TIME_COST"] += 1
 
     with pytest.raises(signin.InvalidCredentials):
-        signin.authenticate_password(email=user.email, password="not the password", now=NOW,
-                                     caller=CALLER)
+        signin.authenticate_password(
+            email=user.email, password="not the password", now=NOW, caller=CALLER
+        )
 
     assert user.password_hash == old_hash

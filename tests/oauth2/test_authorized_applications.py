@@ -54,8 +54,9 @@ def test_a_third_party_token_cannot_list_or_revoke_grants(client, oauth_client, 
     listed = anonymous.get("/oauth/authorized_applications", headers=headers)
     assert listed.status_code == 403
     assert listed.get_json()["error"] == "forbidden"
-    revoked = anonymous.delete(f"/oauth/authorized_applications/{oauth_client.client_id}",
-                               headers=headers)
+    revoked = anonymous.delete(
+        f"/oauth/authorized_applications/{oauth_client.client_id}", headers=headers
+    )
     assert revoked.status_code == 403
     assert _active(client, oauth_client, tokens["access_token"]) is True
 
@@ -90,8 +91,10 @@ def test_lists_each_client_once_with_union_of_scopes(signed_in, oauth_client, ma
 
 def test_revoke_with_csrf_header(signed_in, oauth_client, tokens):
     rotated = refresh(signed_in, oauth_client, tokens["refresh_token"]).get_json()
-    response = signed_in.delete(f"/oauth/authorized_applications/{oauth_client.client_id}",
-                                headers={"X-CSRFToken": _csrf(signed_in)})
+    response = signed_in.delete(
+        f"/oauth/authorized_applications/{oauth_client.client_id}",
+        headers={"X-CSRFToken": _csrf(signed_in)},
+    )
     assert response.status_code == 204
     assert response.get_data() == b""
     for token in (tokens["access_token"], rotated["access_token"], rotated["refresh_token"]):
@@ -101,8 +104,9 @@ def test_revoke_with_csrf_header(signed_in, oauth_client, tokens):
     assert again.get_json()["error"] == "invalid_grant"
     assert _applications(signed_in) == []
     # Bearer use of the revoked token fails too.
-    info = signed_in.get("/oauth/token/info",
-                         headers={"Authorization": f"Bearer {rotated['access_token']}"})
+    info = signed_in.get(
+        "/oauth/token/info", headers={"Authorization": f"Bearer {rotated['access_token']}"}
+    )
     assert info.status_code == 401
 
 
@@ -112,11 +116,14 @@ def test_revoke_is_audited(app, signed_in, oauth_client, tokens, user):
     from app.extensions import db
     from app.models import AuditEvent
 
-    signed_in.delete(f"/oauth/authorized_applications/{oauth_client.client_id}",
-                     headers={"X-CSRFToken": _csrf(signed_in)})
+    signed_in.delete(
+        f"/oauth/authorized_applications/{oauth_client.client_id}",
+        headers={"X-CSRFToken": _csrf(signed_in)},
+    )
     with app.app_context():
-        event = db.session.scalar(select(AuditEvent).where(
-            AuditEvent.event == "authorization.revoked"))
+        event = db.session.scalar(
+            select(AuditEvent).where(AuditEvent.event == "authorization.revoked")
+        )
     assert event is not None
     assert event.actor_user_id == user.id
     assert event.client_id == oauth_client.client_id
@@ -126,16 +133,19 @@ def test_revoke_is_audited(app, signed_in, oauth_client, tokens, user):
 def test_revoke_without_csrf_is_refused(signed_in, oauth_client, tokens):
     response = signed_in.delete(f"/oauth/authorized_applications/{oauth_client.client_id}")
     assert response.status_code == 400
-    forged = signed_in.delete(f"/oauth/authorized_applications/{oauth_client.client_id}",
-                              headers={"X-CSRFToken": "forged"})
+    forged = signed_in.delete(
+        f"/oauth/authorized_applications/{oauth_client.client_id}",
+        headers={"X-CSRFToken": "forged"},
+    )
     assert forged.status_code == 400
     assert _active(signed_in, oauth_client, tokens["access_token"]) is True
     assert len(_applications(signed_in)) == 1
 
 
 def test_revoke_unknown_client_is_404(signed_in, tokens):
-    response = signed_in.delete("/oauth/authorized_applications/no-such-client",
-                                headers={"X-CSRFToken": _csrf(signed_in)})
+    response = signed_in.delete(
+        "/oauth/authorized_applications/no-such-client", headers={"X-CSRFToken": _csrf(signed_in)}
+    )
     assert response.status_code == 404
     assert response.mimetype == "application/json"
     assert response.get_json()["error"] == "not_found"
@@ -147,16 +157,17 @@ def test_revoke_twice_is_404_the_second_time(signed_in, oauth_client, tokens):
     assert signed_in.delete(path, headers={"X-CSRFToken": _csrf(signed_in)}).status_code == 404
 
 
-def test_other_users_authorizations_are_unaffected(app, signed_in, oauth_client, tokens,
-                                                   make_user):
+def test_other_users_authorizations_are_unaffected(app, signed_in, oauth_client, tokens, make_user):
     bob = make_user(email="bob@example.com")
     bob_browser = app.test_client()
     assert login(bob_browser, bob.email, bob.password).status_code == 302
     bob_tokens = _flow(bob_browser, oauth_client)
 
     # Alice revokes her grant to the shared client.
-    response = signed_in.delete(f"/oauth/authorized_applications/{oauth_client.client_id}",
-                                headers={"X-CSRFToken": _csrf(signed_in)})
+    response = signed_in.delete(
+        f"/oauth/authorized_applications/{oauth_client.client_id}",
+        headers={"X-CSRFToken": _csrf(signed_in)},
+    )
     assert response.status_code == 204
     assert _active(signed_in, oauth_client, tokens["access_token"]) is False
 
@@ -174,8 +185,10 @@ def test_cannot_revoke_another_users_grant(app, signed_in, oauth_client, make_us
     bobs_client = make_client(name="Bob's App")
     bob_tokens = _flow(bob_browser, bobs_client)
 
-    response = signed_in.delete(f"/oauth/authorized_applications/{bobs_client.client_id}",
-                                headers={"X-CSRFToken": _csrf(signed_in)})
+    response = signed_in.delete(
+        f"/oauth/authorized_applications/{bobs_client.client_id}",
+        headers={"X-CSRFToken": _csrf(signed_in)},
+    )
     assert response.status_code == 404
     assert _active(bob_browser, bobs_client, bob_tokens["access_token"]) is True
     assert _applications(signed_in) == []
@@ -193,28 +206,39 @@ def _key_for(app, user, client_id: str | None, name: str, source: str = "web") -
     from app.identity.models import User
 
     with app.app_context():
-        return apikeys.create_api_key(db.session.get(User, user.id), name=name,
-                                      scope="read_write", source=source, now=utcnow(),
-                                      created_by_client_id=client_id).key
+        return apikeys.create_api_key(
+            db.session.get(User, user.id),
+            name=name,
+            scope="read_write",
+            source=source,
+            now=utcnow(),
+            created_by_client_id=client_id,
+        ).key
 
 
 def _key_works(client, key: str) -> bool:  # type: ignore[no-untyped-def]
-    status = client.application.test_client().get(
-        "/api/v1/usage", headers={"X-Api-Key": key}).status_code
+    status = (
+        client.application.test_client()
+        .get("/api/v1/usage", headers={"X-Api-Key": key})
+        .status_code
+    )
     assert status in (200, 401)
     return status == 200
 
 
 def test_revoking_the_authorization_revokes_the_keys_the_client_created(
-        app, signed_in, user, oauth_client, tokens, make_client):
+    app, signed_in, user, oauth_client, tokens, make_client
+):
     minted = _key_for(app, user, oauth_client.client_id, "minted by the app", "web")
     other_app = make_client(name="Another App")
     by_other = _key_for(app, user, other_app.client_id, "minted by another app", "mobile")
     by_user = _key_for(app, user, None, "made in the browser", "monitoring")
     assert all(_key_works(signed_in, k) for k in (minted, by_other, by_user))
 
-    response = signed_in.delete(f"/oauth/authorized_applications/{oauth_client.client_id}",
-                                headers={"X-CSRFToken": _csrf(signed_in)})
+    response = signed_in.delete(
+        f"/oauth/authorized_applications/{oauth_client.client_id}",
+        headers={"X-CSRFToken": _csrf(signed_in)},
+    )
 
     assert response.status_code == 204
     assert not _key_works(signed_in, minted)
@@ -222,14 +246,14 @@ def test_revoking_the_authorization_revokes_the_keys_the_client_created(
     assert _active(signed_in, oauth_client, tokens["access_token"]) is False
 
 
-def test_a_key_created_with_a_first_party_token_dies_with_that_authorization(
-        app, client, user):
+def test_a_key_created_with_a_first_party_token_dies_with_that_authorization(app, client, user):
     from tests.support.sure import mobile_login
 
     token = mobile_login(client, user.email)["access_token"]
     auth = {"Authorization": f"Bearer {token}"}
-    created = client.post("/api/v1/api_keys", json={"name": "from the phone", "scope": "read"},
-                          headers=auth)
+    created = client.post(
+        "/api/v1/api_keys", json={"name": "from the phone", "scope": "read"}, headers=auth
+    )
     assert created.status_code == 201, created.get_json()
     key = created.get_json()["key"]
     assert _key_works(client, key)
@@ -254,13 +278,20 @@ def test_a_key_created_with_a_first_party_token_dies_with_that_authorization(
 
 
 def test_keys_a_client_left_behind_are_revoked_even_without_live_tokens(
-        app, signed_in, user, oauth_client, tokens):
+    app, signed_in, user, oauth_client, tokens
+):
     """A key minted before the fix outlives the app's tokens (revoked, expired or purged):
     revoking the authorization still finds and revokes it."""
     minted = _key_for(app, user, oauth_client.client_id, "left behind")
     # The app's lineage is revoked (RFC 7009): no live token of it is left.
-    assert signed_in.post("/oauth/revoke", data={"token": tokens["refresh_token"]},
-                          headers=oauth_client.basic_auth).status_code == 200
+    assert (
+        signed_in.post(
+            "/oauth/revoke",
+            data={"token": tokens["refresh_token"]},
+            headers=oauth_client.basic_auth,
+        ).status_code
+        == 200
+    )
     assert _applications(signed_in) == []
     assert _key_works(signed_in, minted)
 
@@ -270,13 +301,16 @@ def test_keys_a_client_left_behind_are_revoked_even_without_live_tokens(
     assert signed_in.delete(path, headers={"X-CSRFToken": _csrf(signed_in)}).status_code == 404
 
 
-def test_other_users_keys_from_the_same_client_survive(app, signed_in, user, oauth_client,
-                                                       tokens, make_user):
+def test_other_users_keys_from_the_same_client_survive(
+    app, signed_in, user, oauth_client, tokens, make_user
+):
     bob = make_user(email="bob@example.com")
     bobs = _key_for(app, bob, oauth_client.client_id, "bob's")
     alices = _key_for(app, user, oauth_client.client_id, "alice's")
-    signed_in.delete(f"/oauth/authorized_applications/{oauth_client.client_id}",
-                     headers={"X-CSRFToken": _csrf(signed_in)})
+    signed_in.delete(
+        f"/oauth/authorized_applications/{oauth_client.client_id}",
+        headers={"X-CSRFToken": _csrf(signed_in)},
+    )
     assert not _key_works(signed_in, alices)
     assert _key_works(signed_in, bobs)
 
@@ -289,11 +323,14 @@ def test_the_revoked_keys_are_in_the_audit_event(app, signed_in, user, oauth_cli
     from app.models import AuditEvent
 
     _key_for(app, user, oauth_client.client_id, "minted")
-    signed_in.delete(f"/oauth/authorized_applications/{oauth_client.client_id}",
-                     headers={"X-CSRFToken": _csrf(signed_in)})
+    signed_in.delete(
+        f"/oauth/authorized_applications/{oauth_client.client_id}",
+        headers={"X-CSRFToken": _csrf(signed_in)},
+    )
     with app.app_context():
-        event = db.session.scalar(select(AuditEvent).where(
-            AuditEvent.event == "authorization.revoked"))
+        event = db.session.scalar(
+            select(AuditEvent).where(AuditEvent.event == "authorization.revoked")
+        )
         key_id = db.session.scalar(select(ApiKey.id))
     assert event is not None
     assert event.details["revoked_api_keys"] == [str(key_id)]

@@ -26,8 +26,13 @@ from tests.support.oauth import authorize, exchange_code, introspect, refresh
 RESOURCE = "/api/v1/accounts"
 SURE_REFRESH = "/api/v1/auth/refresh"
 SURE_LOGIN = "/api/v1/auth/login"
-DEVICE = {"device_id": "lifecycle-device", "device_name": "Test iPhone", "device_type": "ios",
-          "os_version": "17.0", "app_version": "1.0.0"}
+DEVICE = {
+    "device_id": "lifecycle-device",
+    "device_name": "Test iPhone",
+    "device_type": "ios",
+    "os_version": "17.0",
+    "app_version": "1.0.0",
+}
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -54,8 +59,9 @@ def expire_access_token(app: Flask, access_token: str) -> None:
     from app.oauth2.models import OAuthToken
 
     with app.app_context():
-        row = db.session.scalar(select(OAuthToken).where(
-            OAuthToken.access_token_digest == crypto.digest(access_token)))
+        row = db.session.scalar(
+            select(OAuthToken).where(OAuthToken.access_token_digest == crypto.digest(access_token))
+        )
         assert row is not None
         row.access_expires_at = utcnow() - timedelta(seconds=1)
         db.session.commit()
@@ -66,8 +72,11 @@ def audit_events(app: Flask, client_id: str) -> list[tuple[str, dict[str, Any]]]
     from app.extensions import db
 
     with app.app_context():
-        rows = db.session.scalars(select(AuditEvent).where(
-            AuditEvent.client_id == client_id).order_by(AuditEvent.occurred_at)).all()
+        rows = db.session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.client_id == client_id)
+            .order_by(AuditEvent.occurred_at)
+        ).all()
         return [(row.event, dict(row.details or {})) for row in rows]
 
 
@@ -76,17 +85,22 @@ def assert_invalid_token(response: Any) -> None:
     assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
 
 
-def make_api_key(app: Flask, owner: UserInfo, source: str = "monitoring",
-                 created_by_client_id: str | None = None) -> str:
+def make_api_key(
+    app: Flask, owner: UserInfo, source: str = "monitoring", created_by_client_id: str | None = None
+) -> str:
     from app.apikeys import services
     from app.extensions import db
     from app.identity.models import User
 
     with app.app_context():
-        return services.create_api_key(db.session.get(User, owner.id),
-                                       name=f"lifecycle key ({source})",
-                                       scope="read", source=source, now=utcnow(),
-                                       created_by_client_id=created_by_client_id).key
+        return services.create_api_key(
+            db.session.get(User, owner.id),
+            name=f"lifecycle key ({source})",
+            scope="read",
+            source=source,
+            now=utcnow(),
+            created_by_client_id=created_by_client_id,
+        ).key
 
 
 @pytest.fixture
@@ -106,7 +120,10 @@ def other_tokens(signed_in: FlaskClient, other_client: ClientInfo) -> dict[str, 
 
 
 def test_disabling_a_client_stops_its_access_tokens_at_once(
-    app: Flask, client: FlaskClient, oauth_client: ClientInfo, other_client: ClientInfo,
+    app: Flask,
+    client: FlaskClient,
+    oauth_client: ClientInfo,
+    other_client: ClientInfo,
     tokens: dict[str, Any],
 ) -> None:
     access = tokens["access_token"]
@@ -168,12 +185,16 @@ def test_a_disabled_clients_refresh_token_is_refused_and_not_spent(
     lifecycle(app, "enable", oauth_client.client_id)
     response = refresh(client, oauth_client, tokens["refresh_token"])
     assert response.status_code == 200, response.get_json()
-    assert client.get(RESOURCE, headers=bearer(response.get_json()["access_token"])
-                      ).status_code == 200
+    assert (
+        client.get(RESOURCE, headers=bearer(response.get_json()["access_token"])).status_code == 200
+    )
 
 
 def test_re_enabling_restores_live_tokens_but_not_expired_ones(
-    app: Flask, client: FlaskClient, signed_in: FlaskClient, oauth_client: ClientInfo,
+    app: Flask,
+    client: FlaskClient,
+    signed_in: FlaskClient,
+    oauth_client: ClientInfo,
     tokens: dict[str, Any],
 ) -> None:
     auth = authorize(signed_in, oauth_client, scope="read")
@@ -197,10 +218,16 @@ def test_a_disabled_client_cannot_start_an_authorization(
     app: Flask, signed_in: FlaskClient, oauth_client: ClientInfo
 ) -> None:
     lifecycle(app, "disable", oauth_client.client_id)
-    page = signed_in.get("/oauth/authorize", query_string={
-        "response_type": "code", "client_id": oauth_client.client_id,
-        "redirect_uri": oauth_client.redirect_uri, "code_challenge": "x" * 43,
-        "code_challenge_method": "S256"})
+    page = signed_in.get(
+        "/oauth/authorize",
+        query_string={
+            "response_type": "code",
+            "client_id": oauth_client.client_id,
+            "redirect_uri": oauth_client.redirect_uri,
+            "code_challenge": "x" * 43,
+            "code_challenge_method": "S256",
+        },
+    )
     assert page.status_code == 400
     assert "Location" not in page.headers
 
@@ -234,21 +261,31 @@ def test_disabling_the_first_party_client_stops_device_tokens_and_logins(
 ) -> None:
     from app.oauth2.services.clients import SURE_MOBILE_CLIENT_ID
 
-    login = client.post(SURE_LOGIN, json={"email": user.email, "password": PASSWORD,
-                                          "device": DEVICE})
+    login = client.post(
+        SURE_LOGIN, json={"email": user.email, "password": PASSWORD, "device": DEVICE}
+    )
     assert login.status_code == 200, login.get_json()
     device_token = login.get_json()["access_token"]
 
     lifecycle(app, "disable", SURE_MOBILE_CLIENT_ID)
     assert client.get(RESOURCE, headers=bearer(device_token)).status_code == 401
-    refused = client.post(SURE_LOGIN, json={"email": user.email, "password": PASSWORD,
-                                            "device": DEVICE})
+    refused = client.post(
+        SURE_LOGIN, json={"email": user.email, "password": PASSWORD, "device": DEVICE}
+    )
     assert refused.status_code == 403, refused.get_data(as_text=True)
-    assert refused.get_json() == {"error": "forbidden",
-                                  "message": "This app has been disabled"}
-    signup = client.post("/api/v1/auth/signup", json={
-        "user": {"email": "late@example.com", "password": "Str0ng&Secure!",
-                 "first_name": "Late", "last_name": "Comer"}, "device": DEVICE})
+    assert refused.get_json() == {"error": "forbidden", "message": "This app has been disabled"}
+    signup = client.post(
+        "/api/v1/auth/signup",
+        json={
+            "user": {
+                "email": "late@example.com",
+                "password": "Str0ng&Secure!",
+                "first_name": "Late",
+                "last_name": "Comer",
+            },
+            "device": DEVICE,
+        },
+    )
     assert signup.status_code == 403, signup.get_data(as_text=True)
     with app.app_context():  # refused as one unit: no account was left behind
         from app.identity import users
@@ -259,25 +296,31 @@ def test_disabling_the_first_party_client_stops_device_tokens_and_logins(
     assert client.get(RESOURCE, headers=bearer(device_token)).status_code == 200
 
 
-def test_the_first_party_client_cannot_be_deleted(app: Flask, client: FlaskClient,
-                                                  user: UserInfo) -> None:
+def test_the_first_party_client_cannot_be_deleted(
+    app: Flask, client: FlaskClient, user: UserInfo
+) -> None:
     from app.oauth2.services import clients as services
 
-    login = client.post(SURE_LOGIN, json={"email": user.email, "password": PASSWORD,
-                                          "device": DEVICE})
+    login = client.post(
+        SURE_LOGIN, json={"email": user.email, "password": PASSWORD, "device": DEVICE}
+    )
     assert login.status_code == 200
     with pytest.raises(services.ClientLifecycleError, match="disable it instead"):
         lifecycle(app, "delete", services.SURE_MOBILE_CLIENT_ID)
-    assert client.get(RESOURCE, headers=bearer(login.get_json()["access_token"])
-                      ).status_code == 200
+    assert client.get(RESOURCE, headers=bearer(login.get_json()["access_token"])).status_code == 200
 
 
 # --- delete --------------------------------------------------------------------------------
 
 
 def test_delete_revokes_everything_the_client_holds_and_nothing_else(
-    app: Flask, client: FlaskClient, signed_in: FlaskClient, user: UserInfo,
-    oauth_client: ClientInfo, other_client: ClientInfo, tokens: dict[str, Any],
+    app: Flask,
+    client: FlaskClient,
+    signed_in: FlaskClient,
+    user: UserInfo,
+    oauth_client: ClientInfo,
+    other_client: ClientInfo,
+    tokens: dict[str, Any],
     other_tokens: dict[str, Any],
 ) -> None:
     pending = authorize(signed_in, oauth_client, scope="read")  # a code not yet redeemed
@@ -293,8 +336,7 @@ def test_delete_revokes_everything_the_client_holds_and_nothing_else(
 
     # Everything the client held is dead, and stays dead.
     assert_invalid_token(client.get(RESOURCE, headers=bearer(tokens["access_token"])))
-    assert introspect(client, other_client, tokens["refresh_token"]).get_json() == {
-        "active": False}
+    assert introspect(client, other_client, tokens["refresh_token"]).get_json() == {"active": False}
     response = client.post(SURE_REFRESH, json={"refresh_token": tokens["refresh_token"]})
     assert response.status_code == 401
     # Its client_id never authenticates again, with its old secret or without one.
@@ -312,13 +354,20 @@ def test_delete_revokes_everything_the_client_holds_and_nothing_else(
         from app.extensions import db
         from app.oauth2.models import AuthorizationCode, OAuthClient
 
-        row = db.session.scalar(select(OAuthClient).where(
-            OAuthClient.client_id == oauth_client.client_id))
+        row = db.session.scalar(
+            select(OAuthClient).where(OAuthClient.client_id == oauth_client.client_id)
+        )
         assert row is not None
         assert row.deleted_at is not None and row.disabled_at is not None
         assert row.client_secret_digest is None
-        assert db.session.scalar(select(AuthorizationCode.used_at).where(
-            AuthorizationCode.client_id == oauth_client.client_id)) is not None
+        assert (
+            db.session.scalar(
+                select(AuthorizationCode.used_at).where(
+                    AuthorizationCode.client_id == oauth_client.client_id
+                )
+            )
+            is not None
+        )
 
     # Nothing of anybody else: the other client's tokens, the user's API key, the user.
     assert client.get(RESOURCE, headers=bearer(other_tokens["access_token"])).status_code == 200
@@ -333,7 +382,10 @@ def test_delete_revokes_everything_the_client_holds_and_nothing_else(
         listed = [c.client_id for c in services.list_clients()]
     assert oauth_client.client_id not in listed and other_client.client_id in listed
     events = dict(audit_events(app, oauth_client.client_id))
-    assert events["client.deleted"] == {"revoked_tokens": 1, "revoked_codes": 1,
-                                        "revoked_api_keys": 1}
+    assert events["client.deleted"] == {
+        "revoked_tokens": 1,
+        "revoked_codes": 1,
+        "revoked_api_keys": 1,
+    }
     with pytest.raises(services.ClientLifecycleError, match="deleted"):
         lifecycle(app, "delete", oauth_client.client_id)

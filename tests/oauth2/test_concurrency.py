@@ -16,8 +16,7 @@ from app.oauth2.models import OAuthToken
 from tests.support.oauth import authorize, exchange_code, refresh
 
 N = 20
-pytestmark = pytest.mark.config(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": N + 2,
-                                                          "max_overflow": 0})
+pytestmark = pytest.mark.config(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": N + 2, "max_overflow": 0})
 
 
 def run_in_parallel(app, send):  # type: ignore[no-untyped-def]
@@ -52,8 +51,9 @@ def test_parallel_code_redemptions_yield_exactly_one_token(app, signed_in, oauth
 
 
 def test_parallel_refreshes_yield_exactly_one_successor(app, tokens, oauth_client) -> None:
-    results = run_in_parallel(app, lambda http: refresh(http, oauth_client,
-                                                        tokens["refresh_token"]))
+    results = run_in_parallel(
+        app, lambda http: refresh(http, oauth_client, tokens["refresh_token"])
+    )
 
     statuses = sorted(status for status, _ in results)
     assert statuses == [200] + [400] * (N - 1), results

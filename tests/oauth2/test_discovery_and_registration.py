@@ -67,22 +67,33 @@ def test_advertised_grant_types_are_the_ones_the_token_endpoint_knows(client, ma
     unsupported_grant_type."""
     oauth = make_client(grant_types=["client_credentials"], redirect_uris=[])
     for grant_type in _metadata(client)["grant_types_supported"]:
-        response = client.post("/oauth/token", data={"grant_type": grant_type},
-                               headers=oauth.basic_auth)
+        response = client.post(
+            "/oauth/token", data={"grant_type": grant_type}, headers=oauth.basic_auth
+        )
         assert response.get_json().get("error") != "unsupported_grant_type", grant_type
-    for grant_type in ("implicit", "urn:ietf:params:oauth:grant-type:device_code",
-                       "urn:ietf:params:oauth:grant-type:jwt-bearer"):
-        response = client.post("/oauth/token", data={"grant_type": grant_type},
-                               headers=oauth.basic_auth)
+    for grant_type in (
+        "implicit",
+        "urn:ietf:params:oauth:grant-type:device_code",
+        "urn:ietf:params:oauth:grant-type:jwt-bearer",
+    ):
+        response = client.post(
+            "/oauth/token", data={"grant_type": grant_type}, headers=oauth.basic_auth
+        )
         assert response.status_code == 400
         assert response.get_json()["error"] == "unsupported_grant_type", grant_type
 
 
 def test_token_response_type_is_refused(signed_in, oauth_client):
-    response = signed_in.get("/oauth/authorize", query_string={
-        "response_type": "token", "client_id": oauth_client.client_id,
-        "redirect_uri": oauth_client.redirect_uri, "scope": "read", "state": "s1",
-    })
+    response = signed_in.get(
+        "/oauth/authorize",
+        query_string={
+            "response_type": "token",
+            "client_id": oauth_client.client_id,
+            "redirect_uri": oauth_client.redirect_uri,
+            "scope": "read",
+            "state": "s1",
+        },
+    )
     assert response.status_code == 302
     location = response.headers["Location"]
     assert location.startswith(oauth_client.redirect_uri + "?")
@@ -105,17 +116,20 @@ def test_issuer_comes_from_the_request_without_app_url(client):
     assert data["issuer"] == "https://login.example.org"
     assert data["token_endpoint"] == "https://login.example.org/oauth/token"
     AuthorizationServerMetadata(data).validate()
-    resource = client.get("/.well-known/oauth-protected-resource",
-                          base_url="https://login.example.org").get_json()
+    resource = client.get(
+        "/.well-known/oauth-protected-resource", base_url="https://login.example.org"
+    ).get_json()
     assert resource["resource"] == "https://login.example.org"
     assert resource["authorization_servers"] == ["https://login.example.org"]
 
 
 @pytest.mark.config(APP_URL="")
 def test_forwarded_host_is_not_trusted_without_proxy_config(client):
-    data = _metadata(client, base_url="https://login.example.org",
-                     headers={"X-Forwarded-Host": "evil.example",
-                              "X-Forwarded-Proto": "http"})
+    data = _metadata(
+        client,
+        base_url="https://login.example.org",
+        headers={"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "http"},
+    )
     assert data["issuer"] == "https://login.example.org"
 
 
@@ -143,16 +157,21 @@ def _register(client, body=None, *, raw: str | None = None, **kwargs):  # type: 
     return client.post("/register", json=body, **kwargs)
 
 
-def _assert_metadata_error(response, description: str,  # type: ignore[no-untyped-def]
-                           error: str = "invalid_client_metadata") -> None:
+def _assert_metadata_error(
+    response,
+    description: str,  # type: ignore[no-untyped-def]
+    error: str = "invalid_client_metadata",
+) -> None:
     assert response.status_code == 400, response.get_json()
     assert response.get_json() == {"error": error, "error_description": description}
     assert response.headers["Cache-Control"] == "no-store"
 
 
 def test_register_public_client(app, client):
-    response = _register(client, {"client_name": "Claude",
-                                  "redirect_uris": ["https://claude.ai/api/mcp/auth_callback"]})
+    response = _register(
+        client,
+        {"client_name": "Claude", "redirect_uris": ["https://claude.ai/api/mcp/auth_callback"]},
+    )
     assert response.status_code == 201, response.get_json()
     body = response.get_json()
     assert body["client_id"]
@@ -168,8 +187,9 @@ def test_register_public_client(app, client):
     from app.models import OAuthClient
 
     with app.app_context():
-        row = db.session.scalar(select(OAuthClient).where(
-            OAuthClient.client_id == body["client_id"]))
+        row = db.session.scalar(
+            select(OAuthClient).where(OAuthClient.client_id == body["client_id"])
+        )
         assert row is not None
         assert row.is_public and row.client_secret_digest is None
         assert row.scope == "read_write"
@@ -199,8 +219,7 @@ def test_register_missing_redirect_uris(client):
 
 @pytest.mark.parametrize("uris", [[""], ["", "   "], [], "", "   ", None, [42], {"a": 1}])
 def test_register_blank_or_malformed_redirect_uris(client, uris):
-    _assert_metadata_error(_register(client, {"redirect_uris": uris}),
-                           "redirect_uris is required")
+    _assert_metadata_error(_register(client, {"redirect_uris": uris}), "redirect_uris is required")
 
 
 def test_register_default_client_name(client):
@@ -221,44 +240,55 @@ def test_register_single_string_redirect_uri(client):
     assert response.get_json()["redirect_uris"] == ["https://a.example/cb"]
 
 
-@pytest.mark.parametrize("uri", [
-    "http://evil.example/cb",
-    "myapp://callback",
-    "http://localhost.evil.example/cb",
-    "http://127.0.0.1.nip.io/cb",
-    "ftp://a.example/cb",
-])
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "http://evil.example/cb",
+        "myapp://callback",
+        "http://localhost.evil.example/cb",
+        "http://127.0.0.1.nip.io/cb",
+        "ftp://a.example/cb",
+    ],
+)
 def test_register_refuses_non_https_non_loopback(client, uri):
     # RFC 7591 §3.2.2: a redirect URI that is there but not acceptable is
     # invalid_redirect_uri (Sure says invalid_client_metadata for every error).
-    _assert_metadata_error(_register(client, {"redirect_uris": [uri]}),
-                           "redirect_uris must use https or loopback http",
-                           error="invalid_redirect_uri")
+    _assert_metadata_error(
+        _register(client, {"redirect_uris": [uri]}),
+        "redirect_uris must use https or loopback http",
+        error="invalid_redirect_uri",
+    )
 
 
-@pytest.mark.parametrize("uri", [
-    "http://localhost:3456/callback",
-    "http://[::1]:3456/callback",
-    "http://127.0.0.1:3456/callback",
-    "http://127.0.0.1/callback",
-])
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "http://localhost:3456/callback",
+        "http://[::1]:3456/callback",
+        "http://127.0.0.1:3456/callback",
+        "http://127.0.0.1/callback",
+    ],
+)
 def test_register_accepts_loopback_http(client, uri):
     response = _register(client, {"redirect_uris": [uri]})
     assert response.status_code == 201, response.get_json()
     assert response.get_json()["redirect_uris"] == [uri]
 
 
-@pytest.mark.parametrize("uri", [
-    "javascript:alert(1)",
-    "JavaScript:alert(document.cookie)",
-    "javascript://localhost/%0aalert(1)",
-    "data:text/html,<script>alert(1)</script>",
-    "https://a.example/cb#fragment",
-    "https://user:pass@a.example/cb",
-    "https://*.example/cb",
-    "https:///cb",
-    "/relative/cb",
-])
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "javascript:alert(1)",
+        "JavaScript:alert(document.cookie)",
+        "javascript://localhost/%0aalert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "https://a.example/cb#fragment",
+        "https://user:pass@a.example/cb",
+        "https://*.example/cb",
+        "https:///cb",
+        "/relative/cb",
+    ],
+)
 def test_register_refuses_dangerous_uris(client, uri):
     response = _register(client, {"redirect_uris": [uri]})
     assert response.status_code == 400, (uri, response.get_json())
@@ -266,20 +296,24 @@ def test_register_refuses_dangerous_uris(client, uri):
 
 
 def test_register_refuses_when_any_uri_is_bad(client):
-    response = _register(client, {"redirect_uris": ["https://a.example/cb",
-                                                    "http://evil.example/cb"]})
+    response = _register(
+        client, {"redirect_uris": ["https://a.example/cb", "http://evil.example/cb"]}
+    )
     assert response.status_code == 400
     assert response.get_json()["error"] == "invalid_redirect_uri"
 
 
 def test_register_ignores_requested_secret_auth_and_extra_grants(client):
     """A registrant cannot ask its way to a confidential client or the password grant."""
-    response = _register(client, {
-        "redirect_uris": ["https://a.example/cb"],
-        "token_endpoint_auth_method": "client_secret_basic",
-        "grant_types": ["password", "client_credentials"],
-        "scope": "admin",
-    })
+    response = _register(
+        client,
+        {
+            "redirect_uris": ["https://a.example/cb"],
+            "token_endpoint_auth_method": "client_secret_basic",
+            "grant_types": ["password", "client_credentials"],
+            "scope": "admin",
+        },
+    )
     assert response.status_code == 201
     body = response.get_json()
     assert "client_secret" not in body
@@ -289,22 +323,23 @@ def test_register_ignores_requested_secret_auth_and_extra_grants(client):
 
 
 def test_register_non_string_client_name(client):
-    response = _register(client, {"redirect_uris": ["https://a.example/cb"],
-                                  "client_name": ["x"]})
+    response = _register(client, {"redirect_uris": ["https://a.example/cb"], "client_name": ["x"]})
     assert response.status_code == 400
     assert response.get_json()["error"] == "invalid_client_metadata"
 
 
 def test_register_too_long_client_name(client):
-    response = _register(client, {"redirect_uris": ["https://a.example/cb"],
-                                  "client_name": "x" * 201})
+    response = _register(
+        client, {"redirect_uris": ["https://a.example/cb"], "client_name": "x" * 201}
+    )
     assert response.status_code == 400
     assert response.get_json()["error"] == "invalid_client_metadata"
 
 
 def test_registered_client_completes_code_flow(client, user):
-    registered = _register(client, {"client_name": "MCP",
-                                    "redirect_uris": ["http://127.0.0.1:4567/callback"]})
+    registered = _register(
+        client, {"client_name": "MCP", "redirect_uris": ["http://127.0.0.1:4567/callback"]}
+    )
     assert registered.status_code == 201
     body = registered.get_json()
     oauth = ClientInfo(body["client_id"], None, body["redirect_uris"][0], body["scope"])
@@ -330,16 +365,22 @@ def test_registered_public_client_needs_pkce(client, user):
     oauth = ClientInfo(body["client_id"], None, "https://a.example/cb", "read_write")
     login(client, user.email, user.password)
     auth = authorize(client, oauth, scope="read_write")
-    no_verifier = client.post("/oauth/token", data={
-        "grant_type": "authorization_code", "code": auth.code,
-        "redirect_uri": oauth.redirect_uri, "client_id": oauth.client_id,
-    })
+    no_verifier = client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": auth.code,
+            "redirect_uri": oauth.redirect_uri,
+            "client_id": oauth.client_id,
+        },
+    )
     assert no_verifier.status_code == 400
     assert no_verifier.get_json()["error"] in ("invalid_request", "invalid_grant")
     assert "access_token" not in no_verifier.get_json()
     # Client credentials are not available to it.
-    cc = client.post("/oauth/token", data={"grant_type": "client_credentials",
-                                           "client_id": oauth.client_id})
+    cc = client.post(
+        "/oauth/token", data={"grant_type": "client_credentials", "client_id": oauth.client_id}
+    )
     assert cc.status_code in (400, 401)
     assert "access_token" not in cc.get_json()
 

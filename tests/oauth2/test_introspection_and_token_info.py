@@ -76,8 +76,9 @@ def expire_access_token(app: Flask, access_token: str) -> None:
     from app.oauth2.models import OAuthToken
 
     with app.app_context():
-        row = db.session.scalar(select(OAuthToken).where(
-            OAuthToken.access_token_digest == crypto.digest(access_token)))
+        row = db.session.scalar(
+            select(OAuthToken).where(OAuthToken.access_token_digest == crypto.digest(access_token))
+        )
         assert row is not None
         row.access_expires_at = utcnow() - timedelta(seconds=1)
         db.session.commit()
@@ -108,8 +109,9 @@ def other_client(make_client: Callable[..., ClientInfo]) -> ClientInfo:
 # --- introspection: who may ask ----------------------------------------------------------
 
 
-@pytest.mark.parametrize("auth", ["none", "client_id_only", "wrong_secret", "unknown_client",
-                                  "bearer"])
+@pytest.mark.parametrize(
+    "auth", ["none", "client_id_only", "wrong_secret", "unknown_client", "bearer"]
+)
 def test_unauthenticated_introspection_is_401_invalid_client(
     signed_in: FlaskClient, oauth_client: ClientInfo, tokens: dict[str, Any], auth: str
 ) -> None:
@@ -134,8 +136,10 @@ def test_a_public_client_cannot_introspect(
 ) -> None:
     response = exchange_code(signed_in, public_client, authorize(signed_in, public_client))
     issued = response.get_json()
-    response = signed_in.post("/oauth/introspect", data={
-        "token": issued["access_token"], "client_id": public_client.client_id})
+    response = signed_in.post(
+        "/oauth/introspect",
+        data={"token": issued["access_token"], "client_id": public_client.client_id},
+    )
     body = assert_oauth_error(response, 401, "invalid_client")
     assert "active" not in body
 
@@ -143,9 +147,14 @@ def test_a_public_client_cannot_introspect(
 def test_client_secret_post_may_introspect(
     signed_in: FlaskClient, oauth_client: ClientInfo, tokens: dict[str, Any]
 ) -> None:
-    response = signed_in.post("/oauth/introspect", data={
-        "token": tokens["access_token"], "client_id": oauth_client.client_id,
-        "client_secret": oauth_client.client_secret})
+    response = signed_in.post(
+        "/oauth/introspect",
+        data={
+            "token": tokens["access_token"],
+            "client_id": oauth_client.client_id,
+            "client_secret": oauth_client.client_secret,
+        },
+    )
     assert response.status_code == 200
     assert response.get_json()["active"] is True
 
@@ -192,15 +201,18 @@ def test_rotated_refresh_token_is_inactive(
     assert_inactive(introspect(signed_in, oauth_client, tokens["access_token"]))
 
 
-@pytest.mark.parametrize("value", [
-    pytest.param("tga_" + "A" * 43, id="unknown-access"),
-    pytest.param("tgr_" + "A" * 43, id="unknown-refresh"),
-    pytest.param("garbage", id="garbage"),
-    pytest.param("tga_", id="prefix-only"),
-    pytest.param("tga_" + "A" * 1000, id="very-long"),
-    pytest.param("\u00e9\u00e8 \u2603", id="non-ascii"),
-    pytest.param("tga_%00' OR 1=1 --", id="sql"),
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("tga_" + "A" * 43, id="unknown-access"),
+        pytest.param("tgr_" + "A" * 43, id="unknown-refresh"),
+        pytest.param("garbage", id="garbage"),
+        pytest.param("tga_", id="prefix-only"),
+        pytest.param("tga_" + "A" * 1000, id="very-long"),
+        pytest.param("\u00e9\u00e8 \u2603", id="non-ascii"),
+        pytest.param("tga_%00' OR 1=1 --", id="sql"),
+    ],
+)
 def test_unknown_and_malformed_tokens_are_inactive(
     client: FlaskClient, oauth_client: ClientInfo, value: str
 ) -> None:
@@ -213,8 +225,10 @@ def test_authorization_code_is_inactive(signed_in: FlaskClient, oauth_client: Cl
 
 
 def test_another_clients_token_is_inactive(
-    signed_in: FlaskClient, oauth_client: ClientInfo, other_client: ClientInfo,
-    tokens: dict[str, Any]
+    signed_in: FlaskClient,
+    oauth_client: ClientInfo,
+    other_client: ClientInfo,
+    tokens: dict[str, Any],
 ) -> None:
     assert_inactive(introspect(signed_in, other_client, tokens["access_token"]))
     assert_inactive(introspect(signed_in, other_client, tokens["refresh_token"]))
@@ -226,16 +240,23 @@ def test_any_token_type_hint_is_ignored(
     signed_in: FlaskClient, oauth_client: ClientInfo, tokens: dict[str, Any]
 ) -> None:
     for hint in ("refresh_token", "access_token", "foo"):
-        response = signed_in.post("/oauth/introspect", headers=oauth_client.basic_auth, data={
-            "token": tokens["access_token"], "token_type_hint": hint})
+        response = signed_in.post(
+            "/oauth/introspect",
+            headers=oauth_client.basic_auth,
+            data={"token": tokens["access_token"], "token_type_hint": hint},
+        )
         assert response.status_code == 200
         assert response.get_json()["token_use"] == "access_token"
 
 
 @pytest.mark.parametrize("kind", ["access_token", "refresh_token"])
 def test_token_of_a_deactivated_user_is_inactive(
-    app: Flask, signed_in: FlaskClient, oauth_client: ClientInfo, tokens: dict[str, Any],
-    user: UserInfo, kind: str
+    app: Flask,
+    signed_in: FlaskClient,
+    oauth_client: ClientInfo,
+    tokens: dict[str, Any],
+    user: UserInfo,
+    kind: str,
 ) -> None:
     """Token info (views.token_info), the resource-server verifier and the refresh grant all
     refuse a token whose owner is no longer active; introspection must agree, or a resource
@@ -269,12 +290,32 @@ def test_active_access_token_is_described_consistently_with_its_issuance(
     assert body["exp"] - body["iat"] == tokens["expires_in"] == ONE_YEAR
     assert abs(body["iat"] - tokens["created_at"]) <= 1
     assert abs(body["iat"] - time.time()) < 120
-    assert set(body) <= {"active", "scope", "client_id", "sub", "exp", "iat", "token_type",
-                         "token_use", "iss", "family_id", "aud", "nbf", "username", "jti"}
+    assert set(body) <= {
+        "active",
+        "scope",
+        "client_id",
+        "sub",
+        "exp",
+        "iat",
+        "token_type",
+        "token_use",
+        "iss",
+        "family_id",
+        "aud",
+        "nbf",
+        "username",
+        "jti",
+    }
 
 
-@pytest.mark.config(OAUTH2_TOKEN_EXPIRES_IN={"authorization_code": 600, "refresh_token": 900,
-                                             "password": 600, "client_credentials": 600})
+@pytest.mark.config(
+    OAUTH2_TOKEN_EXPIRES_IN={
+        "authorization_code": 600,
+        "refresh_token": 900,
+        "password": 600,
+        "client_credentials": 600,
+    }
+)
 def test_exp_follows_the_configured_lifetime(
     signed_in: FlaskClient, oauth_client: ClientInfo, tokens: dict[str, Any]
 ) -> None:
@@ -314,8 +355,7 @@ def test_token_info_describes_the_access_token(
     assert response.mimetype == "application/json"
     assert response.headers["Cache-Control"] == "no-store"
     body = response.get_json()
-    assert set(body) == {"resource_owner_id", "scope", "expires_in", "application",
-                         "created_at"}
+    assert set(body) == {"resource_owner_id", "scope", "expires_in", "application", "created_at"}
     assert body["resource_owner_id"] == str(user.id)
     assert body["scope"] == ["read_write"]
     assert isinstance(body["expires_in"], int)
@@ -325,11 +365,10 @@ def test_token_info_describes_the_access_token(
     assert abs(body["created_at"] - tokens["created_at"]) <= 1
 
 
-def test_token_info_lists_a_read_scope(
-    signed_in: FlaskClient, oauth_client: ClientInfo
-) -> None:
-    issued = exchange_code(signed_in, oauth_client,
-                           authorize(signed_in, oauth_client, scope="read")).get_json()
+def test_token_info_lists_a_read_scope(signed_in: FlaskClient, oauth_client: ClientInfo) -> None:
+    issued = exchange_code(
+        signed_in, oauth_client, authorize(signed_in, oauth_client, scope="read")
+    ).get_json()
     assert token_info(signed_in, bearer(issued["access_token"])).get_json()["scope"] == ["read"]
 
 
@@ -369,8 +408,11 @@ def test_token_of_a_deactivated_user_is_invalid_token(
 def test_other_kinds_of_token_are_invalid_token(
     signed_in: FlaskClient, oauth_client: ClientInfo, tokens: dict[str, Any], kind: str
 ) -> None:
-    value = tokens["refresh_token"] if kind == "refresh_token" else \
-        authorize(signed_in, oauth_client).code
+    value = (
+        tokens["refresh_token"]
+        if kind == "refresh_token"
+        else authorize(signed_in, oauth_client).code
+    )
     assert_invalid_token(token_info(signed_in, bearer(value)))
 
 
@@ -388,32 +430,39 @@ def test_access_token_in_the_query_is_refused(
 def test_access_token_in_the_query_is_refused_even_with_a_valid_header(
     signed_in: FlaskClient, tokens: dict[str, Any]
 ) -> None:
-    response = token_info(signed_in, bearer(tokens["access_token"]),
-                          query_string={"access_token": tokens["access_token"]})
+    response = token_info(
+        signed_in,
+        bearer(tokens["access_token"]),
+        query_string={"access_token": tokens["access_token"]},
+    )
     assert response.status_code == 400
     assert response.get_json()["error"] == "invalid_request"
 
 
-@pytest.mark.parametrize("header", [
-    pytest.param("Basic {basic}", id="basic"),
-    pytest.param("Bearer", id="bearer-no-token"),
-    pytest.param("Bearer ", id="bearer-empty"),
-    pytest.param("Bearer    ", id="bearer-spaces"),
-    pytest.param("Bearer {token} {token}", id="two-tokens"),
-    pytest.param("Bearer {token}, Bearer {token}", id="two-credentials"),
-    pytest.param("Bearer a b", id="bearer-a-b"),
-    pytest.param("{token}", id="no-scheme"),
-    pytest.param("Token {token}", id="other-scheme"),
-    pytest.param("Bearer\t{token}", id="tab"),
-    pytest.param("Bearer " + "x" * 10000, id="huge"),
-    pytest.param("Bearer \u00e9\u00e8", id="non-ascii"),
-    pytest.param("Bearer tga_%00", id="percent-nul"),
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        pytest.param("Basic {basic}", id="basic"),
+        pytest.param("Bearer", id="bearer-no-token"),
+        pytest.param("Bearer ", id="bearer-empty"),
+        pytest.param("Bearer    ", id="bearer-spaces"),
+        pytest.param("Bearer {token} {token}", id="two-tokens"),
+        pytest.param("Bearer {token}, Bearer {token}", id="two-credentials"),
+        pytest.param("Bearer a b", id="bearer-a-b"),
+        pytest.param("{token}", id="no-scheme"),
+        pytest.param("Token {token}", id="other-scheme"),
+        pytest.param("Bearer\t{token}", id="tab"),
+        pytest.param("Bearer " + "x" * 10000, id="huge"),
+        pytest.param("Bearer \u00e9\u00e8", id="non-ascii"),
+        pytest.param("Bearer tga_%00", id="percent-nul"),
+    ],
+)
 def test_malformed_authorization_is_401_never_500(
     signed_in: FlaskClient, oauth_client: ClientInfo, tokens: dict[str, Any], header: str
 ) -> None:
     basic = base64.b64encode(
-        f"{oauth_client.client_id}:{oauth_client.client_secret}".encode()).decode()
+        f"{oauth_client.client_id}:{oauth_client.client_secret}".encode()
+    ).decode()
     value = header.format(token=tokens["access_token"], basic=basic)
     response = token_info(signed_in, value)
     assert response.status_code == 401, response.get_data(as_text=True)
@@ -430,14 +479,15 @@ def test_the_scheme_name_is_case_insensitive(
     assert response.get_json()["resource_owner_id"] == str(user.id)
 
 
-
 # --- introspection: the per-client budget ----------------------------------------------------
 
 
 @pytest.mark.config(RATE_LIMIT_INTROSPECT_CLIENT="3 per 1 minute")
 def test_introspection_has_a_per_client_budget(
-    signed_in: FlaskClient, oauth_client: ClientInfo, other_client: ClientInfo,
-    tokens: dict[str, Any]
+    signed_in: FlaskClient,
+    oauth_client: ClientInfo,
+    other_client: ClientInfo,
+    tokens: dict[str, Any],
 ) -> None:
     for _ in range(3):
         assert introspect(signed_in, oauth_client, tokens["access_token"]).status_code == 200
@@ -449,8 +499,11 @@ def test_introspection_has_a_per_client_budget(
     # client's budget is its own.
     raw = f"{other_client.client_id}:tgs_wrong".encode()
     for _ in range(5):
-        wrong = signed_in.post("/oauth/introspect", data={"token": tokens["access_token"]},
-                               headers={"Authorization": "Basic " + base64.b64encode(raw).decode()})
+        wrong = signed_in.post(
+            "/oauth/introspect",
+            data={"token": tokens["access_token"]},
+            headers={"Authorization": "Basic " + base64.b64encode(raw).decode()},
+        )
         assert wrong.status_code == 401
     for _ in range(3):
         assert introspect(signed_in, other_client, tokens["access_token"]).status_code == 200

@@ -8,17 +8,27 @@ import pytest
 from tests.support.oauth import pkce_pair
 
 
-@pytest.mark.parametrize("field,value", [
-    ("response_type", 'co"de'),
-    ("response_type", "code\\x"),
-    ("redirect_uri", 'https://client.example/cb"><script>'),
-])
-def test_authorize_with_hostile_characters_is_a_page_not_a_500(signed_in, oauth_client, field,
-                                                               value) -> None:
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("response_type", 'co"de'),
+        ("response_type", "code\\x"),
+        ("redirect_uri", 'https://client.example/cb"><script>'),
+    ],
+)
+def test_authorize_with_hostile_characters_is_a_page_not_a_500(
+    signed_in, oauth_client, field, value
+) -> None:
     _, challenge = pkce_pair()
-    params = {"response_type": "code", "client_id": oauth_client.client_id,
-              "redirect_uri": oauth_client.redirect_uri, "state": "s",
-              "code_challenge": challenge, "code_challenge_method": "S256", field: value}
+    params = {
+        "response_type": "code",
+        "client_id": oauth_client.client_id,
+        "redirect_uri": oauth_client.redirect_uri,
+        "state": "s",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        field: value,
+    }
     response = signed_in.get("/oauth/authorize", query_string=params)
     assert 400 <= response.status_code < 500 or response.status_code == 302
     assert "<script>" not in response.get_data(as_text=True)

@@ -33,19 +33,26 @@ def owner(make_user: Callable[..., UserInfo]) -> UserInfo:
 
 
 @pytest.fixture
-def add_token(app: Flask, owner: UserInfo,
-              oauth_client: ClientInfo) -> Callable[..., uuid.UUID]:
+def add_token(app: Flask, owner: UserInfo, oauth_client: ClientInfo) -> Callable[..., uuid.UUID]:
     """Insert a token row; by default its access token expired a day ago and it has no
     refresh token (dead), so each test states what keeps it alive."""
 
     def factory(**fields: Any) -> uuid.UUID:
-        row = OAuthToken(**{
-            "lineage_id": uuid.uuid4(), "client_id": oauth_client.client_id,
-            "user_id": owner.id, "family_id": owner.family_id,
-            "grant_type": "authorization_code", "scope": "read", "lineage_scope": "read",
-            "access_token_digest": uuid.uuid4().hex * 2, "issued_at": NOW - 2 * DAY,
-            "access_expires_at": NOW - DAY, **fields,
-        })
+        row = OAuthToken(
+            **{
+                "lineage_id": uuid.uuid4(),
+                "client_id": oauth_client.client_id,
+                "user_id": owner.id,
+                "family_id": owner.family_id,
+                "grant_type": "authorization_code",
+                "scope": "read",
+                "lineage_scope": "read",
+                "access_token_digest": uuid.uuid4().hex * 2,
+                "issued_at": NOW - 2 * DAY,
+                "access_expires_at": NOW - DAY,
+                **fields,
+            }
+        )
         with app.app_context():
             db.session.add(row)
             db.session.commit()
@@ -58,10 +65,17 @@ def add_token(app: Flask, owner: UserInfo,
 def add_code(app: Flask, owner: UserInfo, oauth_client: ClientInfo) -> Callable[..., uuid.UUID]:
     def factory(expires_at: datetime, used_at: datetime | None = None) -> uuid.UUID:
         item = AuthorizationCode(
-            code_digest=uuid.uuid4().hex * 2, client_id=oauth_client.client_id,
-            user_id=owner.id, family_id=owner.family_id, redirect_uri=None, scope="read",
-            lineage_id=uuid.uuid4(), created_at=expires_at - timedelta(minutes=10),
-            expires_at=expires_at, used_at=used_at)
+            code_digest=uuid.uuid4().hex * 2,
+            client_id=oauth_client.client_id,
+            user_id=owner.id,
+            family_id=owner.family_id,
+            redirect_uri=None,
+            scope="read",
+            lineage_id=uuid.uuid4(),
+            created_at=expires_at - timedelta(minutes=10),
+            expires_at=expires_at,
+            used_at=used_at,
+        )
         with app.app_context():
             db.session.add(item)
             db.session.commit()
@@ -88,41 +102,65 @@ def remaining_codes(app: Flask) -> set[uuid.UUID]:
 # --- tokens ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fields", [
-    pytest.param({"access_expires_at": NOW}, id="access-expires-exactly-now"),
-    pytest.param({"access_expires_at": NOW + DAY, "access_revoked_at": NOW - DAY},
-                 id="access-revoked-alone-no-refresh"),
-    pytest.param({"refresh_token_digest": "r" * 64, "refresh_used_at": NOW - DAY},
-                 id="refresh-rotated"),
-    pytest.param({"refresh_token_digest": "r" * 64, "refresh_expires_at": NOW - SECOND},
-                 id="refresh-expired"),
-    pytest.param({"refresh_token_digest": "r" * 64, "refresh_expires_at": NOW},
-                 id="refresh-expires-exactly-now"),
-])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({"access_expires_at": NOW}, id="access-expires-exactly-now"),
+        pytest.param(
+            {"access_expires_at": NOW + DAY, "access_revoked_at": NOW - DAY},
+            id="access-revoked-alone-no-refresh",
+        ),
+        pytest.param(
+            {"refresh_token_digest": "r" * 64, "refresh_used_at": NOW - DAY}, id="refresh-rotated"
+        ),
+        pytest.param(
+            {"refresh_token_digest": "r" * 64, "refresh_expires_at": NOW - SECOND},
+            id="refresh-expired",
+        ),
+        pytest.param(
+            {"refresh_token_digest": "r" * 64, "refresh_expires_at": NOW},
+            id="refresh-expires-exactly-now",
+        ),
+    ],
+)
 def test_a_row_whose_tokens_both_stopped_working_is_purged(
-        app: Flask, add_token: Callable[..., uuid.UUID], fields: dict[str, Any]) -> None:
+    app: Flask, add_token: Callable[..., uuid.UUID], fields: dict[str, Any]
+) -> None:
     add_token(**fields)
     assert purge(app) == {"authorization_codes": 0, "tokens": 1}
     assert remaining_tokens(app) == set()
 
 
-@pytest.mark.parametrize("fields", [
-    pytest.param({"access_expires_at": NOW + SECOND}, id="access-expires-a-second-later"),
-    pytest.param({"access_expires_at": NOW + DAY, "access_revoked_at": NOW - DAY,
-                  "refresh_token_digest": "r" * 64, "refresh_expires_at": NOW + DAY},
-                 id="access-revoked-alone-refresh-live"),
-    pytest.param({"refresh_token_digest": "r" * 64, "refresh_expires_at": NOW + SECOND},
-                 id="refresh-expires-a-second-later"),
-])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({"access_expires_at": NOW + SECOND}, id="access-expires-a-second-later"),
+        pytest.param(
+            {
+                "access_expires_at": NOW + DAY,
+                "access_revoked_at": NOW - DAY,
+                "refresh_token_digest": "r" * 64,
+                "refresh_expires_at": NOW + DAY,
+            },
+            id="access-revoked-alone-refresh-live",
+        ),
+        pytest.param(
+            {"refresh_token_digest": "r" * 64, "refresh_expires_at": NOW + SECOND},
+            id="refresh-expires-a-second-later",
+        ),
+    ],
+)
 def test_a_row_with_a_working_token_stays(
-        app: Flask, add_token: Callable[..., uuid.UUID], fields: dict[str, Any]) -> None:
+    app: Flask, add_token: Callable[..., uuid.UUID], fields: dict[str, Any]
+) -> None:
     kept = add_token(**fields)
     assert purge(app) == {"authorization_codes": 0, "tokens": 0}
     assert remaining_tokens(app) == {kept}
 
 
 def test_dead_ancestors_stay_while_a_descendant_lives(
-        app: Flask, add_token: Callable[..., uuid.UUID]) -> None:
+    app: Flask, add_token: Callable[..., uuid.UUID]
+) -> None:
     rotated = {"refresh_token_digest": None, "refresh_used_at": NOW - DAY}
     grandparent = add_token(**rotated)
     parent = add_token(parent_id=grandparent, **rotated)
@@ -132,7 +170,8 @@ def test_dead_ancestors_stay_while_a_descendant_lives(
 
 
 def test_a_dead_parent_goes_in_the_same_purge_once_its_dead_children_are_gone(
-        app: Flask, add_token: Callable[..., uuid.UUID]) -> None:
+    app: Flask, add_token: Callable[..., uuid.UUID]
+) -> None:
     parent = add_token(refresh_token_digest="r" * 64, refresh_used_at=NOW - DAY)
     add_token(parent_id=parent)
     add_token(parent_id=parent)
@@ -144,7 +183,8 @@ def test_a_dead_parent_goes_in_the_same_purge_once_its_dead_children_are_gone(
 
 
 def test_codes_go_when_expired_used_or_not_and_stay_until_then(
-        app: Flask, add_code: Callable[..., uuid.UUID]) -> None:
+    app: Flask, add_code: Callable[..., uuid.UUID]
+) -> None:
     add_code(expires_at=NOW)
     add_code(expires_at=NOW - DAY, used_at=NOW - DAY)
     unexpired = add_code(expires_at=NOW + SECOND)
@@ -163,8 +203,9 @@ def deletes(app: Flask) -> Iterator[dict[str, list[int]]]:
     """How many ids each DELETE of a purge carried, per table."""
     seen: dict[str, list[int]] = {"oauth2_authorization_codes": [], "oauth2_tokens": []}
 
-    def before_cursor_execute(conn: Any, cursor: Any, statement: str, parameters: Any,
-                              context: Any, executemany: bool) -> None:
+    def before_cursor_execute(
+        conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+    ) -> None:
         for table, sizes in seen.items():
             if statement.startswith(f"DELETE FROM {table} "):
                 sizes.append(len(parameters))
@@ -177,8 +218,11 @@ def deletes(app: Flask) -> Iterator[dict[str, list[int]]]:
 
 
 def test_rows_go_in_batches_of_at_most_batch_size(
-        app: Flask, add_token: Callable[..., uuid.UUID], add_code: Callable[..., uuid.UUID],
-        deletes: dict[str, list[int]]) -> None:
+    app: Flask,
+    add_token: Callable[..., uuid.UUID],
+    add_code: Callable[..., uuid.UUID],
+    deletes: dict[str, list[int]],
+) -> None:
     for _ in range(5):
         add_token()
     for _ in range(3):

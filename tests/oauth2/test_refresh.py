@@ -56,8 +56,14 @@ def assert_token_response(response: Any, *, scope: str) -> dict[str, Any]:
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.mimetype == "application/json"
     body = response.get_json()
-    assert set(body) == {"access_token", "token_type", "expires_in", "refresh_token",
-                         "scope", "created_at"}, body
+    assert set(body) == {
+        "access_token",
+        "token_type",
+        "expires_in",
+        "refresh_token",
+        "scope",
+        "created_at",
+    }, body
     assert ACCESS_RE.match(body["access_token"]), body
     assert REFRESH_RE.match(body["refresh_token"]), body
     assert body["token_type"] == "Bearer"
@@ -83,8 +89,7 @@ def is_active(client: FlaskClient, oauth: ClientInfo, token: str) -> bool:
 
 
 def token_info(client: FlaskClient, access_token: str) -> Any:
-    return client.get("/oauth/token/info",
-                      headers={"Authorization": f"Bearer {access_token}"})
+    return client.get("/oauth/token/info", headers={"Authorization": f"Bearer {access_token}"})
 
 
 def token_row(app: Flask, *, refresh_token: str) -> Any:
@@ -94,8 +99,11 @@ def token_row(app: Flask, *, refresh_token: str) -> Any:
     from app.oauth2.models import OAuthToken
 
     with app.app_context():
-        row = db.session.scalar(select(OAuthToken).where(
-            OAuthToken.refresh_token_digest == crypto.digest(refresh_token)))
+        row = db.session.scalar(
+            select(OAuthToken).where(
+                OAuthToken.refresh_token_digest == crypto.digest(refresh_token)
+            )
+        )
         assert row is not None
         db.session.expunge(row)
         return row
@@ -141,10 +149,12 @@ def test_refresh_rotates_both_tokens_and_retires_the_old_pair(
 def test_the_old_refresh_token_is_refused_immediately(
     signed_in: FlaskClient, oauth_client: ClientInfo, tokens: dict[str, Any]
 ) -> None:
-    assert_token_response(refresh(signed_in, oauth_client, tokens["refresh_token"]),
-                          scope="read_write")
-    assert_oauth_error(refresh(signed_in, oauth_client, tokens["refresh_token"]),
-                       400, "invalid_grant")
+    assert_token_response(
+        refresh(signed_in, oauth_client, tokens["refresh_token"]), scope="read_write"
+    )
+    assert_oauth_error(
+        refresh(signed_in, oauth_client, tokens["refresh_token"]), 400, "invalid_grant"
+    )
 
 
 def test_every_refresh_in_a_chain_rotates(
@@ -155,7 +165,8 @@ def test_every_refresh_in_a_chain_rotates(
     current = tokens
     for _ in range(3):
         current = assert_token_response(
-            refresh(signed_in, oauth_client, current["refresh_token"]), scope="read_write")
+            refresh(signed_in, oauth_client, current["refresh_token"]), scope="read_write"
+        )
         assert current["access_token"] not in seen_access
         assert current["refresh_token"] not in seen_refresh
         seen_access.add(current["access_token"])
@@ -167,24 +178,29 @@ def test_every_refresh_in_a_chain_rotates(
 def test_public_client_refreshes_with_its_client_id(
     signed_in: FlaskClient, public_client: ClientInfo
 ) -> None:
-    first = exchange_code(signed_in, public_client,
-                          authorize(signed_in, public_client, scope="read_write"))
+    first = exchange_code(
+        signed_in, public_client, authorize(signed_in, public_client, scope="read_write")
+    )
     first_body = assert_token_response(first, scope="read_write")
     response = refresh(signed_in, public_client, first_body["refresh_token"])
     assert "Authorization" not in response.request.headers
     rotated = assert_token_response(response, scope="read_write")
     assert token_info(signed_in, rotated["access_token"]).status_code == 200
     assert token_info(signed_in, first_body["access_token"]).status_code == 401
-    assert_oauth_error(refresh(signed_in, public_client, first_body["refresh_token"]),
-                       400, "invalid_grant")
+    assert_oauth_error(
+        refresh(signed_in, public_client, first_body["refresh_token"]), 400, "invalid_grant"
+    )
 
 
 # --- replay (reuse detection) ------------------------------------------------------------
 
 
 def test_replaying_a_rotated_refresh_token_revokes_the_whole_lineage(
-    app: Flask, signed_in: FlaskClient, oauth_client: ClientInfo, tokens: dict[str, Any],
-    user: UserInfo
+    app: Flask,
+    signed_in: FlaskClient,
+    oauth_client: ClientInfo,
+    tokens: dict[str, Any],
+    user: UserInfo,
 ) -> None:
     rt1, at1 = tokens["refresh_token"], tokens["access_token"]
     second = assert_token_response(refresh(signed_in, oauth_client, rt1), scope="read_write")
@@ -215,73 +231,95 @@ def test_replaying_a_rotated_refresh_token_revokes_the_whole_lineage(
 def test_replay_deep_in_a_chain_revokes_the_newest_tokens(
     signed_in: FlaskClient, oauth_client: ClientInfo, tokens: dict[str, Any]
 ) -> None:
-    second = assert_token_response(refresh(signed_in, oauth_client, tokens["refresh_token"]),
-                                   scope="read_write")
-    third = assert_token_response(refresh(signed_in, oauth_client, second["refresh_token"]),
-                                  scope="read_write")
+    second = assert_token_response(
+        refresh(signed_in, oauth_client, tokens["refresh_token"]), scope="read_write"
+    )
+    third = assert_token_response(
+        refresh(signed_in, oauth_client, second["refresh_token"]), scope="read_write"
+    )
     assert is_active(signed_in, oauth_client, third["access_token"])
 
-    assert_oauth_error(refresh(signed_in, oauth_client, tokens["refresh_token"]),
-                       400, "invalid_grant")
+    assert_oauth_error(
+        refresh(signed_in, oauth_client, tokens["refresh_token"]), 400, "invalid_grant"
+    )
 
     assert not is_active(signed_in, oauth_client, third["access_token"])
     assert not is_active(signed_in, oauth_client, third["refresh_token"])
-    assert_oauth_error(refresh(signed_in, oauth_client, third["refresh_token"]),
-                       400, "invalid_grant")
+    assert_oauth_error(
+        refresh(signed_in, oauth_client, third["refresh_token"]), 400, "invalid_grant"
+    )
 
 
 def test_replay_leaves_other_lineages_alone(
     signed_in: FlaskClient, oauth_client: ClientInfo, tokens: dict[str, Any]
 ) -> None:
     other = assert_token_response(
-        exchange_code(signed_in, oauth_client, authorize(signed_in, oauth_client,
-                                                         scope="read_write")),
-        scope="read_write")
-    assert_token_response(refresh(signed_in, oauth_client, tokens["refresh_token"]),
-                          scope="read_write")
-    assert_oauth_error(refresh(signed_in, oauth_client, tokens["refresh_token"]),
-                       400, "invalid_grant")
+        exchange_code(
+            signed_in, oauth_client, authorize(signed_in, oauth_client, scope="read_write")
+        ),
+        scope="read_write",
+    )
+    assert_token_response(
+        refresh(signed_in, oauth_client, tokens["refresh_token"]), scope="read_write"
+    )
+    assert_oauth_error(
+        refresh(signed_in, oauth_client, tokens["refresh_token"]), 400, "invalid_grant"
+    )
     assert is_active(signed_in, oauth_client, other["access_token"])
-    assert_token_response(refresh(signed_in, oauth_client, other["refresh_token"]),
-                          scope="read_write")
+    assert_token_response(
+        refresh(signed_in, oauth_client, other["refresh_token"]), scope="read_write"
+    )
 
 
 # --- binding to the client ---------------------------------------------------------------
 
 
 def test_another_client_presenting_the_refresh_token_is_invalid_grant_and_revokes_nothing(
-    signed_in: FlaskClient, oauth_client: ClientInfo, other_client: ClientInfo,
-    tokens: dict[str, Any]
+    signed_in: FlaskClient,
+    oauth_client: ClientInfo,
+    other_client: ClientInfo,
+    tokens: dict[str, Any],
 ) -> None:
-    assert_oauth_error(refresh(signed_in, other_client, tokens["refresh_token"]),
-                       400, "invalid_grant")
+    assert_oauth_error(
+        refresh(signed_in, other_client, tokens["refresh_token"]), 400, "invalid_grant"
+    )
     assert is_active(signed_in, oauth_client, tokens["access_token"])
     assert is_active(signed_in, oauth_client, tokens["refresh_token"])
-    assert_token_response(refresh(signed_in, oauth_client, tokens["refresh_token"]),
-                          scope="read_write")
+    assert_token_response(
+        refresh(signed_in, oauth_client, tokens["refresh_token"]), scope="read_write"
+    )
 
 
 def test_another_client_replaying_a_rotated_refresh_token_does_not_revoke_the_lineage(
-    app: Flask, signed_in: FlaskClient, oauth_client: ClientInfo, other_client: ClientInfo,
-    tokens: dict[str, Any]
+    app: Flask,
+    signed_in: FlaskClient,
+    oauth_client: ClientInfo,
+    other_client: ClientInfo,
+    tokens: dict[str, Any],
 ) -> None:
-    second = assert_token_response(refresh(signed_in, oauth_client, tokens["refresh_token"]),
-                                   scope="read_write")
+    second = assert_token_response(
+        refresh(signed_in, oauth_client, tokens["refresh_token"]), scope="read_write"
+    )
     # B holds A's old refresh token: B's attempt must not let B kill A's live lineage.
-    assert_oauth_error(refresh(signed_in, other_client, tokens["refresh_token"]),
-                       400, "invalid_grant")
+    assert_oauth_error(
+        refresh(signed_in, other_client, tokens["refresh_token"]), 400, "invalid_grant"
+    )
     assert audit_events(app, "refresh_token.reused") == []
     assert is_active(signed_in, oauth_client, second["access_token"])
-    assert_token_response(refresh(signed_in, oauth_client, second["refresh_token"]),
-                          scope="read_write")
+    assert_token_response(
+        refresh(signed_in, oauth_client, second["refresh_token"]), scope="read_write"
+    )
 
 
 def test_public_client_presenting_a_confidential_clients_refresh_token_is_invalid_grant(
-    signed_in: FlaskClient, oauth_client: ClientInfo, public_client: ClientInfo,
-    tokens: dict[str, Any]
+    signed_in: FlaskClient,
+    oauth_client: ClientInfo,
+    public_client: ClientInfo,
+    tokens: dict[str, Any],
 ) -> None:
-    assert_oauth_error(refresh(signed_in, public_client, tokens["refresh_token"]),
-                       400, "invalid_grant")
+    assert_oauth_error(
+        refresh(signed_in, public_client, tokens["refresh_token"]), 400, "invalid_grant"
+    )
     assert is_active(signed_in, oauth_client, tokens["refresh_token"])
 
 
@@ -302,15 +340,17 @@ def test_confidential_client_must_authenticate_to_refresh(
     assert_oauth_error(response, 401, "invalid_client")
     # The failed attempt spent nothing.
     assert is_active(signed_in, oauth_client, tokens["refresh_token"])
-    assert_token_response(refresh(signed_in, oauth_client, tokens["refresh_token"]),
-                          scope="read_write")
+    assert_token_response(
+        refresh(signed_in, oauth_client, tokens["refresh_token"]), scope="read_write"
+    )
 
 
 def test_missing_refresh_token_parameter_is_invalid_request(
     signed_in: FlaskClient, oauth_client: ClientInfo
 ) -> None:
-    response = signed_in.post("/oauth/token", data={"grant_type": "refresh_token"},
-                              headers=oauth_client.basic_auth)
+    response = signed_in.post(
+        "/oauth/token", data={"grant_type": "refresh_token"}, headers=oauth_client.basic_auth
+    )
     assert_oauth_error(response, 400, "invalid_request")
 
 
@@ -319,11 +359,11 @@ def test_missing_refresh_token_parameter_is_invalid_request(
 
 @pytest.mark.parametrize("next_scope", [None, "read_write"])
 def test_narrower_scope_narrows_only_the_access_token(
-    signed_in: FlaskClient, oauth_client: ClientInfo, tokens: dict[str, Any],
-    next_scope: str | None
+    signed_in: FlaskClient, oauth_client: ClientInfo, tokens: dict[str, Any], next_scope: str | None
 ) -> None:
     narrowed = assert_token_response(
-        refresh(signed_in, oauth_client, tokens["refresh_token"], scope="read"), scope="read")
+        refresh(signed_in, oauth_client, tokens["refresh_token"], scope="read"), scope="read"
+    )
     at = introspection(signed_in, oauth_client, narrowed["access_token"])
     assert at["active"] is True and at["scope"] == "read"
     assert token_info(signed_in, narrowed["access_token"]).get_json()["scope"] == ["read"]
@@ -333,8 +373,8 @@ def test_narrower_scope_narrows_only_the_access_token(
 
     extra = {"scope": next_scope} if next_scope else {}
     widened = assert_token_response(
-        refresh(signed_in, oauth_client, narrowed["refresh_token"], **extra),
-        scope="read_write")
+        refresh(signed_in, oauth_client, narrowed["refresh_token"], **extra), scope="read_write"
+    )
     at = introspection(signed_in, oauth_client, widened["access_token"])
     assert at["active"] is True and at["scope"] == "read_write"
     assert token_info(signed_in, widened["access_token"]).get_json()["scope"] == ["read_write"]
@@ -345,24 +385,29 @@ def test_broader_scope_than_the_authorization_is_invalid_scope(
 ) -> None:
     issued = assert_token_response(
         exchange_code(signed_in, oauth_client, authorize(signed_in, oauth_client, scope="read")),
-        scope="read")
+        scope="read",
+    )
     assert_oauth_error(
         refresh(signed_in, oauth_client, issued["refresh_token"], scope="read_write"),
-        400, "invalid_scope")
+        400,
+        "invalid_scope",
+    )
     assert_oauth_error(
         refresh(signed_in, oauth_client, issued["refresh_token"], scope="read read_write"),
-        400, "invalid_scope")
+        400,
+        "invalid_scope",
+    )
     # A refused scope spends nothing: the refresh token still works, for its own scope.
-    assert_token_response(refresh(signed_in, oauth_client, issued["refresh_token"]),
-                          scope="read")
+    assert_token_response(refresh(signed_in, oauth_client, issued["refresh_token"]), scope="read")
 
 
 @pytest.mark.parametrize("scope", ["admin", "read admin", "write", "READ_WRITE"])
 def test_unknown_scope_is_invalid_scope(
     signed_in: FlaskClient, oauth_client: ClientInfo, tokens: dict[str, Any], scope: str
 ) -> None:
-    assert_oauth_error(refresh(signed_in, oauth_client, tokens["refresh_token"], scope=scope),
-                       400, "invalid_scope")
+    assert_oauth_error(
+        refresh(signed_in, oauth_client, tokens["refresh_token"], scope=scope), 400, "invalid_scope"
+    )
     assert is_active(signed_in, oauth_client, tokens["refresh_token"])
 
 
@@ -370,8 +415,11 @@ def test_unknown_scope_is_invalid_scope(
 
 
 def test_refresh_after_the_user_was_deactivated_is_invalid_grant(
-    app: Flask, signed_in: FlaskClient, oauth_client: ClientInfo, tokens: dict[str, Any],
-    user: UserInfo
+    app: Flask,
+    signed_in: FlaskClient,
+    oauth_client: ClientInfo,
+    tokens: dict[str, Any],
+    user: UserInfo,
 ) -> None:
     from app.extensions import db
     from app.identity.models import User
@@ -381,8 +429,9 @@ def test_refresh_after_the_user_was_deactivated_is_invalid_grant(
         assert row is not None
         row.active = False
         db.session.commit()
-    assert_oauth_error(refresh(signed_in, oauth_client, tokens["refresh_token"]),
-                       400, "invalid_grant")
+    assert_oauth_error(
+        refresh(signed_in, oauth_client, tokens["refresh_token"]), 400, "invalid_grant"
+    )
 
 
 # --- absolute lifetime -----------------------------------------------------------------------
@@ -397,10 +446,12 @@ def test_rotation_keeps_the_absolute_expiry_of_the_lineage(
     lifetime = (first.refresh_expires_at - first.issued_at).total_seconds()
     assert lifetime == pytest.approx(3600, abs=1)
 
-    second = assert_token_response(refresh(signed_in, oauth_client, tokens["refresh_token"]),
-                                   scope="read_write")
-    third = assert_token_response(refresh(signed_in, oauth_client, second["refresh_token"]),
-                                  scope="read_write")
+    second = assert_token_response(
+        refresh(signed_in, oauth_client, tokens["refresh_token"]), scope="read_write"
+    )
+    third = assert_token_response(
+        refresh(signed_in, oauth_client, second["refresh_token"]), scope="read_write"
+    )
     child = token_row(app, refresh_token=second["refresh_token"])
     grandchild = token_row(app, refresh_token=third["refresh_token"])
     assert child.parent_id == first.id and grandchild.parent_id == child.id
@@ -424,14 +475,18 @@ def test_refresh_token_past_its_absolute_lifetime_is_invalid_grant(
     from app.oauth2.models import OAuthToken
 
     with app.app_context():
-        row = db.session.scalar(select(OAuthToken).where(
-            OAuthToken.refresh_token_digest == crypto.digest(tokens["refresh_token"])))
+        row = db.session.scalar(
+            select(OAuthToken).where(
+                OAuthToken.refresh_token_digest == crypto.digest(tokens["refresh_token"])
+            )
+        )
         assert row is not None
         row.refresh_expires_at = utcnow() - timedelta(seconds=1)
         db.session.commit()
     assert not is_active(signed_in, oauth_client, tokens["refresh_token"])
-    assert_oauth_error(refresh(signed_in, oauth_client, tokens["refresh_token"]),
-                       400, "invalid_grant")
+    assert_oauth_error(
+        refresh(signed_in, oauth_client, tokens["refresh_token"]), 400, "invalid_grant"
+    )
 
 
 def test_without_a_configured_lifetime_refresh_tokens_do_not_expire(
@@ -448,8 +503,9 @@ def test_without_a_configured_lifetime_refresh_tokens_do_not_expire(
 def test_access_token_presented_as_refresh_token_is_invalid_grant(
     signed_in: FlaskClient, oauth_client: ClientInfo, tokens: dict[str, Any]
 ) -> None:
-    assert_oauth_error(refresh(signed_in, oauth_client, tokens["access_token"]),
-                       400, "invalid_grant")
+    assert_oauth_error(
+        refresh(signed_in, oauth_client, tokens["access_token"]), 400, "invalid_grant"
+    )
     assert is_active(signed_in, oauth_client, tokens["access_token"])
     assert is_active(signed_in, oauth_client, tokens["refresh_token"])
 
@@ -464,11 +520,14 @@ def test_authorization_code_presented_as_refresh_token_is_invalid_grant(
     assert_token_response(exchange_code(signed_in, oauth_client, auth), scope="read")
 
 
-@pytest.mark.parametrize("value", [
-    pytest.param("tgr_" + "A" * 43, id="unknown"),
-    pytest.param("not-a-token", id="garbage"),
-    pytest.param("tgr_" + "A" * 600, id="too-long"),
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("tgr_" + "A" * 43, id="unknown"),
+        pytest.param("not-a-token", id="garbage"),
+        pytest.param("tgr_" + "A" * 600, id="too-long"),
+    ],
+)
 def test_unknown_refresh_token_is_invalid_grant(
     signed_in: FlaskClient, oauth_client: ClientInfo, value: str
 ) -> None:
@@ -506,12 +565,14 @@ def test_refresh_responses_are_never_cached(
 def test_third_party_clients_stay_strict_by_default(
     app: Flask, signed_in: FlaskClient, oauth_client: ClientInfo, tokens: dict[str, Any]
 ) -> None:
-    second = assert_token_response(refresh(signed_in, oauth_client, tokens["refresh_token"]),
-                                   scope="read_write")
+    second = assert_token_response(
+        refresh(signed_in, oauth_client, tokens["refresh_token"]), scope="read_write"
+    )
 
     # At once, well within FIRST_PARTY_REFRESH_REUSE_INTERVAL: still a replay (RFC 9700).
-    assert_oauth_error(refresh(signed_in, oauth_client, tokens["refresh_token"]),
-                       400, "invalid_grant")
+    assert_oauth_error(
+        refresh(signed_in, oauth_client, tokens["refresh_token"]), 400, "invalid_grant"
+    )
 
     assert not is_active(signed_in, oauth_client, second["access_token"])
     assert audit_events(app, "refresh_token.retried") == []
@@ -521,21 +582,25 @@ def test_third_party_clients_stay_strict_by_default(
 def test_an_operator_interval_lets_third_party_clients_retry_with_exclusive_siblings(
     app: Flask, signed_in: FlaskClient, oauth_client: ClientInfo, tokens: dict[str, Any]
 ) -> None:
-    first = assert_token_response(refresh(signed_in, oauth_client, tokens["refresh_token"]),
-                                  scope="read_write")
-    retry = assert_token_response(refresh(signed_in, oauth_client, tokens["refresh_token"]),
-                                  scope="read_write")
+    first = assert_token_response(
+        refresh(signed_in, oauth_client, tokens["refresh_token"]), scope="read_write"
+    )
+    retry = assert_token_response(
+        refresh(signed_in, oauth_client, tokens["refresh_token"]), scope="read_write"
+    )
     assert is_active(signed_in, oauth_client, first["refresh_token"])
     assert is_active(signed_in, oauth_client, retry["refresh_token"])
     assert len(audit_events(app, "refresh_token.retried")) == 1
 
-    newest = assert_token_response(refresh(signed_in, oauth_client, retry["refresh_token"]),
-                                   scope="read_write")
+    newest = assert_token_response(
+        refresh(signed_in, oauth_client, retry["refresh_token"]), scope="read_write"
+    )
 
     assert not is_active(signed_in, oauth_client, first["access_token"])
     assert not is_active(signed_in, oauth_client, first["refresh_token"])
     assert is_active(signed_in, oauth_client, newest["access_token"])
     # The original token's retry window closed when a successor was used.
-    assert_oauth_error(refresh(signed_in, oauth_client, tokens["refresh_token"]),
-                       400, "invalid_grant")
+    assert_oauth_error(
+        refresh(signed_in, oauth_client, tokens["refresh_token"]), 400, "invalid_grant"
+    )
     assert not is_active(signed_in, oauth_client, newest["access_token"])

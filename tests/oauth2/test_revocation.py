@@ -19,8 +19,10 @@ from sqlalchemy import select
 from tests.support.factories import ClientInfo
 from tests.support.oauth import authorize, exchange_code, introspect, refresh
 
-DENIED = {"error": "unauthorized_client",
-          "error_description": "You are not authorized to revoke this token"}
+DENIED = {
+    "error": "unauthorized_client",
+    "error_description": "You are not authorized to revoke this token",
+}
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -70,8 +72,9 @@ def is_active(client: FlaskClient, oauth: ClientInfo, token: str) -> bool:
 
 
 def token_info_status(client: FlaskClient, access_token: str) -> int:
-    return client.get("/oauth/token/info",
-                      headers={"Authorization": f"Bearer {access_token}"}).status_code
+    return client.get(
+        "/oauth/token/info", headers={"Authorization": f"Bearer {access_token}"}
+    ).status_code
 
 
 def issue(client: FlaskClient, oauth: ClientInfo, scope: str = "read_write") -> dict[str, Any]:
@@ -101,8 +104,9 @@ def test_revoking_an_access_token_revokes_that_access_token(
     assert_revoked_ok(revoke(signed_in, oauth_client, tokens["access_token"]))
 
     assert not is_active(signed_in, oauth_client, tokens["access_token"])
-    response = signed_in.get("/oauth/token/info",
-                             headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    response = signed_in.get(
+        "/oauth/token/info", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    )
     assert response.status_code == 401
     assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
 
@@ -122,8 +126,12 @@ def test_revoking_an_access_token_leaves_its_refresh_token_usable(
 def test_revoking_a_token_twice_is_still_200(
     signed_in: FlaskClient, oauth_client: ClientInfo, tokens: dict[str, Any]
 ) -> None:
-    for token in (tokens["access_token"], tokens["access_token"], tokens["refresh_token"],
-                  tokens["refresh_token"]):
+    for token in (
+        tokens["access_token"],
+        tokens["access_token"],
+        tokens["refresh_token"],
+        tokens["refresh_token"],
+    ):
         assert_revoked_ok(revoke(signed_in, oauth_client, token))
     assert not is_active(signed_in, oauth_client, tokens["refresh_token"])
 
@@ -137,7 +145,8 @@ def test_revocation_is_audited(
     assert_revoked_ok(revoke(signed_in, oauth_client, tokens["refresh_token"]))
     with app.app_context():
         events = db.session.scalars(
-            select(AuditEvent).where(AuditEvent.event == "token.revoked")).all()
+            select(AuditEvent).where(AuditEvent.event == "token.revoked")
+        ).all()
         assert len(events) == 1
         assert events[0].client_id == oauth_client.client_id
         assert events[0].details.get("token_type") == "refresh_token"
@@ -196,28 +205,35 @@ def test_revoking_one_lineage_leaves_other_authorizations_alone(
 # --- token_type_hint -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind,hint", [
-    pytest.param("refresh_token", None, id="refresh-no-hint"),
-    pytest.param("refresh_token", "refresh_token", id="refresh-right-hint"),
-    pytest.param("refresh_token", "access_token", id="refresh-wrong-hint"),
-    pytest.param("refresh_token", "foo", id="refresh-garbage-hint"),
-    pytest.param("refresh_token", "", id="refresh-empty-hint"),
-    pytest.param("access_token", None, id="access-no-hint"),
-    pytest.param("access_token", "access_token", id="access-right-hint"),
-    pytest.param("access_token", "refresh_token", id="access-wrong-hint"),
-    pytest.param("access_token", "foo", id="access-garbage-hint"),
-])
+@pytest.mark.parametrize(
+    "kind,hint",
+    [
+        pytest.param("refresh_token", None, id="refresh-no-hint"),
+        pytest.param("refresh_token", "refresh_token", id="refresh-right-hint"),
+        pytest.param("refresh_token", "access_token", id="refresh-wrong-hint"),
+        pytest.param("refresh_token", "foo", id="refresh-garbage-hint"),
+        pytest.param("refresh_token", "", id="refresh-empty-hint"),
+        pytest.param("access_token", None, id="access-no-hint"),
+        pytest.param("access_token", "access_token", id="access-right-hint"),
+        pytest.param("access_token", "refresh_token", id="access-wrong-hint"),
+        pytest.param("access_token", "foo", id="access-garbage-hint"),
+    ],
+)
 def test_any_token_type_hint_still_revokes(
-    signed_in: FlaskClient, oauth_client: ClientInfo, tokens: dict[str, Any], kind: str,
-    hint: str | None
+    signed_in: FlaskClient,
+    oauth_client: ClientInfo,
+    tokens: dict[str, Any],
+    kind: str,
+    hint: str | None,
 ) -> None:
     extra = {"token_type_hint": hint} if hint is not None else {}
     assert_revoked_ok(revoke(signed_in, oauth_client, tokens[kind], **extra))
     assert not is_active(signed_in, oauth_client, tokens[kind])
     assert not is_active(signed_in, oauth_client, tokens["access_token"])
     if kind == "refresh_token":
-        assert_oauth_error(refresh(signed_in, oauth_client, tokens["refresh_token"]),
-                           400, "invalid_grant")
+        assert_oauth_error(
+            refresh(signed_in, oauth_client, tokens["refresh_token"]), 400, "invalid_grant"
+        )
     else:
         assert is_active(signed_in, oauth_client, tokens["refresh_token"])
 
@@ -225,15 +241,18 @@ def test_any_token_type_hint_still_revokes(
 # --- unknown tokens and malformed requests ------------------------------------------------
 
 
-@pytest.mark.parametrize("value", [
-    pytest.param("tga_" + "A" * 43, id="unknown-access"),
-    pytest.param("tgr_" + "A" * 43, id="unknown-refresh"),
-    pytest.param("tgc_" + "A" * 43, id="code-prefix"),
-    pytest.param("garbage", id="garbage"),
-    pytest.param("tga_" + "A" * 1000, id="very-long"),
-    pytest.param("\u00e9\u00e8 \u2603", id="non-ascii"),
-    pytest.param("'; DROP TABLE oauth2_tokens; --", id="sql"),
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("tga_" + "A" * 43, id="unknown-access"),
+        pytest.param("tgr_" + "A" * 43, id="unknown-refresh"),
+        pytest.param("tgc_" + "A" * 43, id="code-prefix"),
+        pytest.param("garbage", id="garbage"),
+        pytest.param("tga_" + "A" * 1000, id="very-long"),
+        pytest.param("\u00e9\u00e8 \u2603", id="non-ascii"),
+        pytest.param("'; DROP TABLE oauth2_tokens; --", id="sql"),
+    ],
+)
 def test_unknown_or_garbage_token_is_200_with_an_empty_object(
     signed_in: FlaskClient, oauth_client: ClientInfo, tokens: dict[str, Any], value: str
 ) -> None:
@@ -257,8 +276,12 @@ def test_missing_token_is_invalid_request(
 def test_token_in_the_query_string_is_invalid_request(
     signed_in: FlaskClient, oauth_client: ClientInfo, tokens: dict[str, Any]
 ) -> None:
-    response = signed_in.post("/oauth/revoke", query_string={"token": tokens["access_token"]},
-                              data={}, headers=oauth_client.basic_auth)
+    response = signed_in.post(
+        "/oauth/revoke",
+        query_string={"token": tokens["access_token"]},
+        data={},
+        headers=oauth_client.basic_auth,
+    )
     assert_oauth_error(response, 400, "invalid_request")
     assert is_active(signed_in, oauth_client, tokens["access_token"])
 
@@ -272,8 +295,11 @@ def test_get_is_not_allowed(client: FlaskClient) -> None:
 
 @pytest.mark.parametrize("kind", ["access_token", "refresh_token"])
 def test_another_client_cannot_revoke_the_token(
-    signed_in: FlaskClient, oauth_client: ClientInfo, other_client: ClientInfo,
-    tokens: dict[str, Any], kind: str
+    signed_in: FlaskClient,
+    oauth_client: ClientInfo,
+    other_client: ClientInfo,
+    tokens: dict[str, Any],
+    kind: str,
 ) -> None:
     response = revoke(signed_in, other_client, tokens[kind])
     assert response.status_code == 403
@@ -287,8 +313,10 @@ def test_another_client_cannot_revoke_the_token(
 
 
 def test_a_public_client_cannot_revoke_a_confidential_clients_token(
-    signed_in: FlaskClient, oauth_client: ClientInfo, public_client: ClientInfo,
-    tokens: dict[str, Any]
+    signed_in: FlaskClient,
+    oauth_client: ClientInfo,
+    public_client: ClientInfo,
+    tokens: dict[str, Any],
 ) -> None:
     response = revoke(signed_in, public_client, tokens["refresh_token"])
     assert response.status_code == 403
@@ -321,10 +349,14 @@ def test_confidential_client_must_authenticate_to_revoke(
 def test_confidential_client_may_use_client_secret_post(
     signed_in: FlaskClient, oauth_client: ClientInfo, tokens: dict[str, Any]
 ) -> None:
-    response = signed_in.post("/oauth/revoke", data={
-        "token": tokens["access_token"], "client_id": oauth_client.client_id,
-        "client_secret": oauth_client.client_secret,
-    })
+    response = signed_in.post(
+        "/oauth/revoke",
+        data={
+            "token": tokens["access_token"],
+            "client_id": oauth_client.client_id,
+            "client_secret": oauth_client.client_secret,
+        },
+    )
     assert_revoked_ok(response)
     assert not is_active(signed_in, oauth_client, tokens["access_token"])
 
@@ -333,13 +365,16 @@ def test_public_client_revokes_with_its_client_id_alone(
     signed_in: FlaskClient, public_client: ClientInfo
 ) -> None:
     issued = issue(signed_in, public_client)
-    response = signed_in.post("/oauth/revoke", data={
-        "token": issued["refresh_token"], "client_id": public_client.client_id})
+    response = signed_in.post(
+        "/oauth/revoke",
+        data={"token": issued["refresh_token"], "client_id": public_client.client_id},
+    )
     assert "Authorization" not in response.request.headers
     assert_revoked_ok(response)
     assert token_info_status(signed_in, issued["access_token"]) == 401
-    assert_oauth_error(refresh(signed_in, public_client, issued["refresh_token"]),
-                       400, "invalid_grant")
+    assert_oauth_error(
+        refresh(signed_in, public_client, issued["refresh_token"]), 400, "invalid_grant"
+    )
 
 
 def test_public_client_revokes_an_access_token(

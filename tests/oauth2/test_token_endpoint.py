@@ -42,8 +42,9 @@ def assert_no_store(response: Any) -> None:
     assert response.headers.get("Pragma") == "no-cache"
 
 
-def assert_oauth_error(response: Any, status: int, error: str,
-                       description: str | None = None) -> dict[str, Any]:
+def assert_oauth_error(
+    response: Any, status: int, error: str, description: str | None = None
+) -> dict[str, Any]:
     """RFC 6749 §5.2: JSON ``error`` (+ ASCII ``error_description``), never cached."""
     assert response.status_code == status, response.get_data(as_text=True)
     assert response.mimetype == "application/json"
@@ -62,8 +63,9 @@ def assert_oauth_error(response: Any, status: int, error: str,
     return body
 
 
-def assert_token_response(response: Any, *, scope: str | None = "read",
-                          with_refresh: bool = True) -> dict[str, Any]:
+def assert_token_response(
+    response: Any, *, scope: str | None = "read", with_refresh: bool = True
+) -> dict[str, Any]:
     assert response.status_code == 200, response.get_data(as_text=True)
     assert response.mimetype == "application/json"
     body = response.get_json()
@@ -88,8 +90,7 @@ def post_token(client: FlaskClient, data: Any, **kwargs: Any) -> Any:
 
 def code_form(oauth: ClientInfo, auth: Authorized, **extra: str | None) -> dict[str, str]:
     """The form of a code exchange (no client authentication); ``None`` drops a field."""
-    data = {"grant_type": "authorization_code", "code": auth.code,
-            "code_verifier": auth.verifier}
+    data = {"grant_type": "authorization_code", "code": auth.code, "code_verifier": auth.verifier}
     if oauth.redirect_uri:
         data["redirect_uri"] = oauth.redirect_uri
     for key, value in extra.items():
@@ -111,16 +112,22 @@ def is_active(client: FlaskClient, oauth: ClientInfo, token: str) -> bool:
     return response.get_json()["active"]
 
 
-def password_grant(client: FlaskClient, oauth: ClientInfo, username: str,
-                   password: str = PASSWORD, headers: dict[str, str] | None = None,
-                   **extra: str) -> Any:
+def password_grant(
+    client: FlaskClient,
+    oauth: ClientInfo,
+    username: str,
+    password: str = PASSWORD,
+    headers: dict[str, str] | None = None,
+    **extra: str,
+) -> Any:
     data = {"grant_type": "password", "username": username, "password": password, **extra}
     return post_token(client, data, headers={**oauth.basic_auth, **(headers or {})})
 
 
 def client_credentials(client: FlaskClient, oauth: ClientInfo, **extra: str) -> Any:
-    return post_token(client, {"grant_type": "client_credentials", **extra},
-                      headers=oauth.basic_auth)
+    return post_token(
+        client, {"grant_type": "client_credentials", **extra}, headers=oauth.basic_auth
+    )
 
 
 @pytest.fixture
@@ -146,10 +153,15 @@ def test_code_exchange_returns_a_bearer_token_with_refresh_token(
     signed_in: FlaskClient, oauth_client: ClientInfo
 ) -> None:
     auth = authorize(signed_in, oauth_client, scope="read_write")
-    body = assert_token_response(exchange_code(signed_in, oauth_client, auth),
-                                 scope="read_write")
-    assert set(body) == {"access_token", "token_type", "expires_in", "refresh_token",
-                         "scope", "created_at"}
+    body = assert_token_response(exchange_code(signed_in, oauth_client, auth), scope="read_write")
+    assert set(body) == {
+        "access_token",
+        "token_type",
+        "expires_in",
+        "refresh_token",
+        "scope",
+        "created_at",
+    }
     assert is_active(signed_in, oauth_client, body["access_token"])
     assert is_active(signed_in, oauth_client, body["refresh_token"])
 
@@ -178,10 +190,14 @@ def test_public_client_without_client_id_is_invalid_client(
 def test_missing_code_verifier_is_invalid_request(
     signed_in: FlaskClient, oauth_client: ClientInfo, code: Authorized
 ) -> None:
-    response = post_token(signed_in, code_form(oauth_client, code, code_verifier=None),
-                          headers=oauth_client.basic_auth)
-    assert_oauth_error(response, 400, "invalid_request",
-                       "Missing required parameter: code_verifier.")
+    response = post_token(
+        signed_in,
+        code_form(oauth_client, code, code_verifier=None),
+        headers=oauth_client.basic_auth,
+    )
+    assert_oauth_error(
+        response, 400, "invalid_request", "Missing required parameter: code_verifier."
+    )
 
 
 def test_public_client_missing_code_verifier_is_invalid_request(
@@ -189,8 +205,12 @@ def test_public_client_missing_code_verifier_is_invalid_request(
 ) -> None:
     auth = authorize(signed_in, public_client)
     data = code_form(public_client, auth, code_verifier=None, client_id=public_client.client_id)
-    assert_oauth_error(post_token(signed_in, data), 400, "invalid_request",
-                       "Missing required parameter: code_verifier.")
+    assert_oauth_error(
+        post_token(signed_in, data),
+        400,
+        "invalid_request",
+        "Missing required parameter: code_verifier.",
+    )
 
 
 def test_wrong_code_verifier_is_invalid_grant(
@@ -205,22 +225,28 @@ def test_wrong_code_verifier_is_invalid_grant(
 def test_verifier_equal_to_the_challenge_is_invalid_grant(
     signed_in: FlaskClient, oauth_client: ClientInfo, code: Authorized
 ) -> None:
-    challenge = base64.urlsafe_b64encode(
-        hashlib.sha256(code.verifier.encode()).digest()).rstrip(b"=").decode()
+    challenge = (
+        base64.urlsafe_b64encode(hashlib.sha256(code.verifier.encode()).digest())
+        .rstrip(b"=")
+        .decode()
+    )
     assert CHALLENGE_RE.match(challenge)  # a well-formed verifier in its own right
     response = exchange_code(signed_in, oauth_client, code, code_verifier=challenge)
     assert_oauth_error(response, 400, "invalid_grant")
 
 
-@pytest.mark.parametrize("verifier", [
-    pytest.param("a" * 42, id="42-chars"),
-    pytest.param("a" * 129, id="129-chars"),
-    pytest.param("a" * 42 + "+", id="plus"),
-    pytest.param("a" * 42 + "/", id="slash"),
-    pytest.param("a" * 42 + "=", id="equals"),
-    pytest.param("a" * 21 + " " + "a" * 21, id="space"),
-    pytest.param("a" * 42 + "\u00e9", id="non-ascii"),
-])
+@pytest.mark.parametrize(
+    "verifier",
+    [
+        pytest.param("a" * 42, id="42-chars"),
+        pytest.param("a" * 129, id="129-chars"),
+        pytest.param("a" * 42 + "+", id="plus"),
+        pytest.param("a" * 42 + "/", id="slash"),
+        pytest.param("a" * 42 + "=", id="equals"),
+        pytest.param("a" * 21 + " " + "a" * 21, id="space"),
+        pytest.param("a" * 42 + "\u00e9", id="non-ascii"),
+    ],
+)
 def test_malformed_code_verifier_is_invalid_request(
     signed_in: FlaskClient, oauth_client: ClientInfo, code: Authorized, verifier: str
 ) -> None:
@@ -233,8 +259,11 @@ def test_verifier_of_43_and_128_characters_are_accepted(
 ) -> None:
     for length in (43, 128):
         verifier = ("Az0-._~" * 20)[:length]
-        challenge = base64.urlsafe_b64encode(
-            hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+        challenge = (
+            base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+            .rstrip(b"=")
+            .decode()
+        )
         auth = authorize(signed_in, oauth_client, code_challenge=challenge)
         auth.verifier = verifier
         assert_token_response(exchange_code(signed_in, oauth_client, auth))
@@ -254,11 +283,13 @@ def test_second_redemption_is_invalid_grant_and_revokes_the_first_tokens(
 
     assert not is_active(signed_in, oauth_client, first["access_token"])
     assert not is_active(signed_in, oauth_client, first["refresh_token"])
-    info = signed_in.get("/oauth/token/info",
-                         headers={"Authorization": f"Bearer {first['access_token']}"})
+    info = signed_in.get(
+        "/oauth/token/info", headers={"Authorization": f"Bearer {first['access_token']}"}
+    )
     assert info.status_code == 401
-    assert_oauth_error(refresh(signed_in, oauth_client, first["refresh_token"]),
-                       400, "invalid_grant")
+    assert_oauth_error(
+        refresh(signed_in, oauth_client, first["refresh_token"]), 400, "invalid_grant"
+    )
 
     from app.audit.models import AuditEvent
     from app.extensions import db
@@ -293,15 +324,17 @@ def test_code_reuse_also_revokes_tokens_refreshed_from_the_first_redemption(
 
     assert not is_active(signed_in, oauth_client, rotated["access_token"])
     assert not is_active(signed_in, oauth_client, rotated["refresh_token"])
-    assert_oauth_error(refresh(signed_in, oauth_client, rotated["refresh_token"]),
-                       400, "invalid_grant")
+    assert_oauth_error(
+        refresh(signed_in, oauth_client, rotated["refresh_token"]), 400, "invalid_grant"
+    )
 
 
 def test_code_reuse_leaves_other_authorizations_alone(
     signed_in: FlaskClient, oauth_client: ClientInfo, code: Authorized
 ) -> None:
     other = assert_token_response(
-        exchange_code(signed_in, oauth_client, authorize(signed_in, oauth_client)))
+        exchange_code(signed_in, oauth_client, authorize(signed_in, oauth_client))
+    )
     assert_token_response(exchange_code(signed_in, oauth_client, code))
     assert_oauth_error(exchange_code(signed_in, oauth_client, code), 400, "invalid_grant")
     assert is_active(signed_in, oauth_client, other["access_token"])
@@ -309,8 +342,11 @@ def test_code_reuse_leaves_other_authorizations_alone(
 
 
 def test_code_redeemed_by_another_client_is_invalid_grant(
-    app: Flask, signed_in: FlaskClient, oauth_client: ClientInfo, code: Authorized,
-    make_client: Callable[..., ClientInfo]
+    app: Flask,
+    signed_in: FlaskClient,
+    oauth_client: ClientInfo,
+    code: Authorized,
+    make_client: Callable[..., ClientInfo],
 ) -> None:
     thief = make_client(name="Other App")  # same redirect URI, so only the client differs
     response = exchange_code(signed_in, thief, code)
@@ -322,14 +358,16 @@ def test_code_redeemed_by_another_client_is_invalid_grant(
     from app.extensions import db
 
     with app.app_context():
-        assert db.session.scalars(
-            select(AuditEvent).where(AuditEvent.event == "authorization_code.reused")
-        ).all() == []
+        assert (
+            db.session.scalars(
+                select(AuditEvent).where(AuditEvent.event == "authorization_code.reused")
+            ).all()
+            == []
+        )
 
 
 def test_code_of_a_confidential_client_redeemed_by_a_public_client_is_invalid_grant(
-    signed_in: FlaskClient, oauth_client: ClientInfo, code: Authorized,
-    public_client: ClientInfo
+    signed_in: FlaskClient, oauth_client: ClientInfo, code: Authorized, public_client: ClientInfo
 ) -> None:
     data = code_form(oauth_client, code, client_id=public_client.client_id)
     assert_oauth_error(post_token(signed_in, data), 400, "invalid_grant")
@@ -370,8 +408,7 @@ def test_redirect_uri_omitted_at_both_steps_is_accepted(
 
 
 def test_code_of_a_deactivated_user_is_invalid_grant(
-    app: Flask, signed_in: FlaskClient, oauth_client: ClientInfo, code: Authorized,
-    user: UserInfo
+    app: Flask, signed_in: FlaskClient, oauth_client: ClientInfo, code: Authorized, user: UserInfo
 ) -> None:
     from app.extensions import db
     from app.identity.models import User
@@ -395,8 +432,9 @@ def test_unknown_code_is_invalid_grant(
 def test_missing_code_is_invalid_request(
     signed_in: FlaskClient, oauth_client: ClientInfo, code: Authorized
 ) -> None:
-    response = post_token(signed_in, code_form(oauth_client, code, code=None),
-                          headers=oauth_client.basic_auth)
+    response = post_token(
+        signed_in, code_form(oauth_client, code, code=None), headers=oauth_client.basic_auth
+    )
     assert_oauth_error(response, 400, "invalid_request")
 
 
@@ -430,8 +468,10 @@ REPR_MARKS = ("[", "]", "{", "}", "b'", "'client_secret", "None")
 
 
 @pytest.mark.parametrize("path", ["/oauth/token", "/oauth/revoke", "/oauth/introspect"])
-@pytest.mark.parametrize("failure", ["wrong-secret", "unknown-in-body", "no-credentials",
-                                     "malformed-basic", "client-id-mismatch"])
+@pytest.mark.parametrize(
+    "failure",
+    ["wrong-secret", "unknown-in-body", "no-credentials", "malformed-basic", "client-id-mismatch"],
+)
 def test_every_invalid_client_401_carries_a_basic_realm_and_a_plain_description(
     client: FlaskClient, oauth_client: ClientInfo, path: str, failure: str
 ) -> None:
@@ -461,8 +501,9 @@ def test_every_invalid_client_401_carries_a_basic_realm_and_a_plain_description(
 def test_wrong_secret_in_the_body_is_401_invalid_client(
     signed_in: FlaskClient, oauth_client: ClientInfo, code: Authorized
 ) -> None:
-    data = code_form(oauth_client, code, client_id=oauth_client.client_id,
-                     client_secret="tgs_wrong")
+    data = code_form(
+        oauth_client, code, client_id=oauth_client.client_id, client_secret="tgs_wrong"
+    )
     assert_oauth_error(post_token(signed_in, data), 401, "invalid_client")
 
 
@@ -472,8 +513,9 @@ def test_unknown_client_is_401_invalid_client(
     data = code_form(oauth_client, code)
     via_basic = post_token(signed_in, data, headers=basic("no-such-client", "tgs_whatever"))
     assert_oauth_error(via_basic, 401, "invalid_client")
-    via_post = post_token(signed_in, {**data, "client_id": "no-such-client",
-                                      "client_secret": "tgs_whatever"})
+    via_post = post_token(
+        signed_in, {**data, "client_id": "no-such-client", "client_secret": "tgs_whatever"}
+    )
     assert_oauth_error(via_post, 401, "invalid_client")
     via_none = post_token(signed_in, {**data, "client_id": "no-such-client"})
     assert_oauth_error(via_none, 401, "invalid_client")
@@ -491,15 +533,19 @@ def test_the_stored_digest_of_the_secret_is_not_a_secret(
     from app.oauth2.models import OAuthClient
 
     with app.app_context():
-        stored = db.session.scalar(select(OAuthClient.client_secret_digest).where(
-            OAuthClient.client_id == oauth_client.client_id))
+        stored = db.session.scalar(
+            select(OAuthClient.client_secret_digest).where(
+                OAuthClient.client_id == oauth_client.client_id
+            )
+        )
     assert stored == hashed  # the test presents exactly what the database holds
 
     data = code_form(oauth_client, code)
     response = post_token(signed_in, data, headers=basic(oauth_client.client_id, hashed))
     assert_oauth_error(response, 401, "invalid_client")
-    response = post_token(signed_in, {**data, "client_id": oauth_client.client_id,
-                                      "client_secret": hashed})
+    response = post_token(
+        signed_in, {**data, "client_id": oauth_client.client_id, "client_secret": hashed}
+    )
     assert_oauth_error(response, 401, "invalid_client")
 
 
@@ -507,15 +553,21 @@ def test_basic_and_client_secret_in_the_body_is_invalid_request(
     signed_in: FlaskClient, oauth_client: ClientInfo, code: Authorized
 ) -> None:
     assert oauth_client.client_secret
-    data = code_form(oauth_client, code, client_id=oauth_client.client_id,
-                     client_secret=oauth_client.client_secret)
+    data = code_form(
+        oauth_client,
+        code,
+        client_id=oauth_client.client_id,
+        client_secret=oauth_client.client_secret,
+    )
     response = post_token(signed_in, data, headers=oauth_client.basic_auth)
     assert_oauth_error(response, 400, "invalid_request")
 
 
 def test_basic_for_one_client_with_another_client_id_in_the_body_is_rejected(
-    signed_in: FlaskClient, oauth_client: ClientInfo, code: Authorized,
-    make_client: Callable[..., ClientInfo]
+    signed_in: FlaskClient,
+    oauth_client: ClientInfo,
+    code: Authorized,
+    make_client: Callable[..., ClientInfo],
 ) -> None:
     other = make_client(name="Other App")
     data = code_form(oauth_client, code, client_id=other.client_id)
@@ -549,8 +601,12 @@ def test_client_secret_post_works(
     signed_in: FlaskClient, oauth_client: ClientInfo, code: Authorized
 ) -> None:
     assert oauth_client.client_secret
-    data = code_form(oauth_client, code, client_id=oauth_client.client_id,
-                     client_secret=oauth_client.client_secret)
+    data = code_form(
+        oauth_client,
+        code,
+        client_id=oauth_client.client_id,
+        client_secret=oauth_client.client_secret,
+    )
     response = post_token(signed_in, data)
     assert "Authorization" not in response.request.headers
     assert_token_response(response)
@@ -560,8 +616,9 @@ def test_public_client_presenting_a_secret_is_invalid_client(
     signed_in: FlaskClient, public_client: ClientInfo
 ) -> None:
     auth = authorize(signed_in, public_client)
-    data = code_form(public_client, auth, client_id=public_client.client_id,
-                     client_secret="tgs_anything")
+    data = code_form(
+        public_client, auth, client_id=public_client.client_id, client_secret="tgs_anything"
+    )
     assert_oauth_error(post_token(signed_in, data), 401, "invalid_client")
 
 
@@ -569,26 +626,30 @@ def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode()
 
 
-@pytest.mark.parametrize("header", [
-    pytest.param("Basic", id="scheme-only"),
-    pytest.param("Basic !!!", id="not-base64"),
-    pytest.param("Basic " + _b64(b"no-colon"), id="no-colon"),
-    pytest.param("Basic " + _b64(b":"), id="empty-id-and-secret"),
-    pytest.param("Basic " + _b64(b"a" * 300 + b":b"), id="long-id"),
-    pytest.param("Basic " + _b64(b"%zz:%zz"), id="bad-percent-escapes"),
-    pytest.param("Bearer tga_x", id="bearer"),
-    pytest.param("Basic " + _b64(b"\xff\xfe:secret"), id="non-utf8-credentials"),
-    pytest.param("Basic " + _b64(b"\xff\xfe"), id="non-utf8-no-colon"),
-    pytest.param("Basic ", id="scheme-and-space"),
-    pytest.param("Basic \t ", id="scheme-and-whitespace"),
-    pytest.param("Basic " + _b64(b"client\x00id:secret"), id="nul-in-client-id"),
-    pytest.param("Basic " + _b64(b"client%00id:secret"), id="escaped-nul-in-client-id"),
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        pytest.param("Basic", id="scheme-only"),
+        pytest.param("Basic !!!", id="not-base64"),
+        pytest.param("Basic " + _b64(b"no-colon"), id="no-colon"),
+        pytest.param("Basic " + _b64(b":"), id="empty-id-and-secret"),
+        pytest.param("Basic " + _b64(b"a" * 300 + b":b"), id="long-id"),
+        pytest.param("Basic " + _b64(b"%zz:%zz"), id="bad-percent-escapes"),
+        pytest.param("Bearer tga_x", id="bearer"),
+        pytest.param("Basic " + _b64(b"\xff\xfe:secret"), id="non-utf8-credentials"),
+        pytest.param("Basic " + _b64(b"\xff\xfe"), id="non-utf8-no-colon"),
+        pytest.param("Basic ", id="scheme-and-space"),
+        pytest.param("Basic \t ", id="scheme-and-whitespace"),
+        pytest.param("Basic " + _b64(b"client\x00id:secret"), id="nul-in-client-id"),
+        pytest.param("Basic " + _b64(b"client%00id:secret"), id="escaped-nul-in-client-id"),
+    ],
+)
 def test_malformed_basic_authorization_is_401_invalid_client_never_500(
     client: FlaskClient, header: str
 ) -> None:
-    response = post_token(client, {"grant_type": "client_credentials"},
-                          headers={"Authorization": header})
+    response = post_token(
+        client, {"grant_type": "client_credentials"}, headers={"Authorization": header}
+    )
     assert_oauth_error(response, 401, "invalid_client")
 
 
@@ -606,12 +667,16 @@ def test_get_is_405(client: FlaskClient) -> None:
 def test_parameters_in_the_query_string_are_invalid_request(
     client: FlaskClient, service_client: ClientInfo
 ) -> None:
-    response = client.post("/oauth/token?grant_type=client_credentials",
-                           headers=service_client.basic_auth)
+    response = client.post(
+        "/oauth/token?grant_type=client_credentials", headers=service_client.basic_auth
+    )
     assert_oauth_error(response, 400, "invalid_request")
     # Even alongside a complete body.
-    response = client.post("/oauth/token?scope=read", data={"grant_type": "client_credentials"},
-                           headers=service_client.basic_auth)
+    response = client.post(
+        "/oauth/token?scope=read",
+        data={"grant_type": "client_credentials"},
+        headers=service_client.basic_auth,
+    )
     assert_oauth_error(response, 400, "invalid_request")
 
 
@@ -619,33 +684,41 @@ def test_client_credentials_in_the_query_string_are_refused(
     client: FlaskClient, service_client: ClientInfo
 ) -> None:
     assert service_client.client_secret
-    response = client.post("/oauth/token", query_string={
-        "client_id": service_client.client_id, "client_secret": service_client.client_secret,
-    }, data={"grant_type": "client_credentials"})
+    response = client.post(
+        "/oauth/token",
+        query_string={
+            "client_id": service_client.client_id,
+            "client_secret": service_client.client_secret,
+        },
+        data={"grant_type": "client_credentials"},
+    )
     assert_oauth_error(response, 400, "invalid_request")
 
 
 def test_json_body_is_invalid_request(client: FlaskClient, service_client: ClientInfo) -> None:
-    response = client.post("/oauth/token", json={"grant_type": "client_credentials"},
-                           headers=service_client.basic_auth)
+    response = client.post(
+        "/oauth/token", json={"grant_type": "client_credentials"}, headers=service_client.basic_auth
+    )
     assert_oauth_error(response, 400, "invalid_request")
 
 
 def test_code_exchange_as_json_is_invalid_request_and_spends_nothing(
     signed_in: FlaskClient, oauth_client: ClientInfo, code: Authorized
 ) -> None:
-    response = signed_in.post("/oauth/token", json=code_form(oauth_client, code),
-                              headers=oauth_client.basic_auth)
+    response = signed_in.post(
+        "/oauth/token", json=code_form(oauth_client, code), headers=oauth_client.basic_auth
+    )
     assert_oauth_error(response, 400, "invalid_request")
     assert_token_response(exchange_code(signed_in, oauth_client, code))
 
 
-def test_multipart_body_is_invalid_request(
-    client: FlaskClient, service_client: ClientInfo
-) -> None:
-    response = client.post("/oauth/token", data={"grant_type": "client_credentials"},
-                           content_type="multipart/form-data",
-                           headers=service_client.basic_auth)
+def test_multipart_body_is_invalid_request(client: FlaskClient, service_client: ClientInfo) -> None:
+    response = client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        content_type="multipart/form-data",
+        headers=service_client.basic_auth,
+    )
     assert_oauth_error(response, 400, "invalid_request")
 
 
@@ -653,7 +726,9 @@ def test_form_content_type_with_a_charset_is_accepted(
     signed_in: FlaskClient, oauth_client: ClientInfo, code: Authorized
 ) -> None:
     response = signed_in.post(
-        "/oauth/token", data=code_form(oauth_client, code), headers=oauth_client.basic_auth,
+        "/oauth/token",
+        data=code_form(oauth_client, code),
+        headers=oauth_client.basic_auth,
         content_type="application/x-www-form-urlencoded; charset=utf-8",
     )
     assert_token_response(response)
@@ -663,21 +738,27 @@ def test_the_api_v1_twin_behaves_the_same(
     signed_in: FlaskClient, oauth_client: ClientInfo, code: Authorized
 ) -> None:
     url = "/api/v1/oauth/token"
-    response = signed_in.post(url + "?grant_type=authorization_code",
-                              data=code_form(oauth_client, code),
-                              headers=oauth_client.basic_auth)
+    response = signed_in.post(
+        url + "?grant_type=authorization_code",
+        data=code_form(oauth_client, code),
+        headers=oauth_client.basic_auth,
+    )
     assert_oauth_error(response, 400, "invalid_request")
-    response = signed_in.post(url, json=code_form(oauth_client, code),
-                              headers=oauth_client.basic_auth)
+    response = signed_in.post(
+        url, json=code_form(oauth_client, code), headers=oauth_client.basic_auth
+    )
     assert_oauth_error(response, 400, "invalid_request")
-    response = signed_in.post(url, data=code_form(oauth_client, code),
-                              headers=basic(oauth_client.client_id, "tgs_wrong"))
+    response = signed_in.post(
+        url, data=code_form(oauth_client, code), headers=basic(oauth_client.client_id, "tgs_wrong")
+    )
     assert_oauth_error(response, 401, "invalid_client")
-    response = signed_in.post(url, data=code_form(oauth_client, code),
-                              headers=oauth_client.basic_auth)
+    response = signed_in.post(
+        url, data=code_form(oauth_client, code), headers=oauth_client.basic_auth
+    )
     assert_token_response(response)
-    response = signed_in.post(url, data=code_form(oauth_client, code),
-                              headers=oauth_client.basic_auth)
+    response = signed_in.post(
+        url, data=code_form(oauth_client, code), headers=oauth_client.basic_auth
+    )
     assert_oauth_error(response, 400, "invalid_grant")
 
 
@@ -690,10 +771,16 @@ def test_missing_grant_type_is_invalid_request(
     assert_oauth_error(response, 400, "invalid_request")
 
 
-@pytest.mark.parametrize("grant_type", [
-    "implicit", "urn:ietf:params:oauth:grant-type:device_code",
-    "urn:ietf:params:oauth:grant-type:jwt-bearer", "CLIENT_CREDENTIALS", "token",
-])
+@pytest.mark.parametrize(
+    "grant_type",
+    [
+        "implicit",
+        "urn:ietf:params:oauth:grant-type:device_code",
+        "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        "CLIENT_CREDENTIALS",
+        "token",
+    ],
+)
 def test_unknown_grant_type_is_unsupported_grant_type(
     client: FlaskClient, service_client: ClientInfo, grant_type: str
 ) -> None:
@@ -701,12 +788,12 @@ def test_unknown_grant_type_is_unsupported_grant_type(
     assert_oauth_error(response, 400, "unsupported_grant_type")
 
 
-@pytest.mark.parametrize("field", ["grant_type", "code", "redirect_uri", "code_verifier",
-                                   "client_id"])
+@pytest.mark.parametrize(
+    "field", ["grant_type", "code", "redirect_uri", "code_verifier", "client_id"]
+)
 @pytest.mark.parametrize("same_value", [True, False], ids=["same", "different"])
 def test_a_parameter_sent_twice_is_invalid_request(
-    signed_in: FlaskClient, oauth_client: ClientInfo, code: Authorized, field: str,
-    same_value: bool
+    signed_in: FlaskClient, oauth_client: ClientInfo, code: Authorized, field: str, same_value: bool
 ) -> None:
     form = code_form(oauth_client, code, client_id=oauth_client.client_id)
     data = MultiDict(list(form.items()))
@@ -720,16 +807,18 @@ def test_a_parameter_sent_twice_is_invalid_request(
 def test_unknown_extra_parameters_are_ignored(
     signed_in: FlaskClient, oauth_client: ClientInfo, code: Authorized
 ) -> None:
-    response = exchange_code(signed_in, oauth_client, code, foo="bar",
-                             resource_hint="x", nonce="n-0S6_WzA2Mj")
+    response = exchange_code(
+        signed_in, oauth_client, code, foo="bar", resource_hint="x", nonce="n-0S6_WzA2Mj"
+    )
     assert_token_response(response)
 
 
 def test_client_credentials_ignore_unknown_parameters(
     client: FlaskClient, service_client: ClientInfo
 ) -> None:
-    assert_token_response(client_credentials(client, service_client, unknown="1"),
-                          with_refresh=False)
+    assert_token_response(
+        client_credentials(client, service_client, unknown="1"), with_refresh=False
+    )
 
 
 # --- password grant ------------------------------------------------------------------------
@@ -739,8 +828,9 @@ def test_password_grant_issues_tokens_with_a_refresh_token(
     client: FlaskClient, ropc_client: ClientInfo, user: UserInfo
 ) -> None:
     body = assert_token_response(password_grant(client, ropc_client, user.email))
-    info = client.get("/oauth/token/info",
-                      headers={"Authorization": f"Bearer {body['access_token']}"})
+    info = client.get(
+        "/oauth/token/info", headers={"Authorization": f"Bearer {body['access_token']}"}
+    )
     assert info.status_code == 200
     assert info.get_json()["resource_owner_id"] == str(user.id)
 
@@ -805,8 +895,9 @@ def test_wrong_password_and_unknown_user_get_identical_answers(
     assert wrong.get_data() == unknown.get_data()
     assert "mfa_required" not in body
     skip = {"X-Correlation-ID"}
-    assert ({k: v for k, v in wrong.headers.items() if k not in skip}
-            == {k: v for k, v in unknown.headers.items() if k not in skip})
+    assert {k: v for k, v in wrong.headers.items() if k not in skip} == {
+        k: v for k, v in unknown.headers.items() if k not in skip
+    }
 
 
 def test_deactivated_user_gets_the_same_answer_as_a_wrong_password(
@@ -856,8 +947,7 @@ def test_password_grant_with_totp_needs_the_one_time_code(
     totp = _enable_totp(app, user)
     assert_mfa_required(password_grant(client, ropc_client, user.email))
     assert_mfa_required(password_grant(client, ropc_client, user.email, otp_code=""))
-    assert_mfa_required(password_grant(client, ropc_client, user.email,
-                                       otp_code=_wrong_code(totp)))
+    assert_mfa_required(password_grant(client, ropc_client, user.email, otp_code=_wrong_code(totp)))
     assert_mfa_required(password_grant(client, ropc_client, user.email, otp_code="abcdef"))
 
     code = totp.now()
@@ -870,8 +960,9 @@ def test_password_grant_with_totp_and_a_wrong_password_does_not_reveal_mfa(
     app: Flask, client: FlaskClient, ropc_client: ClientInfo, user: UserInfo
 ) -> None:
     totp = _enable_totp(app, user)
-    response = password_grant(client, ropc_client, user.email, "not the password",
-                              otp_code=totp.now())
+    response = password_grant(
+        client, ropc_client, user.email, "not the password", otp_code=totp.now()
+    )
     body = assert_oauth_error(response, 400, "invalid_grant")
     assert "mfa_required" not in body
 
@@ -882,8 +973,9 @@ def test_password_grant_one_time_code_has_its_own_budget(
 ) -> None:
     totp = _enable_totp(app, user)
     for _ in range(2):
-        assert_mfa_required(password_grant(client, ropc_client, user.email,
-                                           otp_code=_wrong_code(totp)))
+        assert_mfa_required(
+            password_grant(client, ropc_client, user.email, otp_code=_wrong_code(totp))
+        )
     response = password_grant(client, ropc_client, user.email, otp_code=totp.now())
     assert_oauth_error(response, 429, "temporarily_unavailable")
     assert int(response.headers["Retry-After"]) >= 1
@@ -894,8 +986,9 @@ def test_password_grant_is_throttled_per_account(
     client: FlaskClient, ropc_client: ClientInfo, user: UserInfo
 ) -> None:
     for _ in range(3):
-        assert_oauth_error(password_grant(client, ropc_client, user.email, "wrong password!"),
-                           400, "invalid_grant")
+        assert_oauth_error(
+            password_grant(client, ropc_client, user.email, "wrong password!"), 400, "invalid_grant"
+        )
     response = password_grant(client, ropc_client, user.email)  # the right password
     assert_oauth_error(response, 429, "temporarily_unavailable")
     retry_after = int(response.headers["Retry-After"])
@@ -904,14 +997,14 @@ def test_password_grant_is_throttled_per_account(
 
 @pytest.mark.config(RATE_LIMIT_LOGIN_ACCOUNT="3 per 15 minutes")
 def test_per_account_throttle_does_not_lock_out_other_accounts(
-    client: FlaskClient, ropc_client: ClientInfo, user: UserInfo,
-    make_user: Callable[..., UserInfo]
+    client: FlaskClient, ropc_client: ClientInfo, user: UserInfo, make_user: Callable[..., UserInfo]
 ) -> None:
     bob = make_user(email="bob@example.com")
     for _ in range(3):
         password_grant(client, ropc_client, user.email, "wrong password!")
-    assert_oauth_error(password_grant(client, ropc_client, user.email), 429,
-                       "temporarily_unavailable")
+    assert_oauth_error(
+        password_grant(client, ropc_client, user.email), 429, "temporarily_unavailable"
+    )
     assert_token_response(password_grant(client, ropc_client, bob.email))
 
 
@@ -920,8 +1013,11 @@ def test_password_grant_is_throttled_per_ip(
     client: FlaskClient, ropc_client: ClientInfo, user: UserInfo
 ) -> None:
     for n in range(3):
-        assert_oauth_error(password_grant(client, ropc_client, f"nobody{n}@example.com",
-                                          "wrong password!"), 400, "invalid_grant")
+        assert_oauth_error(
+            password_grant(client, ropc_client, f"nobody{n}@example.com", "wrong password!"),
+            400,
+            "invalid_grant",
+        )
     response = password_grant(client, ropc_client, user.email)  # another account, right password
     assert_oauth_error(response, 429, "temporarily_unavailable")
     assert int(response.headers["Retry-After"]) >= 1
@@ -932,12 +1028,17 @@ def test_spoofed_x_forwarded_for_does_not_reset_the_ip_budget(
     client: FlaskClient, ropc_client: ClientInfo, user: UserInfo
 ) -> None:
     for n in range(3):
-        response = password_grant(client, ropc_client, f"nobody{n}@example.com",
-                                  "wrong password!",
-                                  headers={"X-Forwarded-For": f"203.0.113.{n + 1}"})
+        response = password_grant(
+            client,
+            ropc_client,
+            f"nobody{n}@example.com",
+            "wrong password!",
+            headers={"X-Forwarded-For": f"203.0.113.{n + 1}"},
+        )
         assert_oauth_error(response, 400, "invalid_grant")
-    response = password_grant(client, ropc_client, user.email,
-                              headers={"X-Forwarded-For": "198.51.100.77"})
+    response = password_grant(
+        client, ropc_client, user.email, headers={"X-Forwarded-For": "198.51.100.77"}
+    )
     assert_oauth_error(response, 429, "temporarily_unavailable")
     assert "Retry-After" in response.headers
 
@@ -948,10 +1049,10 @@ def test_spoofed_x_forwarded_for_does_not_reset_the_ip_budget(
 def test_client_credentials_issue_an_access_token_without_refresh_token(
     client: FlaskClient, service_client: ClientInfo
 ) -> None:
-    body = assert_token_response(client_credentials(client, service_client),
-                                 with_refresh=False)
-    info = client.get("/oauth/token/info",
-                      headers={"Authorization": f"Bearer {body['access_token']}"})
+    body = assert_token_response(client_credentials(client, service_client), with_refresh=False)
+    info = client.get(
+        "/oauth/token/info", headers={"Authorization": f"Bearer {body['access_token']}"}
+    )
     assert info.status_code == 200
     payload = info.get_json()
     assert payload["resource_owner_id"] is None
@@ -964,20 +1065,26 @@ def test_client_credentials_with_client_secret_post(
     client: FlaskClient, service_client: ClientInfo
 ) -> None:
     assert service_client.client_secret
-    response = post_token(client, {"grant_type": "client_credentials",
-                                   "client_id": service_client.client_id,
-                                   "client_secret": service_client.client_secret})
+    response = post_token(
+        client,
+        {
+            "grant_type": "client_credentials",
+            "client_id": service_client.client_id,
+            "client_secret": service_client.client_secret,
+        },
+    )
     assert_token_response(response, with_refresh=False)
 
 
 def test_client_credentials_token_cannot_be_refreshed_or_exchanged(
     client: FlaskClient, service_client: ClientInfo
 ) -> None:
-    body = assert_token_response(client_credentials(client, service_client),
-                                 with_refresh=False)
-    response = post_token(client, {"grant_type": "refresh_token",
-                                   "refresh_token": body["access_token"]},
-                          headers=service_client.basic_auth)
+    body = assert_token_response(client_credentials(client, service_client), with_refresh=False)
+    response = post_token(
+        client,
+        {"grant_type": "refresh_token", "refresh_token": body["access_token"]},
+        headers=service_client.basic_auth,
+    )
     assert response.status_code == 400
     assert response.get_json()["error"] in {"unauthorized_client", "invalid_grant"}
     assert_no_store(response)
@@ -986,8 +1093,9 @@ def test_client_credentials_token_cannot_be_refreshed_or_exchanged(
 def test_public_client_cannot_use_client_credentials(
     client: FlaskClient, public_client: ClientInfo
 ) -> None:
-    response = post_token(client, {"grant_type": "client_credentials",
-                                   "client_id": public_client.client_id})
+    response = post_token(
+        client, {"grant_type": "client_credentials", "client_id": public_client.client_id}
+    )
     assert_oauth_error(response, 401, "invalid_client")
 
 
@@ -1001,8 +1109,11 @@ def test_client_not_registered_for_client_credentials_is_unauthorized_client(
 def test_client_credentials_with_a_wrong_secret_is_invalid_client(
     client: FlaskClient, service_client: ClientInfo
 ) -> None:
-    response = post_token(client, {"grant_type": "client_credentials"},
-                          headers=basic(service_client.client_id, "tgs_wrong"))
+    response = post_token(
+        client,
+        {"grant_type": "client_credentials"},
+        headers=basic(service_client.client_id, "tgs_wrong"),
+    )
     assert_oauth_error(response, 401, "invalid_client")
 
 
@@ -1014,8 +1125,7 @@ def test_access_tokens_are_long_random_and_distinct(
 ) -> None:
     tokens = []
     for _ in range(50):
-        body = assert_token_response(client_credentials(client, service_client),
-                                     with_refresh=False)
+        body = assert_token_response(client_credentials(client, service_client), with_refresh=False)
         tokens.append(body["access_token"])
     assert len(set(tokens)) == 50
     for token in tokens:

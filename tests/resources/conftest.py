@@ -30,12 +30,17 @@ from tests.support.resources import Stranger
 def make_account(app: Flask) -> Callable[..., str]:
     from app.resources import services
 
-    def factory(family_id: uuid.UUID, name: str = "Checking", currency: str = "USD",
-                balance: str = "0") -> str:
+    def factory(
+        family_id: uuid.UUID, name: str = "Checking", currency: str = "USD", balance: str = "0"
+    ) -> str:
         with app.app_context():
-            account = services.create_account(family_id=family_id, name=name,
-                                              currency=currency, balance=Decimal(balance),
-                                              now=utcnow())
+            account = services.create_account(
+                family_id=family_id,
+                name=name,
+                currency=currency,
+                balance=Decimal(balance),
+                now=utcnow(),
+            )
             return str(account.id)
 
     return factory
@@ -47,8 +52,7 @@ def make_tag(app: Flask) -> Callable[..., str]:
 
     def factory(family_id: uuid.UUID, name: str = "groceries", color: str = "#112233") -> str:
         with app.app_context():
-            return str(services.create_tag(family_id, {"name": name, "color": color},
-                                           utcnow()).id)
+            return str(services.create_tag(family_id, {"name": name, "color": color}, utcnow()).id)
 
     return factory
 
@@ -57,11 +61,21 @@ def make_tag(app: Flask) -> Callable[..., str]:
 def make_transaction(app: Flask) -> Callable[..., str]:
     from app.resources import services
 
-    def factory(family_id: uuid.UUID, account_id: str, amount: str = "-12.5000",
-                on: date = date(2026, 1, 15), name: str = "Coffee",
-                tag_ids: list[str] | None = None) -> str:
-        data = {"account_id": uuid.UUID(account_id), "date": on, "amount": Decimal(amount),
-                "name": name, "tag_ids": [uuid.UUID(t) for t in tag_ids or []]}
+    def factory(
+        family_id: uuid.UUID,
+        account_id: str,
+        amount: str = "-12.5000",
+        on: date = date(2026, 1, 15),
+        name: str = "Coffee",
+        tag_ids: list[str] | None = None,
+    ) -> str:
+        data = {
+            "account_id": uuid.UUID(account_id),
+            "date": on,
+            "amount": Decimal(amount),
+            "name": name,
+            "tag_ids": [uuid.UUID(t) for t in tag_ids or []],
+        }
         with app.app_context():
             return str(services.create_transaction(family_id, data, utcnow()).id)
 
@@ -72,8 +86,9 @@ def make_transaction(app: Flask) -> Callable[..., str]:
 def make_valuation(app: Flask) -> Callable[..., str]:
     from app.resources import services
 
-    def factory(family_id: uuid.UUID, account_id: str, amount: str = "100.00",
-                on: date = date(2026, 1, 1)) -> str:
+    def factory(
+        family_id: uuid.UUID, account_id: str, amount: str = "100.00", on: date = date(2026, 1, 1)
+    ) -> str:
         data = {"account_id": uuid.UUID(account_id), "date": on, "amount": Decimal(amount)}
         with app.app_context():
             return str(services.create_valuation(family_id, data, utcnow()).id)
@@ -136,16 +151,24 @@ def read_bearer(signed_in: FlaskClient, oauth_client) -> dict[str, str]:  # type
 
 
 @pytest.fixture
-def stranger(make_user, make_account, make_key, make_tag, make_transaction,  # type: ignore[no-untyped-def]
-             make_valuation) -> Stranger:
+def stranger(
+    make_user,
+    make_account,
+    make_key,
+    make_tag,
+    make_transaction,  # type: ignore[no-untyped-def]
+    make_valuation,
+) -> Stranger:
     other = make_user(email="mallory@example.net", first_name="Mallory")
     account_id = make_account(other.family_id, name="Mallory's savings", balance="5000")
     tag_id = make_tag(other.family_id, name="secret")
-    transaction_id = make_transaction(other.family_id, account_id, amount="999.0000",
-                                      name="Mallory's salary", tag_ids=[tag_id])
+    transaction_id = make_transaction(
+        other.family_id, account_id, amount="999.0000", name="Mallory's salary", tag_ids=[tag_id]
+    )
     valuation_id = make_valuation(other.family_id, account_id, amount="5000")
-    return Stranger(other, http.api_key(make_key(other)), account_id, tag_id, transaction_id,
-                    valuation_id)
+    return Stranger(
+        other, http.api_key(make_key(other)), account_id, tag_id, transaction_id, valuation_id
+    )
 
 
 # --- malformed input -----------------------------------------------------------------------
@@ -155,5 +178,4 @@ def stranger(make_user, make_account, make_key, make_tag, make_transaction,  # t
 def fuzz_headers(user: UserInfo, make_key: Callable[..., str]) -> dict[str, str]:
     """An enterprise-tier read_write key (10,000 requests an hour): the malformed-input
     loops send hundreds of requests and must not meet the per-key limit."""
-    return http.api_key(make_key(user, scope="read_write", source="monitoring",
-                                tier="enterprise"))
+    return http.api_key(make_key(user, scope="read_write", source="monitoring", tier="enterprise"))

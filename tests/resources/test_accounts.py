@@ -23,8 +23,9 @@ def test_no_credentials_is_401(api, account, path) -> None:
     response = api.get(path.format(id=account))
     assert_error(response, 401, UNAUTHORIZED)
     assert response.headers["WWW-Authenticate"] == (
-            'Bearer realm="Tollgate", resource_metadata='
-            '"https://auth.tollgate.test/.well-known/oauth-protected-resource"')
+        'Bearer realm="Tollgate", resource_metadata='
+        '"https://auth.tollgate.test/.well-known/oauth-protected-resource"'
+    )
 
 
 def test_invalid_api_key_is_401(api, account) -> None:
@@ -35,8 +36,7 @@ def test_invalid_api_key_is_401(api, account) -> None:
 
 @pytest.mark.parametrize("path", ["/api/v1/accounts", "/api/v1/accounts/{id}"])
 @pytest.mark.parametrize("credential", ["ro", "rw", "bearer", "read_bearer"])
-def test_read_and_read_write_credentials_may_read(request, api, account, path,
-                                                  credential) -> None:
+def test_read_and_read_write_credentials_may_read(request, api, account, path, credential) -> None:
     headers = request.getfixturevalue(credential)
     response = api.get(path.format(id=account), headers=headers)
     assert response.status_code == 200, response.get_json()
@@ -45,8 +45,9 @@ def test_read_and_read_write_credentials_may_read(request, api, account, path,
 
 
 @pytest.mark.parametrize("stored_scope", ["", "write"])
-def test_key_without_read_scope_is_403_on_reads(app, api, user, make_key, account,
-                                                stored_scope) -> None:
+def test_key_without_read_scope_is_403_on_reads(
+    app, api, user, make_key, account, stored_scope
+) -> None:
     """A key whose scope was saved bypassing validation (Sure's ``[]`` / ``["write"]``)."""
     from sqlalchemy import update
 
@@ -55,8 +56,9 @@ def test_key_without_read_scope_is_403_on_reads(app, api, user, make_key, accoun
 
     key = make_key(user)
     with app.app_context():
-        db.session.execute(update(ApiKey).where(ApiKey.user_id == user.id)
-                           .values(scope=stored_scope))
+        db.session.execute(
+            update(ApiKey).where(ApiKey.user_id == user.id).values(scope=stored_scope)
+        )
         db.session.commit()
     for path in ("/api/v1/accounts", f"/api/v1/accounts/{account}"):
         response = api.get(path, headers=key_headers(key))
@@ -78,16 +80,15 @@ def test_accounts_are_read_only_through_the_api(api, rw, account, method) -> Non
 @pytest.mark.parametrize("credential", ["rw", "ro", "bearer"])
 def test_another_familys_account_is_404(request, api, account, stranger, credential) -> None:
     headers = request.getfixturevalue(credential)
-    assert_error(api.get(f"/api/v1/accounts/{stranger.account}", headers=headers), 404,
-                 NOT_FOUND)
+    assert_error(api.get(f"/api/v1/accounts/{stranger.account}", headers=headers), 404, NOT_FOUND)
     # ... and the stranger can read it with their own key: it does exist.
-    assert api.get(f"/api/v1/accounts/{stranger.account}",
-                   headers=stranger.headers).status_code == 200
+    assert (
+        api.get(f"/api/v1/accounts/{stranger.account}", headers=stranger.headers).status_code == 200
+    )
 
 
 @pytest.mark.parametrize("credential", ["rw", "bearer"])
-def test_list_shows_only_the_familys_accounts(request, api, account, stranger,
-                                              credential) -> None:
+def test_list_shows_only_the_familys_accounts(request, api, account, stranger, credential) -> None:
     body = api.get("/api/v1/accounts", headers=request.getfixturevalue(credential)).get_json()
     assert [a["id"] for a in body["accounts"]] == [account]
     assert body["pagination"]["total_count"] == 1
@@ -117,8 +118,7 @@ def test_hostile_ids_are_client_errors(api, rw, account, bad_id) -> None:
 
 
 def test_show_shape_and_decimal_balance(api, rw, user, make_account) -> None:
-    account_id = make_account(user.family_id, name="Brokerage", currency="EUR",
-                              balance="1234.5")
+    account_id = make_account(user.family_id, name="Brokerage", currency="EUR", balance="1234.5")
     body = api.get(f"/api/v1/accounts/{account_id}", headers=rw).get_json()
     assert set(body) == {"id", "name", "balance", "currency", "created_at", "updated_at"}
     assert body["id"] == account_id
@@ -144,8 +144,17 @@ def many_accounts(app, user) -> list[str]:
 
     now = utcnow()
     with app.app_context():
-        rows = [Account(family_id=user.family_id, name=f"Account {i:03d}", currency="USD",
-                        balance=Decimal(i), created_at=now, updated_at=now) for i in range(105)]
+        rows = [
+            Account(
+                family_id=user.family_id,
+                name=f"Account {i:03d}",
+                currency="USD",
+                balance=Decimal(i),
+                created_at=now,
+                updated_at=now,
+            )
+            for i in range(105)
+        ]
         db.session.add_all(rows)
         db.session.commit()
         return [str(r.id) for r in sorted(rows, key=lambda r: r.name)]
@@ -153,8 +162,7 @@ def many_accounts(app, user) -> list[str]:
 
 def test_default_page_is_25(api, rw, many_accounts) -> None:
     body = api.get("/api/v1/accounts", headers=rw).get_json()
-    assert body["pagination"] == {"page": 1, "per_page": 25, "total_count": 105,
-                                  "total_pages": 5}
+    assert body["pagination"] == {"page": 1, "per_page": 25, "total_count": 105, "total_pages": 5}
     assert [a["id"] for a in body["accounts"]] == many_accounts[:25]
 
 
@@ -162,8 +170,12 @@ def test_pages_walk_every_row_once(api, rw, many_accounts) -> None:
     seen: list[str] = []
     for page in range(1, 5):
         body = api.get(f"/api/v1/accounts?page={page}&per_page=30", headers=rw).get_json()
-        assert body["pagination"] == {"page": page, "per_page": 30, "total_count": 105,
-                                      "total_pages": 4}
+        assert body["pagination"] == {
+            "page": page,
+            "per_page": 30,
+            "total_count": 105,
+            "total_pages": 4,
+        }
         seen += [a["id"] for a in body["accounts"]]
     assert seen == many_accounts
     assert len(body["accounts"]) == 15  # the last page holds the remainder
@@ -172,8 +184,7 @@ def test_pages_walk_every_row_once(api, rw, many_accounts) -> None:
 def test_per_page_is_clamped_to_100(api, rw, many_accounts) -> None:
     body = api.get("/api/v1/accounts?per_page=1000", headers=rw).get_json()
     assert len(body["accounts"]) == 100
-    assert body["pagination"] == {"page": 1, "per_page": 100, "total_count": 105,
-                                  "total_pages": 2}
+    assert body["pagination"] == {"page": 1, "per_page": 100, "total_count": 105, "total_pages": 2}
     second = api.get("/api/v1/accounts?per_page=1000&page=2", headers=rw).get_json()
     assert [a["id"] for a in second["accounts"]] == many_accounts[100:]
 
@@ -181,22 +192,33 @@ def test_per_page_is_clamped_to_100(api, rw, many_accounts) -> None:
 def test_page_beyond_the_end_is_empty(api, rw, many_accounts) -> None:
     body = api.get("/api/v1/accounts?page=99", headers=rw).get_json()
     assert body["accounts"] == []
-    assert body["pagination"] == {"page": 99, "per_page": 25, "total_count": 105,
-                                  "total_pages": 5}
+    assert body["pagination"] == {"page": 99, "per_page": 25, "total_count": 105, "total_pages": 5}
 
 
 @pytest.mark.parametrize("path", INDEXES)
 def test_empty_lists_paginate(api, user, rw, path) -> None:
     body = api.get(path, headers=rw).get_json()
     name = path.rsplit("/", 1)[1]
-    assert body == {name: [], "pagination": {"page": 1, "per_page": 25, "total_count": 0,
-                                             "total_pages": 1}}
+    assert body == {
+        name: [],
+        "pagination": {"page": 1, "per_page": 25, "total_count": 0, "total_pages": 1},
+    }
 
 
 @pytest.mark.parametrize("path", INDEXES)
-@pytest.mark.parametrize("query", ["page=0", "page=-1", "page=abc", "per_page=abc",
-                                   "per_page=0", "per_page=-5", "per_page=1.5",
-                                   "page=99999999999999999999"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "page=0",
+        "page=-1",
+        "page=abc",
+        "per_page=abc",
+        "per_page=0",
+        "per_page=-5",
+        "per_page=1.5",
+        "page=99999999999999999999",
+    ],
+)
 def test_bad_pagination_is_422(api, rw, path, query) -> None:
     response = api.get(f"{path}?{query}", headers=rw)
     assert response.status_code == 422, response.get_json()

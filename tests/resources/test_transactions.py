@@ -38,8 +38,15 @@ def txn(user, account, make_transaction) -> str:
 
 
 def valid(account: str, **extra) -> dict:  # type: ignore[no-untyped-def]
-    return {"transaction": {"account_id": account, "date": "2026-01-15", "amount": "-42.10",
-                            "name": "Groceries", **extra}}
+    return {
+        "transaction": {
+            "account_id": account,
+            "date": "2026-01-15",
+            "amount": "-42.10",
+            "name": "Groceries",
+            **extra,
+        }
+    }
 
 
 def routes(txn: str, account: str) -> list[tuple[str, str, dict | None]]:
@@ -65,13 +72,13 @@ def test_no_credentials_is_401_everywhere(api, txn, account) -> None:
         assert_error(response, 401, UNAUTHORIZED)
         assert response.headers["WWW-Authenticate"] == (
             'Bearer realm="Tollgate", resource_metadata='
-            '"https://auth.tollgate.test/.well-known/oauth-protected-resource"')
+            '"https://auth.tollgate.test/.well-known/oauth-protected-resource"'
+        )
 
 
 def test_invalid_api_key_is_401(api, txn, account) -> None:
     for method, path, body in routes(txn, account):
-        response = api.open(path, method=method, json=body,
-                            headers=key_headers("tgk_" + "A" * 43))
+        response = api.open(path, method=method, json=body, headers=key_headers("tgk_" + "A" * 43))
         assert_error(response, 401, UNAUTHORIZED)
 
 
@@ -86,12 +93,15 @@ def test_read_credentials_cannot_write(request, api, txn, account, credential) -
         assert_error(response, 403, insufficient_scope("write"))
         assert response.headers["WWW-Authenticate"] == (
             'Bearer realm="Tollgate", error="insufficient_scope", scope="read_write", '
-            'resource_metadata="https://auth.tollgate.test/.well-known/oauth-protected-resource"')
+            'resource_metadata="https://auth.tollgate.test/.well-known/oauth-protected-resource"'
+        )
     # Nothing was written.
     body = api.get(f"/api/v1/transactions/{txn}", headers=headers).get_json()
     assert body["name"] == "Coffee"
-    assert api.get("/api/v1/transactions", headers=headers).get_json()[
-        "pagination"]["total_count"] == 1
+    assert (
+        api.get("/api/v1/transactions", headers=headers).get_json()["pagination"]["total_count"]
+        == 1
+    )
 
 
 @pytest.mark.parametrize("credential", ["rw", "bearer"])
@@ -101,16 +111,19 @@ def test_read_write_credentials_may_read(request, api, txn, credential) -> None:
     assert api.get(f"/api/v1/transactions/{txn}", headers=headers).status_code == 200
 
 
-def test_guest_with_read_write_key_is_forbidden_to_write(api, user, make_user, make_key,
-                                                         account, txn) -> None:
+def test_guest_with_read_write_key_is_forbidden_to_write(
+    api, user, make_user, make_key, account, txn
+) -> None:
     guest = make_user(email="guest@example.com", role="guest", family_id=user.family_id)
     headers = key_headers(make_key(guest))
     assert api.get(f"/api/v1/transactions/{txn}", headers=headers).status_code == 200
     for method, path, body in routes(txn, account):
         if method in WRITES:
-            assert_error(api.open(path, method=method, json=body, headers=headers), 403,
-                         {"error": "forbidden",
-                          "message": "You are not authorized to perform this action"})
+            assert_error(
+                api.open(path, method=method, json=body, headers=headers),
+                403,
+                {"error": "forbidden", "message": "You are not authorized to perform this action"},
+            )
 
 
 # --- tenancy --------------------------------------------------------------------------------
@@ -121,10 +134,12 @@ def test_another_familys_transaction_is_404(request, api, stranger, credential) 
     headers = request.getfixturevalue(credential)
     path = f"/api/v1/transactions/{stranger.transaction}"
     assert_error(api.get(path, headers=headers), 404, NOT_FOUND)
-    assert_error(api.patch(path, headers=headers, json={"transaction": {"name": "pwned"}}),
-                 404, NOT_FOUND)
-    assert_error(api.put(path, headers=headers, json={"transaction": {"amount": "0"}}), 404,
-                 NOT_FOUND)
+    assert_error(
+        api.patch(path, headers=headers, json={"transaction": {"name": "pwned"}}), 404, NOT_FOUND
+    )
+    assert_error(
+        api.put(path, headers=headers, json={"transaction": {"amount": "0"}}), 404, NOT_FOUND
+    )
     assert_error(api.delete(path, headers=headers), 404, NOT_FOUND)
     theirs = api.get(path, headers=stranger.headers)
     assert theirs.status_code == 200
@@ -139,45 +154,56 @@ def test_list_shows_only_own_transactions(request, api, txn, stranger, credentia
     assert [t["id"] for t in body["transactions"]] == [txn]
     assert body["pagination"]["total_count"] == 1
     # Filtering by the other family's account does not reveal anything either.
-    body = api.get(f"/api/v1/transactions?account_id={stranger.account}",
-                   headers=headers).get_json()
+    body = api.get(
+        f"/api/v1/transactions?account_id={stranger.account}", headers=headers
+    ).get_json()
     assert body["transactions"] == []
     assert body["pagination"]["total_count"] == 0
 
 
 @pytest.mark.parametrize("credential", ["rw", "bearer"])
-def test_cannot_create_on_another_familys_account(request, api, account, stranger,
-                                                  credential) -> None:
+def test_cannot_create_on_another_familys_account(
+    request, api, account, stranger, credential
+) -> None:
     headers = request.getfixturevalue(credential)
-    response = api.post("/api/v1/transactions", headers=headers,
-                        json=valid(stranger.account))
+    response = api.post("/api/v1/transactions", headers=headers, json=valid(stranger.account))
     assert_error(response, 404, NOT_FOUND)
     theirs = api.get("/api/v1/transactions", headers=stranger.headers).get_json()
     assert theirs["pagination"]["total_count"] == 1
-    assert api.get("/api/v1/transactions", headers=headers).get_json()[
-        "pagination"]["total_count"] == 0
+    assert (
+        api.get("/api/v1/transactions", headers=headers).get_json()["pagination"]["total_count"]
+        == 0
+    )
 
 
 @pytest.mark.parametrize("credential", ["rw", "bearer"])
-def test_cannot_tag_with_another_familys_tag(request, api, user, account, make_tag, stranger,
-                                             credential) -> None:
+def test_cannot_tag_with_another_familys_tag(
+    request, api, user, account, make_tag, stranger, credential
+) -> None:
     headers = request.getfixturevalue(credential)
     mine = make_tag(user.family_id, name="mine")
-    response = api.post("/api/v1/transactions", headers=headers,
-                        json=valid(account, tag_ids=[mine, stranger.tag]))
+    response = api.post(
+        "/api/v1/transactions", headers=headers, json=valid(account, tag_ids=[mine, stranger.tag])
+    )
     assert_error(response, 404, NOT_FOUND)
-    assert api.get("/api/v1/transactions", headers=headers).get_json()[
-        "pagination"]["total_count"] == 0
+    assert (
+        api.get("/api/v1/transactions", headers=headers).get_json()["pagination"]["total_count"]
+        == 0
+    )
 
 
 def test_cannot_move_or_retag_into_another_family(api, rw, txn, stranger) -> None:
     path = f"/api/v1/transactions/{txn}"
-    assert_error(api.patch(path, headers=rw,
-                           json={"transaction": {"account_id": stranger.account}}),
-                 404, NOT_FOUND)
-    assert_error(api.patch(path, headers=rw,
-                           json={"transaction": {"tag_ids": [stranger.tag], "name": "x"}}),
-                 404, NOT_FOUND)
+    assert_error(
+        api.patch(path, headers=rw, json={"transaction": {"account_id": stranger.account}}),
+        404,
+        NOT_FOUND,
+    )
+    assert_error(
+        api.patch(path, headers=rw, json={"transaction": {"tag_ids": [stranger.tag], "name": "x"}}),
+        404,
+        NOT_FOUND,
+    )
     body = api.get(path, headers=rw).get_json()
     assert body["name"] == "Coffee"
     assert body["tags"] == []
@@ -204,12 +230,25 @@ def test_malformed_or_unknown_ids_are_404(api, fuzz_headers, bad_id) -> None:
 
 def test_create_returns_201_and_the_transaction(api, rw, user, account, make_tag) -> None:
     tag = make_tag(user.family_id, name="food", color="#00ff00")
-    response = api.post("/api/v1/transactions", headers=rw,
-                        json=valid(account, notes="weekly shop", tag_ids=[tag, tag]))
+    response = api.post(
+        "/api/v1/transactions",
+        headers=rw,
+        json=valid(account, notes="weekly shop", tag_ids=[tag, tag]),
+    )
     assert response.status_code == 201, response.get_json()
     body = response.get_json()
-    assert set(body) == {"id", "date", "amount", "currency", "name", "notes", "account", "tags",
-                         "created_at", "updated_at"}
+    assert set(body) == {
+        "id",
+        "date",
+        "amount",
+        "currency",
+        "name",
+        "notes",
+        "account",
+        "tags",
+        "created_at",
+        "updated_at",
+    }
     assert body["date"] == "2026-01-15"
     assert body["amount"] == "-42.1000"
     assert body["currency"] == "USD"  # the account's currency by default
@@ -223,20 +262,31 @@ def test_create_returns_201_and_the_transaction(api, rw, user, account, make_tag
 
 
 def test_create_with_bearer(api, bearer, account) -> None:
-    response = api.post("/api/v1/transactions", headers=bearer,
-                        json=valid(account, currency="EUR"))
+    response = api.post("/api/v1/transactions", headers=bearer, json=valid(account, currency="EUR"))
     assert response.status_code == 201, response.get_json()
     assert response.get_json()["currency"] == "EUR"
 
 
 @pytest.mark.parametrize("method", ["PATCH", "PUT"])
-def test_update_changes_only_what_is_sent(api, rw, user, txn, make_account, make_tag,
-                                          method) -> None:
+def test_update_changes_only_what_is_sent(
+    api, rw, user, txn, make_account, make_tag, method
+) -> None:
     savings = make_account(user.family_id, name="Savings")
     tag = make_tag(user.family_id, name="treat")
-    response = api.open(f"/api/v1/transactions/{txn}", method=method, headers=rw, json={
-        "transaction": {"amount": "-3.99", "account_id": savings, "tag_ids": [tag],
-                        "notes": None, "date": "2026-02-01"}})
+    response = api.open(
+        f"/api/v1/transactions/{txn}",
+        method=method,
+        headers=rw,
+        json={
+            "transaction": {
+                "amount": "-3.99",
+                "account_id": savings,
+                "tag_ids": [tag],
+                "notes": None,
+                "date": "2026-02-01",
+            }
+        },
+    )
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     assert body["amount"] == "-3.9900"
@@ -247,8 +297,9 @@ def test_update_changes_only_what_is_sent(api, rw, user, txn, make_account, make
     assert body["name"] == "Coffee"  # untouched
     assert api.get(f"/api/v1/transactions/{txn}", headers=rw).get_json() == body
     # tag_ids [] clears the tags.
-    cleared = api.patch(f"/api/v1/transactions/{txn}", headers=rw,
-                        json={"transaction": {"tag_ids": []}}).get_json()
+    cleared = api.patch(
+        f"/api/v1/transactions/{txn}", headers=rw, json={"transaction": {"tag_ids": []}}
+    ).get_json()
     assert cleared["tags"] == []
 
 
@@ -266,16 +317,19 @@ def test_destroy(request, api, txn, credential) -> None:
 # --- filters and pagination -----------------------------------------------------------------
 
 
-def test_filters_by_account_and_dates(api, rw, user, account, make_account,
-                                      make_transaction) -> None:
+def test_filters_by_account_and_dates(
+    api, rw, user, account, make_account, make_transaction
+) -> None:
     savings = make_account(user.family_id, name="Savings")
     a = make_transaction(user.family_id, account, on=date(2026, 1, 1), name="a")
     b = make_transaction(user.family_id, account, on=date(2026, 1, 10), name="b")
     c = make_transaction(user.family_id, savings, on=date(2026, 1, 20), name="c")
 
     def ids(query: str) -> list[str]:
-        return [t["id"] for t in api.get(f"/api/v1/transactions?{query}",
-                                         headers=rw).get_json()["transactions"]]
+        return [
+            t["id"]
+            for t in api.get(f"/api/v1/transactions?{query}", headers=rw).get_json()["transactions"]
+        ]
 
     assert ids("") == [c, b, a]  # newest first
     assert ids(f"account_id={account}") == [b, a]
@@ -285,24 +339,38 @@ def test_filters_by_account_and_dates(api, rw, user, account, make_account,
     assert ids(f"account_id={MISSING_UUID}") == []
 
 
-@pytest.mark.parametrize("query", ["start_date=2026-13-01", "end_date=2026-02-30",
-                                   "start_date=yesterday", "end_date=2026-1-1x",
-                                   "account_id=not-a-uuid"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "start_date=2026-13-01",
+        "end_date=2026-02-30",
+        "start_date=yesterday",
+        "end_date=2026-1-1x",
+        "account_id=not-a-uuid",
+    ],
+)
 def test_invalid_filter_is_422(api, rw, query) -> None:
     response = api.get(f"/api/v1/transactions?{query}", headers=rw)
     assert response.status_code == 422
     body = response.get_json()
     assert body["error"] == "validation_failed"
-    assert body["errors"] == [f"{query.split('=')[0]}: " + (
-        "Not a valid UUID." if query.startswith("account_id") else "Not a valid date.")]
+    assert body["errors"] == [
+        f"{query.split('=')[0]}: "
+        + ("Not a valid UUID." if query.startswith("account_id") else "Not a valid date.")
+    ]
 
 
 def test_start_after_end_is_422(api, rw) -> None:
-    response = api.get("/api/v1/transactions?start_date=2026-02-01&end_date=2026-01-01",
-                       headers=rw)
-    assert_error(response, 422, {"error": "validation_failed",
-                                 "message": "start_date must not be after end_date",
-                                 "errors": ["start_date must not be after end_date"]})
+    response = api.get("/api/v1/transactions?start_date=2026-02-01&end_date=2026-01-01", headers=rw)
+    assert_error(
+        response,
+        422,
+        {
+            "error": "validation_failed",
+            "message": "start_date must not be after end_date",
+            "errors": ["start_date must not be after end_date"],
+        },
+    )
 
 
 def test_pagination(api, rw, user, account, make_transaction) -> None:
@@ -310,8 +378,7 @@ def test_pagination(api, rw, user, account, make_transaction) -> None:
         make_transaction(user.family_id, account, on=date(2026, 1, day), name=f"t{day}")
     first = api.get("/api/v1/transactions", headers=rw).get_json()
     assert len(first["transactions"]) == 25
-    assert first["pagination"] == {"page": 1, "per_page": 25, "total_count": 30,
-                                   "total_pages": 2}
+    assert first["pagination"] == {"page": 1, "per_page": 25, "total_count": 30, "total_pages": 2}
     second = api.get("/api/v1/transactions?page=2", headers=rw).get_json()
     assert [t["name"] for t in second["transactions"]] == [f"t{d}" for d in range(5, 0, -1)]
     beyond = api.get("/api/v1/transactions?page=3", headers=rw).get_json()
@@ -327,39 +394,52 @@ def test_pagination(api, rw, user, account, make_transaction) -> None:
 @pytest.mark.parametrize("method", ["POST", "PATCH", "PUT"])
 def test_missing_top_level_key_is_400(api, rw, txn, method) -> None:
     path = "/api/v1/transactions" if method == "POST" else f"/api/v1/transactions/{txn}"
-    for kwargs in ({"json": {}}, {}, {"json": {"transaction": "x"}},
-                   {"json": {"name": "Groceries"}}, {"data": {"transaction[name]": "x"}},
-                   {"data": b'{"transaction": {"name": "x"}}', "content_type": "text/plain"}):
+    for kwargs in (
+        {"json": {}},
+        {},
+        {"json": {"transaction": "x"}},
+        {"json": {"name": "Groceries"}},
+        {"data": {"transaction[name]": "x"}},
+        {"data": b'{"transaction": {"name": "x"}}', "content_type": "text/plain"},
+    ):
         response = api.open(path, method=method, headers=rw, **kwargs)
         assert_error(response, 400, BAD_REQUEST)
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("date", "2026-02-30", "date: Not a valid date."),
-    ("date", "15/01/2026", "date: Not a valid date."),
-    ("date", None, "date: Field may not be null."),
-    ("amount", "abc", "amount: Not a valid number."),
-    ("amount", "NaN", "amount: Special numeric values (nan or infinity) are not permitted."),
-    ("amount", "Infinity",
-     "amount: Special numeric values (nan or infinity) are not permitted."),
-    ("amount", "-Infinity",
-     "amount: Special numeric values (nan or infinity) are not permitted."),
-    ("amount", 1e30, None),
-    ("amount", "1e30", None),
-    ("amount", "1000000000000000", None),
-    ("amount", True, "amount: Not a valid number."),
-    ("name", "", "name: Length must be between 1 and 255."),
-    ("name", "x" * 256, "name: Length must be between 1 and 255."),
-    ("currency", "usd", "currency: must be a 3-letter ISO currency code"),
-    ("currency", "US", "currency: must be a 3-letter ISO currency code"),
-    ("account_id", "not-a-uuid", "account_id: Not a valid UUID."),
-    ("tag_ids", "abc", "tag_ids: Not a valid list."),
-    ("tag_ids", ["nope"], "tag_ids.0: Not a valid UUID."),
-    ("unknown_field", 1, "unknown_field: Unknown field."),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("date", "2026-02-30", "date: Not a valid date."),
+        ("date", "15/01/2026", "date: Not a valid date."),
+        ("date", None, "date: Field may not be null."),
+        ("amount", "abc", "amount: Not a valid number."),
+        ("amount", "NaN", "amount: Special numeric values (nan or infinity) are not permitted."),
+        (
+            "amount",
+            "Infinity",
+            "amount: Special numeric values (nan or infinity) are not permitted.",
+        ),
+        (
+            "amount",
+            "-Infinity",
+            "amount: Special numeric values (nan or infinity) are not permitted.",
+        ),
+        ("amount", 1e30, None),
+        ("amount", "1e30", None),
+        ("amount", "1000000000000000", None),
+        ("amount", True, "amount: Not a valid number."),
+        ("name", "", "name: Length must be between 1 and 255."),
+        ("name", "x" * 256, "name: Length must be between 1 and 255."),
+        ("currency", "usd", "currency: must be a 3-letter ISO currency code"),
+        ("currency", "US", "currency: must be a 3-letter ISO currency code"),
+        ("account_id", "not-a-uuid", "account_id: Not a valid UUID."),
+        ("tag_ids", "abc", "tag_ids: Not a valid list."),
+        ("tag_ids", ["nope"], "tag_ids.0: Not a valid UUID."),
+        ("unknown_field", 1, "unknown_field: Unknown field."),
+    ],
+)
 def test_invalid_fields_are_422(api, rw, account, field, value, message) -> None:
-    response = api.post("/api/v1/transactions", headers=rw,
-                        json=valid(account, **{field: value}))
+    response = api.post("/api/v1/transactions", headers=rw, json=valid(account, **{field: value}))
     assert response.status_code == 422, response.get_json()
     body = response.get_json()
     assert body["error"] == "validation_failed"
@@ -375,10 +455,13 @@ def test_invalid_fields_are_422(api, rw, account, field, value, message) -> None
 @pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity", b"1e30", b"1e999"])
 def test_non_finite_json_number_literals_are_422(api, rw, account, literal) -> None:
     """Python's JSON parser accepts NaN/Infinity literals; they must not become amounts."""
-    raw = (b'{"transaction": {"account_id": "%s", "date": "2026-01-15", "name": "x", '
-           b'"amount": %s}}' % (account.encode(), literal))
-    response = api.post("/api/v1/transactions", headers=rw, data=raw,
-                        content_type="application/json")
+    raw = (
+        b'{"transaction": {"account_id": "%s", "date": "2026-01-15", "name": "x", '
+        b'"amount": %s}}' % (account.encode(), literal)
+    )
+    response = api.post(
+        "/api/v1/transactions", headers=rw, data=raw, content_type="application/json"
+    )
     assert response.status_code == 422, response.get_json()
     assert response.get_json()["errors"][0].startswith("amount: ")
 
@@ -396,21 +479,39 @@ def test_missing_required_fields_are_listed(api, rw) -> None:
 
 @pytest.mark.parametrize("field", ["name", "date", "amount", "account_id", "currency"])
 def test_update_cannot_null_a_required_field(api, rw, txn, field) -> None:
-    response = api.patch(f"/api/v1/transactions/{txn}", headers=rw,
-                         json={"transaction": {field: None}})
-    assert_error(response, 422, {"error": "validation_failed", "message": "Validation failed",
-                                 "errors": [f"{field}: Field may not be null."]})
+    response = api.patch(
+        f"/api/v1/transactions/{txn}", headers=rw, json={"transaction": {field: None}}
+    )
+    assert_error(
+        response,
+        422,
+        {
+            "error": "validation_failed",
+            "message": "Validation failed",
+            "errors": [f"{field}: Field may not be null."],
+        },
+    )
 
 
 # --- amounts are exact decimals -------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("sent", "returned"), [
-    ("0.1", "0.1000"), ("0.2", "0.2000"), ("0.3", "0.3000"), (0.1, "0.1000"),
-    (0.30000000000000004, "0.3000"), ("-2.5", "-2.5000"), ("1234567.89", "1234567.8900"),
-    ("1.23456", "1.2346"), (42, "42.0000"), ("999999999999999", "999999999999999.0000"),
-    ("-999999999999999", "-999999999999999.0000"),
-])
+@pytest.mark.parametrize(
+    ("sent", "returned"),
+    [
+        ("0.1", "0.1000"),
+        ("0.2", "0.2000"),
+        ("0.3", "0.3000"),
+        (0.1, "0.1000"),
+        (0.30000000000000004, "0.3000"),
+        ("-2.5", "-2.5000"),
+        ("1234567.89", "1234567.8900"),
+        ("1.23456", "1.2346"),
+        (42, "42.0000"),
+        ("999999999999999", "999999999999999.0000"),
+        ("-999999999999999", "-999999999999999.0000"),
+    ],
+)
 def test_amounts_are_decimal_strings(api, rw, account, sent, returned) -> None:
     created = api.post("/api/v1/transactions", headers=rw, json=valid(account, amount=sent))
     assert created.status_code == 201, created.get_json()
@@ -419,8 +520,9 @@ def test_amounts_are_decimal_strings(api, rw, account, sent, returned) -> None:
     assert shown.get_json()["amount"] == returned
 
 
-@pytest.mark.parametrize("amount", ["123456789012345.6789", "-98765432109876.5432",
-                                    "999999999999998.9999"])
+@pytest.mark.parametrize(
+    "amount", ["123456789012345.6789", "-98765432109876.5432", "999999999999998.9999"]
+)
 def test_full_precision_amount_round_trips(api, rw, account, amount) -> None:
     """NUMERIC(19, 4) is what the schema accepts (15 integer digits, 4 decimals); what is
     accepted must come back unchanged, not as the nearest binary float."""
@@ -438,8 +540,9 @@ def test_full_precision_amount_round_trips(api, rw, account, amount) -> None:
 def test_garbage_bodies_never_500(api, fuzz_headers, account, txn, method) -> None:
     path = "/api/v1/transactions" if method == "POST" else f"/api/v1/transactions/{txn}"
     for raw in RAW_GARBAGE:
-        response = api.open(path, method=method, headers=fuzz_headers, data=raw,
-                            content_type="application/json")
+        response = api.open(
+            path, method=method, headers=fuzz_headers, data=raw, content_type="application/json"
+        )
         if method == "DELETE":
             assert_not_server_error(response, repr(raw[:60]))
             continue
@@ -447,15 +550,25 @@ def test_garbage_bodies_never_500(api, fuzz_headers, account, txn, method) -> No
     if method == "DELETE":
         return
     for body in envelope_garbage("transaction"):
-        assert_error(api.open(path, method=method, headers=fuzz_headers, json=body), 400,
-                     BAD_REQUEST)
+        assert_error(
+            api.open(path, method=method, headers=fuzz_headers, json=body), 400, BAD_REQUEST
+        )
     for body in field_garbage("transaction", FIELDS, valid(account)["transaction"]):
         response = api.open(path, method=method, headers=fuzz_headers, json=body)
         assert_not_server_error(response, f"{method} {str(body)[:120]}")
-    for content_type in ("text/plain", "application/x-www-form-urlencoded",
-                         "multipart/form-data; boundary=x", "application/xml"):
-        response = api.open(path, method=method, headers=fuzz_headers,
-                            data=b'{"transaction": {"name": "x"}}', content_type=content_type)
+    for content_type in (
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/xml",
+    ):
+        response = api.open(
+            path,
+            method=method,
+            headers=fuzz_headers,
+            data=b'{"transaction": {"name": "x"}}',
+            content_type=content_type,
+        )
         assert_client_error(response, content_type)
 
 
@@ -463,9 +576,13 @@ def test_garbage_bodies_never_500(api, fuzz_headers, account, txn, method) -> No
 def test_garbage_ids_with_garbage_bodies_never_500(api, fuzz_headers, method) -> None:
     for bad_id in BAD_IDS + ROUTING_GARBAGE:
         for raw in (b"", b"{", b"null", b'{"transaction": {"amount": "NaN"}}'):
-            response = api.open(f"/api/v1/transactions/{bad_id}", method=method,
-                                headers=fuzz_headers, data=raw,
-                                content_type="application/json")
+            response = api.open(
+                f"/api/v1/transactions/{bad_id}",
+                method=method,
+                headers=fuzz_headers,
+                data=raw,
+                content_type="application/json",
+            )
             assert_client_error(response, f"{method} {bad_id}")
 
 
@@ -474,8 +591,9 @@ def test_deeply_nested_json_is_400_not_500(api, fuzz_headers, txn, method) -> No
     """The JSON parser's RecursionError must read as a malformed body, not a crash."""
     path = "/api/v1/transactions" if method == "POST" else f"/api/v1/transactions/{txn}"
     for raw in (b"[" * 100_000, b'{"transaction": ' * 50_000):
-        response = api.open(path, method=method, headers=fuzz_headers, data=raw,
-                            content_type="application/json")
+        response = api.open(
+            path, method=method, headers=fuzz_headers, data=raw, content_type="application/json"
+        )
         assert_malformed(response)
 
 
@@ -485,10 +603,12 @@ def test_unstorable_text_is_refused_not_500(api, rw, account, field, kind) -> No
     """A NUL byte (PostgreSQL cannot store it) or a lone surrogate (not encodable as UTF-8)
     in a text field is invalid input: a 4xx (400 or 422), never a database error surfacing
     as a 500, and never stored (SQLite would keep a NUL that PostgreSQL refuses)."""
-    raw = (b'{"transaction": {"account_id": "%s", "date": "2026-01-15", "amount": "1", '
-           b'"name": "ok", "%s": "%s"}}' % (account.encode(), field.encode(),
-                                            UNSTORABLE_TEXT[kind]))
-    response = api.post("/api/v1/transactions", headers=rw, data=raw,
-                        content_type="application/json")
+    raw = (
+        b'{"transaction": {"account_id": "%s", "date": "2026-01-15", "amount": "1", '
+        b'"name": "ok", "%s": "%s"}}' % (account.encode(), field.encode(), UNSTORABLE_TEXT[kind])
+    )
+    response = api.post(
+        "/api/v1/transactions", headers=rw, data=raw, content_type="application/json"
+    )
     assert_refused(response)
     assert api.get("/api/v1/transactions", headers=rw).get_json()["transactions"] == []

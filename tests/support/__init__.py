@@ -11,5 +11,6 @@ import pytest
 # Rewrite the asserts in these helpers as pytest does in conftest files and tests, so a
 # failing helper assertion still shows the values it compared. The submodules are named one
 # by one: they are not imported yet, whereas this package already is.
-pytest.register_assert_rewrite(*(f"{__name__}.{module.name}"
-                                 for module in pkgutil.iter_modules(__path__)))
+pytest.register_assert_rewrite(
+    *(f"{__name__}.{module.name}" for module in pkgutil.iter_modules(__path__))
+)

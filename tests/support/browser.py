@@ -10,9 +10,15 @@ import pytest
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
 
 # No background traffic: this machine has no network beyond loopback.
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update",
-               "--disable-sync"]
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 # Skipped with a reason when Chromium is missing, unless REQUIRE_BROWSER=1 (set by .ci/run,
 # which installs it): there a missing browser is a failure, not a skip.

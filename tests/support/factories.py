@@ -52,5 +52,12 @@ def enable_mfa(app: Flask, owner: UserInfo) -> MfaUser:
 
     with app.app_context():
         enabled = mfa.enable_immediately(db.session.get(User, owner.id), now=utcnow())
-    return MfaUser(owner.id, owner.email, owner.password, owner.family_id, owner.role,
-                   enabled["secret"], list(enabled["backup_codes"]))
+    return MfaUser(
+        owner.id,
+        owner.email,
+        owner.password,
+        owner.family_id,
+        owner.role,
+        enabled["secret"],
+        list(enabled["backup_codes"]),
+    )

@@ -31,8 +31,14 @@ def bracket_form(body: dict[str, Any]) -> dict[str, str]:
     return form
 
 
-def send(client: FlaskClient, path: str, body: dict[str, Any] | None = None,
-         fmt: str = "json", method: str = "POST", **kwargs: Any) -> TestResponse:
+def send(
+    client: FlaskClient,
+    path: str,
+    body: dict[str, Any] | None = None,
+    fmt: str = "json",
+    method: str = "POST",
+    **kwargs: Any,
+) -> TestResponse:
     """Send ``body`` as JSON (what the Flutter app does) or as bracket-notation form data
     (what Sure's own tests do)."""
     if body is None:

@@ -35,13 +35,24 @@ class Authorized:
     location: str
 
 
-def authorize(client: FlaskClient, oauth: ClientInfo, *, scope: str | None = "read",
-              approve: bool = True, **extra: str) -> Authorized:
+def authorize(
+    client: FlaskClient,
+    oauth: ClientInfo,
+    *,
+    scope: str | None = "read",
+    approve: bool = True,
+    **extra: str,
+) -> Authorized:
     """Drive the consent page as a signed-in browser would; returns the code."""
     verifier, challenge = pkce_pair()
     state = secrets.token_urlsafe(12)
-    params = {"response_type": "code", "client_id": oauth.client_id, "state": state,
-              "code_challenge": challenge, "code_challenge_method": "S256"}
+    params = {
+        "response_type": "code",
+        "client_id": oauth.client_id,
+        "state": state,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
     if oauth.redirect_uri:
         params["redirect_uri"] = oauth.redirect_uri
     if scope:
@@ -49,18 +60,21 @@ def authorize(client: FlaskClient, oauth: ClientInfo, *, scope: str | None = "re
     params.update(extra)
     page = client.get("/oauth/authorize", query_string=params)
     assert page.status_code == 200, page.get_data(as_text=True)
-    form = {**params, "csrf_token": csrf_from(page.get_data(as_text=True)),
-            "confirm": "yes" if approve else "no"}
+    form = {
+        **params,
+        "csrf_token": csrf_from(page.get_data(as_text=True)),
+        "confirm": "yes" if approve else "no",
+    }
     response = client.post("/oauth/authorize", data=form)
     assert response.status_code == 302
     location = response.headers["Location"]
     return Authorized(query_of(location).get("code", ""), verifier, state, location)
 
 
-def exchange_code(client: FlaskClient, oauth: ClientInfo, auth: Authorized,
-                  **extra: str) -> TestResponse:
-    data = {"grant_type": "authorization_code", "code": auth.code,
-            "code_verifier": auth.verifier}
+def exchange_code(
+    client: FlaskClient, oauth: ClientInfo, auth: Authorized, **extra: str
+) -> TestResponse:
+    data = {"grant_type": "authorization_code", "code": auth.code, "code_verifier": auth.verifier}
     if oauth.redirect_uri:
         data["redirect_uri"] = oauth.redirect_uri
     headers = {}
@@ -72,8 +86,9 @@ def exchange_code(client: FlaskClient, oauth: ClientInfo, auth: Authorized,
     return client.post("/oauth/token", data=data, headers=headers)
 
 
-def refresh(client: FlaskClient, oauth: ClientInfo, refresh_token: str,
-            **extra: str) -> TestResponse:
+def refresh(
+    client: FlaskClient, oauth: ClientInfo, refresh_token: str, **extra: str
+) -> TestResponse:
     data = {"grant_type": "refresh_token", "refresh_token": refresh_token, **extra}
     headers = {}
     if oauth.client_secret:

@@ -39,7 +39,12 @@ class LiveServer:
         """Run ``flask --app wsgi <args>`` against this server's database; its JSON answer."""
         done = subprocess.run(
             [str(BIN / "flask"), "--app", "wsgi", *args],
-            cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=60, check=False,
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
@@ -65,10 +70,16 @@ def server_env(workdir: Path, base_url: str, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def running_server(env: dict[str, str], port: int, log_path: Path, workers: int = 2,
-                   extra_args: tuple[str, ...] = (), scheme: str = "http",
-                   verify: str | bool = True,
-                   command: list[str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+def running_server(
+    env: dict[str, str],
+    port: int,
+    log_path: Path,
+    workers: int = 2,
+    extra_args: tuple[str, ...] = (),
+    scheme: str = "http",
+    verify: str | bool = True,
+    command: list[str] | None = None,
+) -> Iterator[subprocess.Popen[bytes]]:
     """gunicorn on 127.0.0.1:port until the block ends; stopped by PID (its own group).
     ``extra_args`` go to gunicorn (e.g. --certfile/--keyfile with ``scheme="https"``);
     ``verify`` is the CA file requests checks the readiness probe against; ``command``
@@ -76,16 +87,30 @@ def running_server(env: dict[str, str], port: int, log_path: Path, workers: int 
     base_url = f"{scheme}://127.0.0.1:{port}"
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            command or [str(BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}",
-                        *extra_args, "wsgi:app"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            command
+            or [
+                str(BIN / "gunicorn"),
+                "-w",
+                str(workers),
+                "-b",
+                f"127.0.0.1:{port}",
+                *extra_args,
+                "wsgi:app",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         try:
             deadline = time.monotonic() + 60
             while True:
                 try:
-                    if requests.get(base_url + "/login", timeout=5,
-                                    verify=verify).status_code == 200:
+                    if (
+                        requests.get(base_url + "/login", timeout=5, verify=verify).status_code
+                        == 200
+                    ):
                         break
                 except requests.RequestException:  # not listening yet, or still booting
                     pass

@@ -41,8 +41,10 @@ HEX8 = re.compile(r"^[0-9a-f]{8}$")
 
 # --- error envelopes ---------------------------------------------------------------------------
 
-UNAUTHORIZED = {"error": "unauthorized",
-                "message": "Access token or API key is invalid, expired, or missing"}
+UNAUTHORIZED = {
+    "error": "unauthorized",
+    "message": "Access token or API key is invalid, expired, or missing",
+}
 NOT_FOUND = {"error": "record_not_found", "message": "The requested resource was not found"}
 BAD_REQUEST = {"error": "bad_request", "message": "Required parameters are missing or invalid"}
 MFA_REQUIRED = {"error": "Two-factor authentication required", "mfa_required": True}
@@ -70,9 +72,14 @@ def device(**changes: Any) -> dict[str, Any]:
     return {key: value for key, value in info.items() if value is not None}
 
 
-def signup_body(email: str = "new@example.com", password: str | None = STRONG_PASSWORD,
-                device_info: dict[str, Any] | None = DEVICE, invite_code: str | None = None,
-                first_name: str = "New", last_name: str = "User") -> dict[str, Any]:
+def signup_body(
+    email: str = "new@example.com",
+    password: str | None = STRONG_PASSWORD,
+    device_info: dict[str, Any] | None = DEVICE,
+    invite_code: str | None = None,
+    first_name: str = "New",
+    last_name: str = "User",
+) -> dict[str, Any]:
     user: dict[str, Any] = {"email": email, "first_name": first_name, "last_name": last_name}
     if password is not None:
         user["password"] = password
@@ -84,8 +91,12 @@ def signup_body(email: str = "new@example.com", password: str | None = STRONG_PA
     return body
 
 
-def login_body(email: str, password: str = PASSWORD, device_info: dict[str, Any] | None = DEVICE,
-               otp_code: str | None = None) -> dict[str, Any]:
+def login_body(
+    email: str,
+    password: str = PASSWORD,
+    device_info: dict[str, Any] | None = DEVICE,
+    otp_code: str | None = None,
+) -> dict[str, Any]:
     body: dict[str, Any] = {"email": email, "password": password}
     if device_info is not None:
         body["device"] = device_info
@@ -97,9 +108,14 @@ def login_body(email: str, password: str = PASSWORD, device_info: dict[str, Any]
 # --- calls -------------------------------------------------------------------------------------
 
 
-def mobile_login(client: FlaskClient, email: str, password: str = PASSWORD,
-                 device_info: dict[str, Any] | None = DEVICE, otp_code: str | None = None,
-                 fmt: str = "json") -> dict[str, Any]:
+def mobile_login(
+    client: FlaskClient,
+    email: str,
+    password: str = PASSWORD,
+    device_info: dict[str, Any] | None = DEVICE,
+    otp_code: str | None = None,
+    fmt: str = "json",
+) -> dict[str, Any]:
     """A successful mobile login; returns the body (tokens + user)."""
     response = send(client, LOGIN, login_body(email, password, device_info, otp_code), fmt)
     assert response.status_code == 200, response.get_json()

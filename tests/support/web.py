@@ -20,12 +20,22 @@ def csrf_from(html: str) -> str:
     return match.group(1)
 
 
-def login(client: FlaskClient, email: str, password: str = PASSWORD, next_path: str = "/", *,
-          otp_code: str | None = None) -> TestResponse:
+def login(
+    client: FlaskClient,
+    email: str,
+    password: str = PASSWORD,
+    next_path: str = "/",
+    *,
+    otp_code: str | None = None,
+) -> TestResponse:
     """Post the sign-in form (with a TOTP or backup code when given)."""
     page = client.get("/login")
-    form = {"email": email, "password": password, "next": next_path,
-            "csrf_token": csrf_from(page.get_data(as_text=True))}
+    form = {
+        "email": email,
+        "password": password,
+        "next": next_path,
+        "csrf_token": csrf_from(page.get_data(as_text=True)),
+    }
     if otp_code is not None:
         form["otp_code"] = otp_code
     return client.post("/login", data=form)

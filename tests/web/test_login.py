@@ -24,10 +24,16 @@ def _error_text(response) -> str:  # type: ignore[no-untyped-def]
 def _post_login(client, email: str, password: str, next_path: str = "/", **kwargs):  # type: ignore[no-untyped-def]
     """A sign-in attempt with a fresh form (the token is bound to the session)."""
     page = client.get("/login")
-    return client.post("/login", data={
-        "email": email, "password": password, "next": next_path,
-        "csrf_token": csrf_from(page.get_data(as_text=True)),
-    }, **kwargs)
+    return client.post(
+        "/login",
+        data={
+            "email": email,
+            "password": password,
+            "next": next_path,
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+        },
+        **kwargs,
+    )
 
 
 def _signed_in_status(client) -> int:  # type: ignore[no-untyped-def]
@@ -57,7 +63,8 @@ def test_login_page_renders_form(client):
 
 def test_login_page_sanitises_next_in_form(client):
     html = client.get("/login", query_string={"next": "https://evil.example/"}).get_data(
-        as_text=True)
+        as_text=True
+    )
     assert '<input type="hidden" name="next" value="/">' in html
     assert "evil.example" not in html
 
@@ -108,19 +115,22 @@ def test_deactivated_user_cannot_sign_in(app, client, user):
 # --- open redirects ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("target", [
-    "https://evil.example/",
-    "//evil.example",
-    "/\\evil.example",
-    "\\\\evil.example",
-    "javascript:alert(1)",
-    "http:/evil",
-    "/\t/evil.example",
-    "/\n/evil.example",
-    "///evil.example",
-    "evil.example",
-    "",
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example/",
+        "//evil.example",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "javascript:alert(1)",
+        "http:/evil",
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "///evil.example",
+        "evil.example",
+        "",
+    ],
+)
 def test_next_outside_this_origin_goes_home(client, user, target):
     response = login(client, user.email, user.password, next_path=target)
     assert response.status_code == 302
@@ -146,16 +156,19 @@ def test_already_signed_in_login_page_redirects_safely(signed_in):
 
 def test_login_without_csrf_token_is_refused(client, user):
     client.get("/login")
-    response = client.post("/login", data={"email": user.email, "password": user.password,
-                                           "next": "/"})
+    response = client.post(
+        "/login", data={"email": user.email, "password": user.password, "next": "/"}
+    )
     assert response.status_code == 400
     assert _signed_in_status(client) == 401
 
 
 def test_login_with_forged_csrf_token_is_refused(client, user):
     client.get("/login")
-    response = client.post("/login", data={"email": user.email, "password": user.password,
-                                           "csrf_token": "forged.token.value"})
+    response = client.post(
+        "/login",
+        data={"email": user.email, "password": user.password, "csrf_token": "forged.token.value"},
+    )
     assert response.status_code == 400
     assert _signed_in_status(client) == 401
 
@@ -164,8 +177,9 @@ def test_csrf_token_from_another_browser_is_refused(app, client, user):
     other = app.test_client()
     token = csrf_from(other.get("/login").get_data(as_text=True))
     client.get("/login")
-    response = client.post("/login", data={"email": user.email, "password": user.password,
-                                           "csrf_token": token})
+    response = client.post(
+        "/login", data={"email": user.email, "password": user.password, "csrf_token": token}
+    )
     assert response.status_code == 400
 
 
@@ -179,10 +193,15 @@ def test_session_is_rotated_at_sign_in(client, user):
         old_csrf_secret = session["csrf_token"]
     before = client.get_cookie(SESSION_COOKIE)
     assert before is not None
-    response = client.post("/login", data={
-        "email": user.email, "password": user.password, "next": "/",
-        "csrf_token": csrf_from(page.get_data(as_text=True)),
-    })
+    response = client.post(
+        "/login",
+        data={
+            "email": user.email,
+            "password": user.password,
+            "next": "/",
+            "csrf_token": csrf_from(page.get_data(as_text=True)),
+        },
+    )
     assert response.status_code == 302
     after = client.get_cookie(SESSION_COOKIE)
     assert after is not None
@@ -238,8 +257,9 @@ def test_account_throttle_refuses_even_the_right_password(client, user):
     assert "Too many attempts" in response.get_data(as_text=True)
     assert _signed_in_status(client) == 401
     # The same account from another address is throttled as well: the budget is per account.
-    other = _post_login(client, user.email, user.password,
-                        environ_base={"REMOTE_ADDR": "198.51.100.7"})
+    other = _post_login(
+        client, user.email, user.password, environ_base={"REMOTE_ADDR": "198.51.100.7"}
+    )
     assert other.status_code == 429
 
 
@@ -257,19 +277,22 @@ def test_successful_sign_in_resets_the_account_budget(app, client, user):
 @pytest.mark.config(RATE_LIMIT_LOGIN_IP="3 per 15 minutes")
 def test_ip_throttle_spans_accounts_and_ignores_forwarded_for(app, client, user):
     for n in range(3):
-        assert _post_login(client, f"stranger{n}@example.com", "wrong password!").status_code \
-            == 401
+        assert _post_login(client, f"stranger{n}@example.com", "wrong password!").status_code == 401
     response = _post_login(client, user.email, user.password)
     assert response.status_code == 429
     assert int(response.headers["Retry-After"]) > 0
-    spoofed = _post_login(client, user.email, user.password,
-                          headers={"X-Forwarded-For": "203.0.113.99",
-                                   "X-Real-IP": "203.0.113.99"})
+    spoofed = _post_login(
+        client,
+        user.email,
+        user.password,
+        headers={"X-Forwarded-For": "203.0.113.99", "X-Real-IP": "203.0.113.99"},
+    )
     assert spoofed.status_code == 429
     # A genuinely different client address has its own budget.
     elsewhere = app.test_client()
-    response = _post_login(elsewhere, user.email, user.password,
-                           environ_base={"REMOTE_ADDR": "198.51.100.7"})
+    response = _post_login(
+        elsewhere, user.email, user.password, environ_base={"REMOTE_ADDR": "198.51.100.7"}
+    )
     assert response.status_code == 302
 
 
@@ -327,8 +350,10 @@ def test_signing_in_again_ends_the_previous_server_session(app, client, user):
     first = client.get_cookie(SESSION_COOKIE).value
     # Already signed in, the login page redirects; post the form from another tab's token.
     token = csrf_from(client.get("/").get_data(as_text=True))
-    response = client.post("/login", data={"email": user.email, "password": user.password,
-                                           "csrf_token": token, "next": "/"})
+    response = client.post(
+        "/login",
+        data={"email": user.email, "password": user.password, "csrf_token": token, "next": "/"},
+    )
     assert response.status_code == 302
     assert client.get_cookie(SESSION_COOKIE).value != first
     with app.app_context():
@@ -393,8 +418,9 @@ def test_bumped_session_epoch_signs_out_on_next_request(app, signed_in, user):
 
     assert _signed_in_status(signed_in) == 200
     with app.app_context():
-        db.session.execute(update(User).where(User.id == user.id)
-                           .values(session_epoch=User.session_epoch + 1))
+        db.session.execute(
+            update(User).where(User.id == user.id).values(session_epoch=User.session_epoch + 1)
+        )
         db.session.commit()
     assert _signed_in_status(signed_in) == 401
     home = signed_in.get("/").get_data(as_text=True)

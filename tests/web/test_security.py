@@ -52,8 +52,7 @@ def test_signed_out_page_sends_to_sign_in_and_back(client):
 @pytest.mark.parametrize("path", [ENROL, CONFIRM, BACKUP_CODES, DISABLE])
 def test_signed_out_forms_send_to_sign_in(client, path):
     token = csrf_from(client.get("/login").get_data(as_text=True))
-    response = client.post(path, data={"csrf_token": token, "password": PASSWORD,
-                                       "code": "123456"})
+    response = client.post(path, data={"csrf_token": token, "password": PASSWORD, "code": "123456"})
     assert response.status_code == 302
     assert response.headers["Location"] == f"/login?next={path}"
 
@@ -181,8 +180,10 @@ def test_turning_off_needs_the_password_and_a_code(mfa_signed_in):
 @pytest.mark.config(RATE_LIMIT_LOGIN_ACCOUNT="1 per 15 minutes")
 def test_turning_off_is_throttled(mfa_signed_in):
     client, mfa_user = mfa_signed_in
-    assert _post(client, DISABLE, password="a wrong guess",
-                 code=totp_now(mfa_user.secret)).status_code == 422
+    assert (
+        _post(client, DISABLE, password="a wrong guess", code=totp_now(mfa_user.secret)).status_code
+        == 422
+    )
     response = _post(client, DISABLE, password=PASSWORD, code=totp_now(mfa_user.secret))
     assert response.status_code == 429
     assert int(response.headers["Retry-After"]) > 0

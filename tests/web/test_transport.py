@@ -15,8 +15,12 @@ SESSION_COOKIE = "tollgate_session"
 
 def _login_form(client, user, **get_kwargs) -> dict[str, str]:  # type: ignore[no-untyped-def]
     page = client.get("/login", **get_kwargs)
-    return {"email": user.email, "password": user.password, "next": "/",
-            "csrf_token": csrf_from(page.get_data(as_text=True))}
+    return {
+        "email": user.email,
+        "password": user.password,
+        "next": "/",
+        "csrf_token": csrf_from(page.get_data(as_text=True)),
+    }
 
 
 def _signed_in(client) -> bool:  # type: ignore[no-untyped-def]
@@ -43,8 +47,7 @@ def test_https_form_post_with_same_origin_succeeds(client, user):
 
 def test_https_form_post_with_same_origin_referer_and_no_origin_succeeds(client, user):
     form = _login_form(client, user, **HTTPS)
-    response = client.post("/login", data=form, headers={"Referer": APP_URL + "/login"},
-                           **HTTPS)
+    response = client.post("/login", data=form, headers={"Referer": APP_URL + "/login"}, **HTTPS)
     assert response.status_code == 302
 
 
@@ -55,13 +58,16 @@ def test_https_form_post_with_neither_origin_nor_referer_is_refused(client, user
     assert not _signed_in(client)
 
 
-@pytest.mark.parametrize("origin", [
-    "https://evil.example",
-    "null",  # sandboxed frames, and forms on pages with Referrer-Policy: no-referrer
-    "http://auth.tollgate.test",  # the same host over plain HTTP (a network attacker)
-    "https://auth.tollgate.test:8443",
-    "https://auth.tollgate.test.evil.example",
-])
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://evil.example",
+        "null",  # sandboxed frames, and forms on pages with Referrer-Policy: no-referrer
+        "http://auth.tollgate.test",  # the same host over plain HTTP (a network attacker)
+        "https://auth.tollgate.test:8443",
+        "https://auth.tollgate.test.evil.example",
+    ],
+)
 def test_https_form_post_from_another_origin_is_refused(client, user, origin):
     form = _login_form(client, user, **HTTPS)
     response = client.post("/login", data=form, headers={"Origin": origin}, **HTTPS)
@@ -71,15 +77,20 @@ def test_https_form_post_from_another_origin_is_refused(client, user, origin):
 
 def test_origin_decides_over_a_matching_referer(client, user):
     form = _login_form(client, user, **HTTPS)
-    response = client.post("/login", data=form, headers={
-        "Origin": "https://evil.example", "Referer": APP_URL + "/login"}, **HTTPS)
+    response = client.post(
+        "/login",
+        data=form,
+        headers={"Origin": "https://evil.example", "Referer": APP_URL + "/login"},
+        **HTTPS,
+    )
     _refused_as_csrf(response)
 
 
 def test_foreign_referer_without_origin_is_refused(client, user):
     form = _login_form(client, user, **HTTPS)
-    response = client.post("/login", data=form,
-                           headers={"Referer": "https://evil.example/login"}, **HTTPS)
+    response = client.post(
+        "/login", data=form, headers={"Referer": "https://evil.example/login"}, **HTTPS
+    )
     _refused_as_csrf(response)
 
 
@@ -91,67 +102,88 @@ def test_plain_http_post_from_another_origin_is_refused(client, user):
 
 def test_default_port_is_the_same_origin(client, user):
     form = _login_form(client, user, **HTTPS)
-    response = client.post("/login", data=form,
-                           headers={"Origin": "https://AUTH.tollgate.test:443"}, **HTTPS)
+    response = client.post(
+        "/login", data=form, headers={"Origin": "https://AUTH.tollgate.test:443"}, **HTTPS
+    )
     assert response.status_code == 302
 
 
 @pytest.mark.config(APP_URL="")
 def test_without_app_url_the_request_host_is_the_origin(client, user):
     form = _login_form(client, user, base_url="https://login.example")
-    ok = client.post("/login", data=form, headers={"Origin": "https://login.example"},
-                     base_url="https://login.example")
+    ok = client.post(
+        "/login",
+        data=form,
+        headers={"Origin": "https://login.example"},
+        base_url="https://login.example",
+    )
     assert ok.status_code == 302
 
 
 @pytest.mark.config(APP_URL="")
 def test_without_app_url_another_host_is_refused(client, user):
     form = _login_form(client, user, base_url="https://login.example")
-    refused = client.post("/login", data=form, headers={"Origin": "https://other.example"},
-                          base_url="https://login.example")
+    refused = client.post(
+        "/login",
+        data=form,
+        headers={"Origin": "https://other.example"},
+        base_url="https://login.example",
+    )
     _refused_as_csrf(refused)
 
 
 def test_token_is_still_required_with_a_good_origin(client, user):
     client.get("/login", **HTTPS)
-    response = client.post("/login", data={"email": user.email, "password": user.password},
-                           headers={"Origin": APP_URL}, **HTTPS)
+    response = client.post(
+        "/login",
+        data={"email": user.email, "password": user.password},
+        headers={"Origin": APP_URL},
+        **HTTPS,
+    )
     assert response.status_code == 400
     assert not _signed_in(client)
 
 
 def test_logout_consent_and_mfa_forms_check_the_origin(client, user, oauth_client):
     form = _login_form(client, user, **HTTPS)
-    assert client.post("/login", data=form, headers={"Origin": APP_URL},
-                       **HTTPS).status_code == 302
+    assert client.post("/login", data=form, headers={"Origin": APP_URL}, **HTTPS).status_code == 302
     token = csrf_from(client.get("/", **HTTPS).get_data(as_text=True))
     foreign = {"Origin": "https://evil.example"}
     enrol_form = {"csrf_token": token, "password": user.password}
-    _refused_as_csrf(client.post("/account/security/enrol", data=enrol_form,
-                                 headers=foreign, **HTTPS))
-    enrol = client.post("/account/security/enrol", data=enrol_form,
-                        headers={"Origin": APP_URL}, **HTTPS)
+    _refused_as_csrf(
+        client.post("/account/security/enrol", data=enrol_form, headers=foreign, **HTTPS)
+    )
+    enrol = client.post(
+        "/account/security/enrol", data=enrol_form, headers={"Origin": APP_URL}, **HTTPS
+    )
     assert enrol.status_code == 200 and 'data-testid="secret"' in enrol.get_data(as_text=True)
-    _refused_as_csrf(client.post("/logout", data={"csrf_token": token}, headers=foreign,
-                                 **HTTPS))
+    _refused_as_csrf(client.post("/logout", data={"csrf_token": token}, headers=foreign, **HTTPS))
     assert _signed_in(client)
-    assert client.post("/logout", data={"csrf_token": token}, headers={"Origin": APP_URL},
-                       **HTTPS).status_code == 302
+    assert (
+        client.post(
+            "/logout", data={"csrf_token": token}, headers={"Origin": APP_URL}, **HTTPS
+        ).status_code
+        == 302
+    )
     assert not _signed_in(client)
 
 
 def test_session_authenticated_api_write_from_another_origin_is_refused(client, user):
     """The gate's CSRF check for cookie-authenticated writes goes through the same check."""
     form = _login_form(client, user, **HTTPS)
-    assert client.post("/login", data=form, headers={"Origin": APP_URL},
-                       **HTTPS).status_code == 302
+    assert client.post("/login", data=form, headers={"Origin": APP_URL}, **HTTPS).status_code == 302
     token = csrf_from(client.get("/", **HTTPS).get_data(as_text=True))
     body = {"name": "from a page", "scopes": ["read"]}
-    refused = client.post("/api/v1/api_keys", json=body, headers={
-        "X-CSRFToken": token, "Origin": "https://evil.example"}, **HTTPS)
+    refused = client.post(
+        "/api/v1/api_keys",
+        json=body,
+        headers={"X-CSRFToken": token, "Origin": "https://evil.example"},
+        **HTTPS,
+    )
     assert refused.status_code == 400
-    created = client.post("/api/v1/api_keys", json=body, headers={
-        "X-CSRFToken": token, "Origin": APP_URL}, **HTTPS)
+    created = client.post(
+        "/api/v1/api_keys", json=body, headers={"X-CSRFToken": token, "Origin": APP_URL}, **HTTPS
+    )
     assert created.status_code == 201, created.get_json()
 
 
@@ -161,8 +193,9 @@ def test_session_authenticated_api_write_from_another_origin_is_refused(client, 
 def test_hsts_on_https_responses(client):
     for path in ("/login", "/.well-known/oauth-authorization-server", "/nowhere"):
         response = client.get(path, **HTTPS)
-        assert response.headers["Strict-Transport-Security"] == \
-            "max-age=31536000; includeSubDomains", path
+        assert (
+            response.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+        ), path
 
 
 def test_no_hsts_over_plain_http(client):
@@ -186,16 +219,18 @@ def test_referrer_policy_keeps_referrers_on_this_site(client):
 
 
 def _cookie_attributes(response) -> set[str]:  # type: ignore[no-untyped-def]
-    (header,) = [h for h in response.headers.getlist("Set-Cookie")
-                 if h.startswith(f"{SESSION_COOKIE}=")]
+    (header,) = [
+        h for h in response.headers.getlist("Set-Cookie") if h.startswith(f"{SESSION_COOKIE}=")
+    ]
     return {part.strip().split("=")[0].lower() for part in header.split(";")}
 
 
 @pytest.mark.config(APP_ENV="development", APP_URL="")
 def test_cookie_is_secure_over_https_even_in_development(client, user):
     form = _login_form(client, user, base_url="https://localhost")
-    response = client.post("/login", data=form, headers={"Origin": "https://localhost"},
-                           base_url="https://localhost")
+    response = client.post(
+        "/login", data=form, headers={"Origin": "https://localhost"}, base_url="https://localhost"
+    )
     assert response.status_code == 302
     assert "secure" in _cookie_attributes(response)
 
@@ -204,8 +239,7 @@ def test_cookie_is_secure_over_https_even_in_development(client, user):
 def test_cookie_is_secure_behind_a_trusted_tls_proxy_in_development(client, user):
     proxied = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "localhost"}
     form = _login_form(client, user, headers=proxied)
-    response = client.post("/login", data=form,
-                           headers={**proxied, "Origin": "https://localhost"})
+    response = client.post("/login", data=form, headers={**proxied, "Origin": "https://localhost"})
     assert response.status_code == 302
     assert "secure" in _cookie_attributes(response)
 

@@ -72,9 +72,7 @@ def authorized_applications(user_id: uuid.UUID, *, now: datetime) -> list[dict[s
     ]
 
 
-def revoke_authorization(
-    user: User, client_id: str, *, now: datetime, caller: Caller
-) -> int:
+def revoke_authorization(user: User, client_id: str, *, now: datetime, caller: Caller) -> int:
     """Revoke everything the client obtained or created for the user, in one transaction:
     every lineage it holds and every API key created through it (a key minted with the
     app's token must not outlive the user's revocation of the app). Returns the number of
@@ -91,9 +89,16 @@ def revoke_authorization(
     )
     keys = apikeys.revoke_created_by_client(user.id, client_id, now=now)
     if count or keys:
-        record("authorization.revoked", now=now, caller=caller, actor_user_id=user.id,
-               family_id=user.family_id, client_id=client_id, revoked_tokens=count,
-               revoked_api_keys=[str(k) for k in keys])
+        record(
+            "authorization.revoked",
+            now=now,
+            caller=caller,
+            actor_user_id=user.id,
+            family_id=user.family_id,
+            client_id=client_id,
+            revoked_tokens=count,
+            revoked_api_keys=[str(k) for k in keys],
+        )
         db.session.commit()
     else:
         db.session.rollback()

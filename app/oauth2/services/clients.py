@@ -91,8 +91,14 @@ def create_client(
         created_at=now,
     )
     db.session.add(client)
-    record("client.created", now=now, caller=caller, client_id=client.client_id,
-           dynamic=dynamic, public=public)
+    record(
+        "client.created",
+        now=now,
+        caller=caller,
+        client_id=client.client_id,
+        dynamic=dynamic,
+        public=public,
+    )
     db.session.commit()
     return NewClient(client=client, client_secret=secret)
 
@@ -103,7 +109,8 @@ def get_client(client_id: str | None) -> OAuthClient | None:
     if not client_id or len(client_id) > 64 or "\x00" in client_id:
         return None
     client: OAuthClient | None = db.session.scalar(
-        select(OAuthClient).where(OAuthClient.client_id == client_id))
+        select(OAuthClient).where(OAuthClient.client_id == client_id)
+    )
     if client is None or client.disabled_at is not None:
         return None
     return client
@@ -130,16 +137,20 @@ class DeletedClient:
 
 def list_clients() -> list[OAuthClient]:
     """Every client that was not deleted, oldest first (disabled ones included)."""
-    return list(db.session.scalars(
-        select(OAuthClient).where(OAuthClient.deleted_at.is_(None))
-        .order_by(OAuthClient.created_at, OAuthClient.client_id)
-    ))
+    return list(
+        db.session.scalars(
+            select(OAuthClient)
+            .where(OAuthClient.deleted_at.is_(None))
+            .order_by(OAuthClient.created_at, OAuthClient.client_id)
+        )
+    )
 
 
 def _managed_client(client_id: str) -> OAuthClient:
     """The client an operator names, disabled or not; a tombstone cannot be managed."""
     client: OAuthClient | None = db.session.scalar(
-        select(OAuthClient).where(OAuthClient.client_id == client_id))
+        select(OAuthClient).where(OAuthClient.client_id == client_id)
+    )
     if client is None:
         raise UnknownClient(f"no client with client_id {client_id}")
     if client.deleted_at is not None:
@@ -179,7 +190,8 @@ def delete_client(client_id: str, *, now: datetime, caller: Caller = SYSTEM) -> 
         # Sure's login and signup issue device tokens to this client: deleting it would
         # break them for good. Disabling is the reversible kill switch.
         raise ClientLifecycleError(
-            f"{client_id} is the built-in first-party client; disable it instead")
+            f"{client_id} is the built-in first-party client; disable it instead"
+        )
     client = _managed_client(client_id)
     revoked_tokens = execute_count(
         update(OAuthToken)
@@ -198,8 +210,14 @@ def delete_client(client_id: str, *, now: datetime, caller: Caller = SYSTEM) -> 
     client.deleted_at = now
     client.disabled_at = client.disabled_at or now
     client.client_secret_digest = None
-    record("client.deleted", now=now, caller=caller, client_id=client_id,
-           revoked_tokens=revoked_tokens, revoked_codes=revoked_codes,
-           revoked_api_keys=revoked_api_keys)
+    record(
+        "client.deleted",
+        now=now,
+        caller=caller,
+        client_id=client_id,
+        revoked_tokens=revoked_tokens,
+        revoked_codes=revoked_codes,
+        revoked_api_keys=revoked_api_keys,
+    )
     db.session.commit()
     return DeletedClient(client, revoked_tokens, revoked_codes, revoked_api_keys)

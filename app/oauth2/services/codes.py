@@ -69,12 +69,15 @@ def find_authorization_code(
 def claim_authorization_code(item: AuthorizationCode, *, now: datetime) -> bool:
     """Mark the code used, if nobody did first. Not committed: the caller commits together
     with the tokens, so a failure leaves the code unused."""
-    return execute_count(
-        update(AuthorizationCode)
-        .where(AuthorizationCode.id == item.id, AuthorizationCode.used_at.is_(None))
-        .values(used_at=now)
-        .execution_options(synchronize_session=False)
-    ) == 1
+    return (
+        execute_count(
+            update(AuthorizationCode)
+            .where(AuthorizationCode.id == item.id, AuthorizationCode.used_at.is_(None))
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        == 1
+    )
 
 
 def report_code_reuse(item: AuthorizationCode, *, now: datetime, caller: Caller) -> None:
@@ -82,7 +85,15 @@ def report_code_reuse(item: AuthorizationCode, *, now: datetime, caller: Caller)
     first redemption started is revoked, and the reuse is audited. Commits."""
     db.session.rollback()
     revoked = revoke_lineage(item.lineage_id, now=now)
-    record("authorization_code.reused", outcome="failure", now=now, caller=caller,
-           actor_user_id=item.user_id, family_id=item.family_id, client_id=item.client_id,
-           lineage_id=str(item.lineage_id), revoked_tokens=revoked)
+    record(
+        "authorization_code.reused",
+        outcome="failure",
+        now=now,
+        caller=caller,
+        actor_user_id=item.user_id,
+        family_id=item.family_id,
+        client_id=item.client_id,
+        lineage_id=str(item.lineage_id),
+        revoked_tokens=revoked,
+    )
     db.session.commit()

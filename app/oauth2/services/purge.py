@@ -17,8 +17,12 @@ def purge_expired(*, now: datetime, batch_size: int) -> dict[str, int]:
     has_children = select(OAuthToken.parent_id).where(OAuthToken.parent_id.is_not(None))
     return {
         "authorization_codes": purge_in_batches(
-            AuthorizationCode.id, AuthorizationCode.expires_at <= now, batch_size=batch_size),
+            AuthorizationCode.id, AuthorizationCode.expires_at <= now, batch_size=batch_size
+        ),
         "tokens": purge_in_batches(
-            OAuthToken.id, not_(OAuthToken.live_clause(now)), OAuthToken.id.not_in(has_children),
-            batch_size=batch_size),
+            OAuthToken.id,
+            not_(OAuthToken.live_clause(now)),
+            OAuthToken.id.not_in(has_children),
+            batch_size=batch_size,
+        ),
     }

@@ -45,8 +45,9 @@ def find_refresh_token(
 
 
 def _is_first_party(client_id: str) -> bool:
-    return bool(db.session.scalar(
-        select(OAuthClient.first_party).where(OAuthClient.client_id == client_id)))
+    return bool(
+        db.session.scalar(select(OAuthClient.first_party).where(OAuthClient.client_id == client_id))
+    )
 
 
 def refresh_reuse_interval(client_id: str) -> int:
@@ -54,8 +55,11 @@ def refresh_reuse_interval(client_id: str) -> int:
     presented again for a sibling successor: FIRST_PARTY_REFRESH_REUSE_INTERVAL for
     first-party clients (Sure's app refreshes without a lock, mobile answers get lost),
     OAUTH2_REFRESH_REUSE_INTERVAL (default 0, strict) for the others."""
-    key = ("FIRST_PARTY_REFRESH_REUSE_INTERVAL" if _is_first_party(client_id)
-           else "OAUTH2_REFRESH_REUSE_INTERVAL")
+    key = (
+        "FIRST_PARTY_REFRESH_REUSE_INTERVAL"
+        if _is_first_party(client_id)
+        else "OAUTH2_REFRESH_REUSE_INTERVAL"
+    )
     return max(0, int(current_app.config[key]))
 
 
@@ -78,8 +82,10 @@ def _retry_window(row: OAuthToken, now: datetime) -> ColumnElement[bool] | None:
 def _may_retry(row: OAuthToken, *, now: datetime) -> bool:
     """Read-only pre-check of the retry window (``claim_refresh_token`` decides atomically)."""
     window = _retry_window(row, now)
-    return window is not None and db.session.scalar(
-        select(func.count(OAuthToken.id)).where(window)) == 1
+    return (
+        window is not None
+        and db.session.scalar(select(func.count(OAuthToken.id)).where(window)) == 1
+    )
 
 
 def claim_refresh_token(row: OAuthToken, *, now: datetime, caller: Caller = SYSTEM) -> bool:
@@ -100,19 +106,25 @@ def claim_refresh_token(row: OAuthToken, *, now: datetime, caller: Caller = SYST
     siblings -- so concurrent siblings and retries queue instead of deadlocking (PostgreSQL);
     the decisions themselves are conditional UPDATEs whose row count says who won."""
     if row.parent_id is not None:
-        db.session.execute(select(OAuthToken.id).where(OAuthToken.id == row.parent_id)
-                           .with_for_update())
-    claimed = execute_count(
-        update(OAuthToken)
-        .where(
-            OAuthToken.id == row.id,
-            OAuthToken.refresh_used_at.is_(None),
-            OAuthToken.revoked_at.is_(None),
+        db.session.execute(
+            select(OAuthToken.id).where(OAuthToken.id == row.parent_id).with_for_update()
         )
-        .values(refresh_used_at=now, access_revoked_at=func.coalesce(
-            OAuthToken.access_revoked_at, now))
-        .execution_options(synchronize_session=False)
-    ) == 1
+    claimed = (
+        execute_count(
+            update(OAuthToken)
+            .where(
+                OAuthToken.id == row.id,
+                OAuthToken.refresh_used_at.is_(None),
+                OAuthToken.revoked_at.is_(None),
+            )
+            .values(
+                refresh_used_at=now,
+                access_revoked_at=func.coalesce(OAuthToken.access_revoked_at, now),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        == 1
+    )
     if claimed:
         if row.parent_id is not None:
             _settle_siblings(row, now=now)
@@ -123,15 +135,25 @@ def claim_refresh_token(row: OAuthToken, *, now: datetime, caller: Caller = SYST
     # A no-op write: it takes the row lock, so a concurrent claim of a successor (which
     # sets successor_used_at under the same lock) either happened before and makes this
     # match nothing, or happens after and retires the sibling issued here.
-    retried = execute_count(
-        update(OAuthToken).where(window)
-        .values(refresh_used_at=OAuthToken.refresh_used_at)
-        .execution_options(synchronize_session=False)
-    ) == 1
+    retried = (
+        execute_count(
+            update(OAuthToken)
+            .where(window)
+            .values(refresh_used_at=OAuthToken.refresh_used_at)
+            .execution_options(synchronize_session=False)
+        )
+        == 1
+    )
     if retried:
-        record("refresh_token.retried", now=now, caller=caller, actor_user_id=row.user_id,
-               family_id=row.family_id, client_id=row.client_id,
-               lineage_id=str(row.lineage_id))
+        record(
+            "refresh_token.retried",
+            now=now,
+            caller=caller,
+            actor_user_id=row.user_id,
+            family_id=row.family_id,
+            client_id=row.client_id,
+            lineage_id=str(row.lineage_id),
+        )
     return retried
 
 
@@ -153,8 +175,11 @@ def _settle_siblings(row: OAuthToken, *, now: datetime) -> None:
             OAuthToken.refresh_used_at.is_(None),
             OAuthToken.revoked_at.is_(None),
         )
-        .values(refresh_used_at=now, successor_used_at=now,
-                access_revoked_at=func.coalesce(OAuthToken.access_revoked_at, now))
+        .values(
+            refresh_used_at=now,
+            successor_used_at=now,
+            access_revoked_at=func.coalesce(OAuthToken.access_revoked_at, now),
+        )
         .execution_options(synchronize_session=False)
     )
 
@@ -164,7 +189,15 @@ def report_refresh_reuse(row: OAuthToken, *, now: datetime, caller: Caller) -> N
     did is rolled back, the lineage is revoked and the replay audited. Commits."""
     db.session.rollback()
     revoked = revoke_lineage(row.lineage_id, now=now)
-    record("refresh_token.reused", outcome="failure", now=now, caller=caller,
-           actor_user_id=row.user_id, family_id=row.family_id, client_id=row.client_id,
-           lineage_id=str(row.lineage_id), revoked_tokens=revoked)
+    record(
+        "refresh_token.reused",
+        outcome="failure",
+        now=now,
+        caller=caller,
+        actor_user_id=row.user_id,
+        family_id=row.family_id,
+        client_id=row.client_id,
+        lineage_id=str(row.lineage_id),
+        revoked_tokens=revoked,
+    )
     db.session.commit()

@@ -75,9 +75,17 @@ def save_token(
         refresh_expires_at=refresh_expires_at,
     )
     db.session.add(row)
-    record("token.rotated" if lineage.parent else "token.issued", now=now, caller=caller,
-           actor_user_id=row.user_id, family_id=row.family_id, client_id=client.client_id,
-           grant_type=grant_type, lineage_id=str(lineage.lineage_id), scope=row.scope)
+    record(
+        "token.rotated" if lineage.parent else "token.issued",
+        now=now,
+        caller=caller,
+        actor_user_id=row.user_id,
+        family_id=row.family_id,
+        client_id=client.client_id,
+        grant_type=grant_type,
+        lineage_id=str(lineage.lineage_id),
+        scope=row.scope,
+    )
     if commit:
         db.session.commit()
     else:
@@ -105,17 +113,22 @@ def token_usable(row: OAuthToken, kind: TokenKind, *, now: datetime) -> bool:
     """Whether a presented token works right now: not expired, revoked or rotated, its owner
     (if any) still active and its client not disabled. Introspection and token info ask
     this; the gate's verifier checks the same things in its one query."""
-    active = (row.access_token_active(now) if kind == "access_token"
-              else row.refresh_token_active(now))
+    active = (
+        row.access_token_active(now) if kind == "access_token" else row.refresh_token_active(now)
+    )
     if not active:
         return False
     if row.user_id is not None and ((owner := row.get_user()) is None or not owner.active):
         return False
     # Checked on every use rather than revoked on disable, so re-enabling restores them.
-    return db.session.scalar(
-        select(OAuthClient.id).where(OAuthClient.client_id == row.client_id,
-                                     OAuthClient.disabled_at.is_(None))
-    ) is not None
+    return (
+        db.session.scalar(
+            select(OAuthClient.id).where(
+                OAuthClient.client_id == row.client_id, OAuthClient.disabled_at.is_(None)
+            )
+        )
+        is not None
+    )
 
 
 def find_active_access_token(value: str | None, *, now: datetime) -> OAuthToken | None:
@@ -155,9 +168,17 @@ def revoke_token(
             .values(access_revoked_at=now)
             .execution_options(synchronize_session=False)
         )
-    record("token.revoked", now=now, caller=caller, actor_user_id=row.user_id,
-           family_id=row.family_id, client_id=client_id, token_type=kind,
-           lineage_id=str(row.lineage_id), revoked_tokens=count)
+    record(
+        "token.revoked",
+        now=now,
+        caller=caller,
+        actor_user_id=row.user_id,
+        family_id=row.family_id,
+        client_id=client_id,
+        token_type=kind,
+        lineage_id=str(row.lineage_id),
+        revoked_tokens=count,
+    )
     db.session.commit()
 
 
