@@ -16,7 +16,7 @@ from flask.cli import AppGroup
 
 from app.apikeys import services as apikey_services
 from app.apikeys.models import SCOPES, SOURCES, TIERS
-from app.clock import utcnow
+from app.clock import rfc3339, utcnow
 from app.errors import TollgateError
 from app.firstparty import purge as user_purge
 from app.firstparty import reset
@@ -151,7 +151,7 @@ def _client_json(client: OAuthClient) -> dict[str, Any]:
         "first_party": client.first_party,
         "dynamically_registered": client.dynamically_registered,
         "disabled": client.disabled_at is not None,
-        "created_at": client.created_at.isoformat() + "Z",
+        "created_at": rfc3339(client.created_at),
     }
 
 
