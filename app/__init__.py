@@ -90,6 +90,7 @@ def _register_credentials(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from app.admin.views import bp as admin_bp
     from app.apikeys.views import bp as apikeys_bp
     from app.extensions import csrf
     from app.firstparty.views import bp as firstparty_bp
@@ -104,7 +105,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(oauth2_bp)
     app.register_blueprint(docs_bp)
     # The gate checks CSRF itself, and only for cookie-authenticated writes.
-    for api in (resources_bp, apikeys_bp, firstparty_bp):
+    for api in (resources_bp, apikeys_bp, firstparty_bp, admin_bp):
         csrf.exempt(api)
         app.register_blueprint(api)
     add_api_v1_twins(app, JSON_ENDPOINTS)

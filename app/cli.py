@@ -20,11 +20,12 @@ from app.clock import rfc3339, utcnow
 from app.errors import TollgateError
 from app.firstparty import purge as user_purge
 from app.firstparty import reset
+from app.identity import grants, mfa
 from app.identity import invites as invite_services
-from app.identity import mfa
 from app.identity import sessions as web_sessions
 from app.identity import users as user_services
-from app.identity.models import ROLES
+from app.identity.models import ROLES, User
+from app.identity.roles import GRANTED_ROLES
 from app.oauth2.models import OAuthClient
 from app.oauth2.services import clients as oauth2
 from app.oauth2.services import purge as oauth2_purge
@@ -89,6 +90,34 @@ def create_user(
             "role": user.role,
         }
     )
+
+
+def _user_by_email(email: str) -> User:
+    user = user_services.find_by_email(email)
+    if user is None:
+        raise click.ClickException(f"no user with email {email!r}")
+    return user
+
+
+@users.command("grant-role")
+@click.option("--email", required=True)
+@click.option("--role", required=True, type=click.Choice(list(GRANTED_ROLES)))
+def grant_role(email: str, role: str) -> None:
+    """Grant a role of the catalogue (as the platform operator: any role, the Secret Key
+    Administrator included). Prints {"email", "roles"}."""
+    user = _user_by_email(email)
+    roles = grants.grant_role(user, role, granter=None, now=utcnow())
+    _emit({"email": user.email, "roles": roles})
+
+
+@users.command("revoke-role")
+@click.option("--email", required=True)
+@click.option("--role", required=True, type=click.Choice(list(GRANTED_ROLES)))
+def revoke_role(email: str, role: str) -> None:
+    """Revoke a granted role; applies to the user's next request. Prints {"email", "roles"}."""
+    user = _user_by_email(email)
+    roles = grants.revoke_role(user, role, granter=None, now=utcnow())
+    _emit({"email": user.email, "roles": roles})
 
 
 @clients.command("create")

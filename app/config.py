@@ -8,6 +8,7 @@ the embedded default they are generated once into ``instance/secrets.json`` (mod
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
@@ -35,6 +36,8 @@ class DefaultConfig:
     # --- secrets (no defaults; generated into instance/ outside production) -----------------
     SECRET_KEY = ""  # signs session cookies and CSRF tokens
     ENCRYPTION_KEYS = ""  # comma-separated Fernet keys for secrets stored encrypted; first encrypts
+    SECRET_KEY_JWT_KEY = ""  # HS512 key of secret-key JWTs (sk+jwt); at least 64 characters
+    ACCESS_KEY_JWT_KEY = ""  # HS256 key of SecureCloud access-key JWTs (ak+jwt); at least 32
 
     # --- sessions and the web UI --------------------------------------------------------------
     SESSION_COOKIE_NAME = "tollgate_session"  # browser session cookie
@@ -97,7 +100,9 @@ class DefaultConfig:
     RATE_LIMIT_INTROSPECT_CLIENT = "1200 per 1 minute"  # introspection calls per client
 
 
-_SECRET_KEYS = ("SECRET_KEY", "ENCRYPTION_KEYS")
+_SECRET_KEYS = ("SECRET_KEY", "ENCRYPTION_KEYS", "SECRET_KEY_JWT_KEY", "ACCESS_KEY_JWT_KEY")
+# The shortest key each JWT profile accepts (HMAC keys at least as long as the hash output).
+_MIN_KEY_LENGTH = {"SECRET_KEY_JWT_KEY": 64, "ACCESS_KEY_JWT_KEY": 32}
 _ALIASES = {"DATABASE_URL": "SQLALCHEMY_DATABASE_URI"}
 
 
@@ -155,10 +160,17 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
 def _generate_secret(key: str) -> str:
     if key == "ENCRYPTION_KEYS":
         return Fernet.generate_key().decode()
-    return secrets.token_urlsafe(48)
+    return secrets.token_urlsafe(64 if key in _MIN_KEY_LENGTH else 48)
 
 
 def _load_secrets(app: Flask, production: bool) -> None:
+    _generate_missing_secrets(app, production)
+    for key, length in _MIN_KEY_LENGTH.items():
+        if len(app.config[key]) < length:
+            raise ConfigurationError(f"{key} must be at least {length} characters")
+
+
+def _generate_missing_secrets(app: Flask, production: bool) -> None:
     missing = [key for key in _SECRET_KEYS if not app.config.get(key)]
     if not missing:
         return
@@ -170,16 +182,21 @@ def _load_secrets(app: Flask, production: bool) -> None:
     os.makedirs(app.instance_path, exist_ok=True)
     path = Path(app.instance_path, "secrets.json")
     stored: dict[str, str] = {}
-    if path.exists():
-        stored = json.loads(path.read_text())
-    if any(key not in stored for key in missing):
-        for key in missing:
-            stored.setdefault(key, _generate_secret(key))
-        # Created 0600 from the start so the secrets are never world-readable, not even briefly.
-        fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(stored, handle, indent=2)
-        os.replace(path.with_suffix(".tmp"), path)
+    # Locked: workers starting together must agree on one key, or a token signed by one
+    # worker would not verify on another.
+    with open(Path(app.instance_path, ".secrets.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if path.exists():
+            stored = json.loads(path.read_text())
+        if any(key not in stored for key in missing):
+            for key in missing:
+                stored.setdefault(key, _generate_secret(key))
+            # Created 0600 from the start so the secrets are never world-readable, not even
+            # briefly.
+            fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                json.dump(stored, handle, indent=2)
+            os.replace(path.with_suffix(".tmp"), path)
     for key in missing:
         app.config[key] = stored[key]
 

@@ -27,6 +27,6 @@ def upgrade(app: Flask) -> None:
             # Quiet: start-up and CLI output stay clean (stdout carries the CLI's JSON, stderr
             # its one-line errors); `flask db upgrade` still logs what it does.
             config.attributes["quiet"] = True
-            command.upgrade(config, "head")
+            command.upgrade(config, "heads")
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)

@@ -3,7 +3,15 @@
 from app.apikeys.models import ApiKey
 from app.audit.models import AuditEvent
 from app.firstparty.models import FamilyResetJob
-from app.identity.models import BackupCode, Device, Family, InviteCode, User, WebSession
+from app.identity.models import (
+    BackupCode,
+    Device,
+    Family,
+    InviteCode,
+    User,
+    UserRole,
+    WebSession,
+)
 from app.oauth2.models import AuthorizationCode, OAuthClient, OAuthToken
 from app.ratelimit import rate_limit_counters
 from app.resources.models import Account, Sync, Tag, Transaction, Valuation, transaction_tags
@@ -24,6 +32,7 @@ __all__ = [
     "Tag",
     "Transaction",
     "User",
+    "UserRole",
     "Valuation",
     "WebSession",
     "rate_limit_counters",

@@ -143,9 +143,10 @@ def build(app: Flask) -> dict[str, Any]:
                     },
                 }
             scope = getattr(view, "required_scope", None)
-            credentials: frozenset[str] = getattr(view, "required_credentials", frozenset())
+            # None: every credential kind (require()'s default); absent: not a require() view.
+            credentials: frozenset[str] | None = getattr(view, "required_credentials", frozenset())
             security: list[dict[str, list[str]]] = [{"bearerAuth": []}]
-            if "api_key" in credentials:
+            if credentials is None or "api_key" in credentials:
                 security.append({"apiKeyAuth": []})
             operation["security"] = security
             notes = [f"Requires the `{scope}` scope."] if scope else []

@@ -94,6 +94,8 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> Cli:
             "INSTANCE_PATH": str(workdir / "instance"),
             "SECRET_KEY": "cli-test-" + uuid.uuid4().hex,
             "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            "SECRET_KEY_JWT_KEY": "sk-jwt-" + "k" * 64,
+            "ACCESS_KEY_JWT_KEY": "ak-jwt-" + "a" * 32,
             "APP_ENV": "testing",
             "REDIS_URL": "",
             "ARGON2_TIME_COST": "1",

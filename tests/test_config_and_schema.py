@@ -137,7 +137,13 @@ def test_embedded_default_generates_secrets_and_migrates(clean_env):
         assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
         assert not (clean_env / "secrets.tmp").exists()
         stored = json.loads(secrets_file.read_text())
-        assert set(stored) == {"SECRET_KEY", "ENCRYPTION_KEYS"}
+        assert set(stored) == {
+            "SECRET_KEY",
+            "ENCRYPTION_KEYS",
+            "SECRET_KEY_JWT_KEY",
+            "ACCESS_KEY_JWT_KEY",
+        }
+        assert len(stored["SECRET_KEY_JWT_KEY"]) >= 64
         assert first.config["SECRET_KEY"] == stored["SECRET_KEY"]
         assert first.config["ENCRYPTION_KEYS"] == stored["ENCRYPTION_KEYS"]
         assert len(stored["SECRET_KEY"]) >= 32
@@ -184,7 +190,7 @@ def test_embedded_default_keeps_explicit_secrets_out_of_the_file(clean_env, monk
     app = create_app({"APP_ENV": "development", "AUTO_MIGRATE": False})
     assert app.config["SECRET_KEY"].startswith("from-the-environment-")
     stored = json.loads((clean_env / "secrets.json").read_text())
-    assert set(stored) == {"ENCRYPTION_KEYS"}
+    assert set(stored) == {"ENCRYPTION_KEYS", "SECRET_KEY_JWT_KEY", "ACCESS_KEY_JWT_KEY"}
 
 
 # --- (4) production refuses to guess ------------------------------------------------------------
@@ -204,14 +210,32 @@ def test_production_without_secret_key_refuses(clean_env, tmp_path):
     assert not (clean_env / "secrets.json").exists()
 
 
+@pytest.mark.parametrize(
+    ("setting", "length"), [("SECRET_KEY_JWT_KEY", 64), ("ACCESS_KEY_JWT_KEY", 32)]
+)
+def test_a_jwt_key_shorter_than_its_hash_refuses(clean_env, monkeypatch, tmp_path, setting, length):
+    from cryptography.fernet import Fernet
+
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'p.sqlite3'}")
+    monkeypatch.setenv("SECRET_KEY", "s" * 48)
+    monkeypatch.setenv("ENCRYPTION_KEYS", Fernet.generate_key().decode())
+    monkeypatch.setenv("SECRET_KEY_JWT_KEY", "k" * 64)
+    monkeypatch.setenv("ACCESS_KEY_JWT_KEY", "a" * 32)
+    monkeypatch.setenv(setting, "x" * (length - 1))
+    with pytest.raises(ConfigurationError, match=f"{setting} must be at least {length}"):
+        create_app()
+
+
 def test_production_without_encryption_keys_refuses(clean_env, monkeypatch, tmp_path):
     monkeypatch.setenv("APP_ENV", "production")
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'p.sqlite3'}")
     monkeypatch.setenv("SECRET_KEY", "s" * 48)
+    monkeypatch.setenv("SECRET_KEY_JWT_KEY", "k" * 64)
+    monkeypatch.setenv("ACCESS_KEY_JWT_KEY", "a" * 32)
     with pytest.raises(ConfigurationError) as caught:
         create_app()
-    assert "ENCRYPTION_KEYS" in str(caught.value)
-    assert "SECRET_KEY" not in str(caught.value)
+    assert str(caught.value).startswith("ENCRYPTION_KEYS must be set")
     assert not (clean_env / "secrets.json").exists()
 
 
@@ -233,6 +257,8 @@ def test_production_with_everything_set_starts(clean_env, monkeypatch, tmp_path)
     monkeypatch.setenv("DATABASE_URL", "postgres://u:p@db.invalid:5432/tollgate")
     monkeypatch.setenv("SECRET_KEY", "s" * 48)
     monkeypatch.setenv("ENCRYPTION_KEYS", Fernet.generate_key().decode())
+    monkeypatch.setenv("SECRET_KEY_JWT_KEY", "k" * 64)
+    monkeypatch.setenv("ACCESS_KEY_JWT_KEY", "a" * 32)
     app = create_app()
     assert (
         app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u:p@db.invalid:5432/tollgate"

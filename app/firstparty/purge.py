@@ -22,7 +22,15 @@ from app.apikeys.models import ApiKey
 from app.audit.services import record
 from app.extensions import db, execute_count
 from app.firstparty.models import FamilyResetJob
-from app.identity.models import BackupCode, Device, Family, InviteCode, User, WebSession
+from app.identity.models import (
+    BackupCode,
+    Device,
+    Family,
+    InviteCode,
+    User,
+    UserRole,
+    WebSession,
+)
 from app.oauth2.models import AuthorizationCode, OAuthToken
 from app.resources import services as resources
 
@@ -36,9 +44,14 @@ USER_ROWS = (
     Device.user_id,
     BackupCode.user_id,
     WebSession.user_id,
+    UserRole.user_id,
 )
 # Rows that outlive the user and only forget who it was.
-USER_MENTIONS = (InviteCode.used_by_user_id, FamilyResetJob.requested_by)
+USER_MENTIONS = (
+    InviteCode.used_by_user_id,
+    FamilyResetJob.requested_by,
+    UserRole.granted_by_user_id,
+)
 # Rows of the family, deleted with its last member (its financial data: reset).
 FAMILY_ROWS = (
     ApiKey.family_id,

@@ -32,7 +32,6 @@ from app.requestctx import request_base_url
 F = TypeVar("F", bound=Callable[..., Any])
 access_log = logging.getLogger("app.gate.access")
 
-ALL_CREDENTIALS = frozenset({"oauth", "api_key", "session", "global_api_key"})
 AUTH_FAILURES_PER_IP = Throttle("auth-failures-ip", "RATE_LIMIT_AUTH_FAILURES_IP")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -97,7 +96,8 @@ def _session_principal() -> Principal | None:
     )
 
 
-def resolve(allowed: frozenset[str]) -> Principal:
+def resolve(allowed: frozenset[str] | None) -> Principal:
+    """``allowed``: the credential kinds a view takes; None: every kind a verifier offers."""
     if "access_token" in request.args or "api_key" in request.args:
         raise BadRequest("Credentials are accepted only in request headers, never in the URL")
     authorization = request.headers.get("Authorization")
@@ -106,8 +106,10 @@ def resolve(allowed: frozenset[str]) -> Principal:
     api_key = request.headers.get("X-Api-Key")
     if api_key is not None:
         return _verify("api_key", api_key.strip(), messages.CREDENTIAL_MISSING)
-    if "session" in allowed and (principal := _session_principal()) is not None:
-        return principal
+    if allowed is None or "session" in allowed:
+        principal = _session_principal()
+        if principal is not None:
+            return principal
     raise Unauthorized(messages.CREDENTIAL_MISSING, headers={"WWW-Authenticate": _challenge()})
 
 
@@ -115,7 +117,7 @@ def require(
     scope: str | None = None,
     permission: str | Iterable[str] | None = None,
     *,
-    credentials: Iterable[str] = ALL_CREDENTIALS,
+    credentials: Iterable[str] | None = None,
     user_required: bool = False,
     limit_after_scope: bool = False,
     first_party_only: bool = False,
@@ -128,7 +130,7 @@ def require(
     browser session, or a first-party app's token) — for routes that manage credentials or
     account security. Checked before the scope, so a third-party token is refused with the
     same clear 403 whatever scope the user granted it."""
-    allowed = frozenset(credentials)
+    allowed = None if credentials is None else frozenset(credentials)
     needed = frozenset([permission] if isinstance(permission, str) else permission or ())
 
     def decorator(view: F) -> F:
@@ -149,7 +151,7 @@ def require(
                 limits.apply(principal)
             if first_party_only and not principal.first_party:
                 raise Forbidden(messages.FIRST_PARTY_ONLY)
-            if principal.credential_kind not in allowed:
+            if allowed is not None and principal.credential_kind not in allowed:
                 raise Forbidden("This endpoint does not accept this kind of credential")
             if user_required and principal.user_id is None:
                 raise Forbidden("This endpoint needs a user, not a service credential")
@@ -166,7 +168,8 @@ def require(
                 )
             if limit_after_scope:
                 limits.apply(principal)
-            if not needed <= principal.permissions:
+            # All of them (no wildcard); the granted roles are read only when a view needs one.
+            if needed and not needed <= principal.permissions:
                 raise Forbidden("You are not authorized to perform this action")
             return view(*args, **kwargs)
 

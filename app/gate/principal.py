@@ -10,6 +10,7 @@ from typing import Any
 
 from app import scopes as scope_algebra
 from app.extensions import db
+from app.identity.grants import granted_permissions
 from app.identity.models import User
 from app.identity.roles import permissions_for
 
@@ -48,11 +49,13 @@ class Principal:
             return self.loaded_user
         return db.session.get(User, self.user_id) if self.user_id is not None else None
 
-    @property
+    @cached_property
     def permissions(self) -> frozenset[str]:
-        """User principals: the role's permissions, read live; services: their own set."""
+        """User principals: the base role's permissions (read with the credential) and the
+        granted roles' (read now, once per request, only when a view checks a permission);
+        services: their own set."""
         if self.user_id is not None:
-            return permissions_for(self.role or "")
+            return permissions_for(self.role or "") | granted_permissions(self.user_id)
         return self.service_permissions
 
     def has_scope(self, required: str) -> bool:

@@ -79,6 +79,21 @@ class User(Model):
         return f"{self.id}:{self.session_epoch}"
 
 
+class UserRole(Model):
+    """A role granted to a user on top of the base role (identity.roles.GRANTED_ROLES)."""
+
+    __tablename__ = "user_roles"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(String(40), primary_key=True)
+    granted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    granted_by_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+
+
 DEVICE_TYPES = ("ios", "android", "web")
 
 

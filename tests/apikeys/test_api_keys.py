@@ -684,6 +684,8 @@ def cli_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "AUTO_MIGRATE": "true",
         "SECRET_KEY": "cli-" + os.urandom(16).hex(),
         "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "SECRET_KEY_JWT_KEY": "sk-jwt-" + "k" * 64,
+        "ACCESS_KEY_JWT_KEY": "ak-jwt-" + "a" * 32,
         "APP_ENV": "development",
         "REDIS_URL": "",
         "ARGON2_TIME_COST": "1",

@@ -591,6 +591,8 @@ def test_queued_means_queued_until_a_worker_runs_it(
             "INSTANCE_PATH": str(tmp_path),
             "SECRET_KEY": SECRET_KEY,
             "ENCRYPTION_KEYS": ENCRYPTION_KEY,
+            "SECRET_KEY_JWT_KEY": "sk-jwt-" + "k" * 64,
+            "ACCESS_KEY_JWT_KEY": "ak-jwt-" + "a" * 32,
             "AUTO_MIGRATE": "false",
             "APP_ENV": "testing",
             "REDIS_URL": "",

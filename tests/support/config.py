@@ -16,6 +16,8 @@ TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
 # another one signed or encrypted.
 SECRET_KEY = secrets.token_urlsafe(32)
 ENCRYPTION_KEY = Fernet.generate_key().decode()
+SECRET_KEY_JWT_KEY = secrets.token_urlsafe(64)
+ACCESS_KEY_JWT_KEY = secrets.token_urlsafe(48)
 
 
 def base_config(database_url: str, instance: Path) -> dict[str, Any]:
@@ -26,6 +28,8 @@ def base_config(database_url: str, instance: Path) -> dict[str, Any]:
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SECRET_KEY": SECRET_KEY,
         "ENCRYPTION_KEYS": ENCRYPTION_KEY,
+        "SECRET_KEY_JWT_KEY": SECRET_KEY_JWT_KEY,
+        "ACCESS_KEY_JWT_KEY": ACCESS_KEY_JWT_KEY,
         "AUTO_MIGRATE": False,
         "REDIS_URL": TEST_REDIS_URL,
         "APP_URL": "https://auth.tollgate.test",

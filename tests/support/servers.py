@@ -59,6 +59,8 @@ def server_env(workdir: Path, base_url: str, **extra: str) -> dict[str, str]:
         "AUTO_MIGRATE": "true",
         "SECRET_KEY": "live-" + os.urandom(16).hex(),
         "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "SECRET_KEY_JWT_KEY": "sk-jwt-" + "k" * 64,
+        "ACCESS_KEY_JWT_KEY": "ak-jwt-" + "a" * 32,
         "APP_URL": base_url,
         "APP_ENV": "development",
         "ARGON2_TIME_COST": "1",
