@@ -9,11 +9,11 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from app import crypto
-from app.audit.services import Caller, record
+from app.audit.services import Caller
 from app.extensions import db, execute_count
 from app.identity.models import User
 from app.oauth2.models import AuthorizationCode, OAuthClient
-from app.oauth2.services.tokens import revoke_lineage
+from app.oauth2.services.tokens import revoke_replayed_lineage
 
 
 def save_authorization_code(
@@ -81,19 +81,5 @@ def claim_authorization_code(item: AuthorizationCode, *, now: datetime) -> bool:
 
 
 def report_code_reuse(item: AuthorizationCode, *, now: datetime, caller: Caller) -> None:
-    """A used code came back: whatever this redemption did is rolled back, the lineage the
-    first redemption started is revoked, and the reuse is audited. Commits."""
-    db.session.rollback()
-    revoked = revoke_lineage(item.lineage_id, now=now)
-    record(
-        "authorization_code.reused",
-        outcome="failure",
-        now=now,
-        caller=caller,
-        actor_user_id=item.user_id,
-        family_id=item.family_id,
-        client_id=item.client_id,
-        lineage_id=str(item.lineage_id),
-        revoked_tokens=revoked,
-    )
-    db.session.commit()
+    """A used code came back: the lineage its first redemption started is revoked."""
+    revoke_replayed_lineage("authorization_code.reused", item, now=now, caller=caller)

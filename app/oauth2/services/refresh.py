@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, func, or_, select, update
 from app.audit.services import SYSTEM, Caller, record
 from app.extensions import db, execute_count
 from app.oauth2.models import OAuthClient, OAuthToken
-from app.oauth2.services.tokens import find_token, revoke_lineage
+from app.oauth2.services.tokens import find_token, revoke_replayed_lineage
 
 
 def find_refresh_token(
@@ -185,19 +185,5 @@ def _settle_siblings(row: OAuthToken, *, now: datetime) -> None:
 
 
 def report_refresh_reuse(row: OAuthToken, *, now: datetime, caller: Caller) -> None:
-    """A rotated refresh token came back outside any retry window: whatever this request
-    did is rolled back, the lineage is revoked and the replay audited. Commits."""
-    db.session.rollback()
-    revoked = revoke_lineage(row.lineage_id, now=now)
-    record(
-        "refresh_token.reused",
-        outcome="failure",
-        now=now,
-        caller=caller,
-        actor_user_id=row.user_id,
-        family_id=row.family_id,
-        client_id=row.client_id,
-        lineage_id=str(row.lineage_id),
-        revoked_tokens=revoked,
-    )
-    db.session.commit()
+    """A rotated refresh token came back outside any retry window: the lineage is revoked."""
+    revoke_replayed_lineage("refresh_token.reused", row, now=now, caller=caller)

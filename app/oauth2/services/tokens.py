@@ -19,7 +19,7 @@ from app import crypto
 from app.audit.services import Caller, record
 from app.extensions import db, execute_count
 from app.identity.models import User
-from app.oauth2.models import OAuthClient, OAuthToken
+from app.oauth2.models import AuthorizationCode, OAuthClient, OAuthToken
 
 TokenKind = Literal["access_token", "refresh_token"]
 
@@ -152,6 +152,28 @@ def revoke_lineage(lineage_id: uuid.UUID, *, now: datetime) -> int:
         .values(revoked_at=now)
         .execution_options(synchronize_session=False)
     )
+
+
+def revoke_replayed_lineage(
+    event: str, replayed: OAuthToken | AuthorizationCode, *, now: datetime, caller: Caller
+) -> None:
+    """A single-use credential (a code, a rotated refresh token) came back: whatever this
+    request did is rolled back, the lineage it started is revoked and the replay audited as
+    ``event``. Commits."""
+    db.session.rollback()
+    revoked = revoke_lineage(replayed.lineage_id, now=now)
+    record(
+        event,
+        outcome="failure",
+        now=now,
+        caller=caller,
+        actor_user_id=replayed.user_id,
+        family_id=replayed.family_id,
+        client_id=replayed.client_id,
+        lineage_id=str(replayed.lineage_id),
+        revoked_tokens=revoked,
+    )
+    db.session.commit()
 
 
 def revoke_token(
