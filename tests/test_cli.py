@@ -6,48 +6,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
 
-from app.config import DefaultConfig
-
-ROOT = Path(__file__).resolve().parents[1]
-FLASK = str(Path(sys.executable).parent / "flask")
+from tests.support.cli import Run, cli_env, flask_cli
 
 # About a dozen processes at ~1.5 s each (the app's import and start-up dominate).
 pytestmark = pytest.mark.slow
-
-
-@dataclass
-class Run:
-    returncode: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> dict:
-        lines = self.stdout.splitlines()
-        assert len(lines) == 1, f"expected one line of JSON, got {self.stdout!r}"
-        payload = json.loads(lines[0])
-        assert isinstance(payload, dict)
-        return payload
-
-    def assert_failed(self) -> str:
-        """Non-zero exit, empty stdout, exactly one line on stderr; returns that line."""
-        assert self.returncode != 0
-        assert self.stdout == ""
-        lines = self.stderr.strip().splitlines()
-        assert len(lines) == 1, self.stderr
-        assert lines[0].startswith("Error: ")
-        return lines[0]
 
 
 @dataclass
@@ -56,16 +26,7 @@ class Cli:
     db_path: Path
 
     def __call__(self, *args: str) -> Run:
-        done = subprocess.run(
-            [FLASK, "--app", "wsgi", *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        return Run(done.returncode, done.stdout, done.stderr)
+        return flask_cli(self.env, *args)
 
     def ok(self, *args: str) -> dict:
         run = self(*args)
@@ -83,26 +44,7 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> Cli:
     """A fresh SQLite database migrated with ``flask db upgrade``; nothing from the repository's
     instance/ is read or written."""
     workdir = tmp_path_factory.mktemp("cli")
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in vars(DefaultConfig) and k not in ("DATABASE_URL", "FLASK_APP")
-    }
-    env.update(
-        {
-            "DATABASE_URL": f"sqlite:///{workdir / 'cli.sqlite3'}",
-            "INSTANCE_PATH": str(workdir / "instance"),
-            "SECRET_KEY": "cli-test-" + uuid.uuid4().hex,
-            "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-            "SECRET_KEY_JWT_KEY": "sk-jwt-" + "k" * 64,
-            "ACCESS_KEY_JWT_KEY": "ak-jwt-" + "a" * 32,
-            "APP_ENV": "testing",
-            "REDIS_URL": "",
-            "ARGON2_TIME_COST": "1",
-            "ARGON2_MEMORY_COST": "8",
-            "ARGON2_PARALLELISM": "1",
-        }
-    )
+    env = cli_env(workdir)
     runner = Cli(env, workdir / "cli.sqlite3")
     upgrade = runner("db", "upgrade")
     assert upgrade.returncode == 0, upgrade.stderr

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import subprocess
 import sys
 import threading
 import uuid
@@ -23,13 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, text, update
 
 from app import create_app
 from app.clock import utcnow
+from tests.support import cli as support_cli
 from tests.support.config import base_config
 from tests.support.database import requires_postgres
 from tests.support.factories import ClientInfo, UserInfo
@@ -676,34 +674,12 @@ def test_concurrent_creations_keep_names_unique(app, user) -> None:
 @pytest.fixture(scope="module")
 def cli_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """A fresh SQLite database the CLI migrates itself (AUTO_MIGRATE=true)."""
-    workdir = tmp_path_factory.mktemp("apikeys-cli")
-    return {
-        **os.environ,
-        "INSTANCE_PATH": str(workdir),
-        "DATABASE_URL": f"sqlite:///{workdir / 'cli.sqlite3'}",
-        "AUTO_MIGRATE": "true",
-        "SECRET_KEY": "cli-" + os.urandom(16).hex(),
-        "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-        "SECRET_KEY_JWT_KEY": "sk-jwt-" + "k" * 64,
-        "ACCESS_KEY_JWT_KEY": "ak-jwt-" + "a" * 32,
-        "APP_ENV": "development",
-        "REDIS_URL": "",
-        "ARGON2_TIME_COST": "1",
-        "ARGON2_MEMORY_COST": "8",
-        "ARGON2_PARALLELISM": "1",
-    }
-
-
-def flask_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / "flask"), "--app", "wsgi", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    return support_cli.cli_env(
+        tmp_path_factory.mktemp("apikeys-cli"), AUTO_MIGRATE="true", APP_ENV="development"
     )
+
+
+flask_cli = support_cli.flask_cli
 
 
 def cli_user(env: dict[str, str], email: str) -> dict[str, Any]:

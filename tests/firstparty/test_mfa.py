@@ -3,18 +3,12 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import time
-import uuid
-from pathlib import Path
 
 import pyotp
 import pytest
 
-from app.config import DefaultConfig
+from tests.support import cli as support_cli
 from tests.support.factories import PASSWORD, enable_mfa
 from tests.support.http import api_key, bearer, send
 from tests.support.sure import (
@@ -33,8 +27,6 @@ from tests.support.totp import totp_now, totp_pair, wrong_totp
 from tests.support.web import login as web_login
 from tests.support.web import session_csrf, signed_in_as
 
-ROOT = Path(__file__).resolve().parents[2]
-FLASK = str(Path(sys.executable).parent / "flask")
 ENROL = f"{MFA}/enrolment"
 CONFIRM = f"{MFA}/enrolment/confirm"
 BACKUP = f"{MFA}/backup_codes"
@@ -687,47 +679,11 @@ def test_web_login_of_an_mfa_user_needs_the_code(app, mfa_user):
 
 @pytest.fixture(scope="module")
 def cli_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    from cryptography.fernet import Fernet
-
-    workdir = tmp_path_factory.mktemp("fp-cli")
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in vars(DefaultConfig) and k not in ("DATABASE_URL", "FLASK_APP")
-    }
-    env.update(
-        {
-            "DATABASE_URL": f"sqlite:///{workdir / 'cli.sqlite3'}",
-            "INSTANCE_PATH": str(workdir / "instance"),
-            "AUTO_MIGRATE": "true",
-            "SECRET_KEY": "fp-cli-" + uuid.uuid4().hex,
-            "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-            "SECRET_KEY_JWT_KEY": "sk-jwt-" + "k" * 64,
-            "ACCESS_KEY_JWT_KEY": "ak-jwt-" + "a" * 32,
-            "APP_ENV": "testing",
-            "REDIS_URL": "",
-            "ARGON2_TIME_COST": "1",
-            "ARGON2_MEMORY_COST": "8",
-            "ARGON2_PARALLELISM": "1",
-        }
-    )
-    return env
+    return support_cli.cli_env(tmp_path_factory.mktemp("fp-cli"), AUTO_MIGRATE="true")
 
 
 def flask_cli(env: dict[str, str], *args: str) -> dict:
-    done = subprocess.run(
-        [FLASK, "--app", "wsgi", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    assert len(lines) == 1, done.stdout
-    return json.loads(lines[0])
+    return support_cli.flask_json(env, *args)
 
 
 def app_on(env: dict[str, str]):  # type: ignore[no-untyped-def]
@@ -742,8 +698,8 @@ def app_on(env: dict[str, str]):  # type: ignore[no-untyped-def]
             "SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"],
             "SECRET_KEY": env["SECRET_KEY"],
             "ENCRYPTION_KEYS": env["ENCRYPTION_KEYS"],
-            "SECRET_KEY_JWT_KEY": "sk-jwt-" + "k" * 64,
-            "ACCESS_KEY_JWT_KEY": "ak-jwt-" + "a" * 32,
+            "SECRET_KEY_JWT_KEY": env["SECRET_KEY_JWT_KEY"],
+            "ACCESS_KEY_JWT_KEY": env["ACCESS_KEY_JWT_KEY"],
             "REDIS_URL": "",
             "ARGON2_TIME_COST": 1,
             "ARGON2_MEMORY_COST": 8,
@@ -789,16 +745,8 @@ def test_cli_mfa_enable_prints_secret_and_backup_codes(cli_env):
         with app.app_context():
             db.engine.dispose()
 
-    missing = subprocess.run(
-        [FLASK, "--app", "wsgi", "users", "mfa-enable", "--email", "nobody@example.com"],
-        cwd=ROOT,
-        env=cli_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert missing.returncode != 0 and missing.stdout == ""
+    missing = support_cli.flask_cli(cli_env, "users", "mfa-enable", "--email", "nobody@example.com")
+    missing.assert_failed()
 
 
 @pytest.mark.slow
