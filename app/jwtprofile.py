@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app
@@ -38,11 +39,36 @@ def unverified_header(value: str) -> dict[str, Any] | None:
     only to choose a profile."""
     if value.count(".") != 2:
         return None
+    header = _parsed_header(value.partition(".")[0])
+    return dict(header) if header is not None else None
+
+
+@lru_cache(maxsize=1024)
+def _parsed_header(segment: str) -> tuple[tuple[str, Any], ...] | None:
+    """A header segment, parsed once: every verifier asks ``looks_like`` of the same token,
+    and the one that accepts it parses it again to decode. Only hashable headers are kept."""
     try:
-        header = jws.extract_compact(value.encode("ascii")).headers()
+        header = jws.extract_compact(f"{segment}..".encode("ascii")).headers()
     except (JoseError, ValueError, UnicodeError):
         return None
-    return header if isinstance(header, dict) else None
+    if not isinstance(header, dict):
+        return None
+    try:
+        items = tuple(sorted(header.items()))
+        hash(items)
+    except TypeError:
+        return None
+    return items
+
+
+@lru_cache(maxsize=16)
+def _oct_key(secret: str) -> OctKey:
+    return OctKey.import_key(secret.encode())
+
+
+@lru_cache(maxsize=16)
+def _kid(typ: str, secret: str) -> str:
+    return hashlib.sha256(f"{typ}:{secret}".encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -53,13 +79,11 @@ class JWTProfile:
     claims: tuple[str, ...] = ()  # claims every token of the profile must carry
 
     def _key(self) -> OctKey:
-        secret: str = current_app.config[self.key_setting]
-        return OctKey.import_key(secret.encode())
+        return _oct_key(current_app.config[self.key_setting])
 
     def kid(self) -> str:
         """Names the key (not the secret): changes when the key is rotated."""
-        secret: str = current_app.config[self.key_setting]
-        return hashlib.sha256(f"{self.typ}:{secret}".encode()).hexdigest()[:16]
+        return _kid(self.typ, current_app.config[self.key_setting])
 
     def issuer(self) -> str:
         return current_app.config["APP_URL"] or "tollgate"
