@@ -37,6 +37,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app import logredact
 
     logredact.install()  # after the OAuth server: every Authlib logger exists by now
+    from app.secretkeys import redaction
+
+    redaction.install()  # reveal-link tokens in access logs' request lines
     _register_blueprints(app)
     from app import headers
 
@@ -76,20 +79,26 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_credentials(app: Flask) -> None:
     """Each credential feature registers its verifiers with the gate (in resolution order)."""
+    from app.accesskeys.verifier import AccessKeyVerifier
     from app.apikeys import verifier as apikeys
     from app.firstparty import reset
     from app.gate import register_verifier
     from app.oauth2 import server as oauth2_server
     from app.oauth2.verifier import AccessTokenVerifier
+    from app.secretkeys.verifier import SecretKeyJWTVerifier
 
     oauth2_server.init_app(app)
     reset.init_app(app)
+    register_verifier(app, AccessKeyVerifier.for_app(app))
+    register_verifier(app, SecretKeyJWTVerifier())
     register_verifier(app, AccessTokenVerifier())
     register_verifier(app, apikeys.PersonalApiKeyVerifier())
     register_verifier(app, apikeys.GlobalApiKeyVerifier())
 
 
 def _register_blueprints(app: Flask) -> None:
+    from app.accesskeys.views import bp as accesskeys_bp
+    from app.accesskeys.views import pages_bp as accesskeys_pages_bp
     from app.admin.views import bp as admin_bp
     from app.apikeys.views import bp as apikeys_bp
     from app.extensions import csrf
@@ -98,14 +107,27 @@ def _register_blueprints(app: Flask) -> None:
     from app.oauth2.views import JSON_ENDPOINTS
     from app.oauth2.views import bp as oauth2_bp
     from app.resources.views import bp as resources_bp
+    from app.secretkeys.views import admin_pages_bp as secretkey_admin_pages_bp
+    from app.secretkeys.views import bp as secretkeys_bp
+    from app.secretkeys.views import pages_bp as secretkeys_pages_bp
     from app.web.views import bp as web_bp
     from app.web.views import docs_bp
 
     app.register_blueprint(web_bp)
     app.register_blueprint(oauth2_bp)
     app.register_blueprint(docs_bp)
+    app.register_blueprint(secretkeys_pages_bp)
+    app.register_blueprint(secretkey_admin_pages_bp)
+    app.register_blueprint(accesskeys_pages_bp)
     # The gate checks CSRF itself, and only for cookie-authenticated writes.
-    for api in (resources_bp, apikeys_bp, firstparty_bp, admin_bp):
+    for api in (
+        resources_bp,
+        apikeys_bp,
+        firstparty_bp,
+        admin_bp,
+        accesskeys_bp,
+        secretkeys_bp,
+    ):
         csrf.exempt(api)
         app.register_blueprint(api)
     add_api_v1_twins(app, JSON_ENDPOINTS)

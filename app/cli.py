@@ -26,10 +26,14 @@ from app.identity import sessions as web_sessions
 from app.identity import users as user_services
 from app.identity.models import ROLES, User
 from app.identity.roles import GRANTED_ROLES
+from app.mail import services as mail_services
 from app.oauth2.models import OAuthClient
 from app.oauth2.services import clients as oauth2
 from app.oauth2.services import purge as oauth2_purge
 from app.resources import services as resources
+from app.secretkeys.services import ip_restrictions as secretkey_restrictions
+from app.secretkeys.services import keys as secretkeys_services
+from app.secretkeys.services import tokens as secretkey_tokens
 
 users = AppGroup("users", help="Manage users.")
 apikeys = AppGroup("apikeys", help="Manage personal API keys.")
@@ -38,6 +42,8 @@ invites = AppGroup("invites", help="Invite codes for signup.")
 jobs = AppGroup("jobs", help="Background work.")
 clients = AppGroup("clients", help="Manage OAuth clients.")
 tokens = AppGroup("tokens", help="Housekeeping for codes and tokens.")
+secretkeys = AppGroup("secretkeys", help="SureCloud secret keys.")
+mail = AppGroup("mail", help="Outgoing mail: the outbox and its delivery.")
 
 
 def _emit(payload: Mapping[str, object]) -> None:
@@ -118,6 +124,52 @@ def revoke_role(email: str, role: str) -> None:
     user = _user_by_email(email)
     roles = grants.revoke_role(user, role, granter=None, now=utcnow())
     _emit({"email": user.email, "roles": roles})
+
+
+@users.command("set-ip-restrictions")
+@click.option("--email", required=True)
+@click.option(
+    "--restrictions",
+    required=True,
+    help='Comma-separated IPs, ranges (a-b), CIDR blocks and hostnames; "" for none.',
+)
+def set_ip_restrictions(email: str, restrictions: str) -> None:
+    """Where the user's secret-key JWTs may be used from (applies at once). Prints
+    {"email", "entries"}."""
+    user = _user_by_email(email)
+    try:
+        saved = secretkey_restrictions.set_restrictions(
+            user, restrictions, actor_id=None, now=utcnow(), require_key=False
+        )
+    except TollgateError as exc:
+        raise click.ClickException(
+            "; ".join(exc.extra.get("errors") or [str(exc.description)])
+        ) from exc
+    _emit({"email": user.email, "entries": saved.entries})
+
+
+@secretkeys.command("create")
+@click.option("--email", required=True)
+def create_secret_key(email: str) -> None:
+    """Add a secret key for a user, as the platform operator: the reveal link goes to the
+    user by mail (never to this output). Prints {"user_id", "status",
+    "reveal_link_expires_at"}."""
+    user = _user_by_email(email)
+    try:
+        # Without APP_URL the link names the embedded default's address (`flask serve`).
+        sent = secretkeys_services.add_secret_key(
+            user, actor_id=None, now=utcnow(), request_base_url="http://127.0.0.1:8000"
+        )
+    except TollgateError as exc:
+        raise _fail(exc) from exc
+    mail_services.deliver_pending(now=utcnow())
+    _emit(
+        {
+            "user_id": str(sent.user_id),
+            "status": sent.status,
+            "reveal_link_expires_at": rfc3339(sent.reveal_link_expires_at),
+        }
+    )
 
 
 @clients.command("create")
@@ -327,17 +379,36 @@ def create_account(family_id: str, name: str, currency: str, balance: str) -> No
 @tokens.command("purge")
 @click.option("--batch-size", type=int, default=None)
 def purge(batch_size: int | None) -> None:
-    """Delete expired authorization codes, dead tokens and ended sessions, in batches."""
+    """Delete expired authorization codes, dead tokens, ended sessions and sent mail past
+    MAIL_OUTBOX_RETENTION, in batches."""
     size = batch_size or current_app.config["TOKEN_PURGE_BATCH_SIZE"]
     if size < 1:
         raise click.ClickException("--batch-size must be at least 1")
     purged = oauth2_purge.purge_expired(now=utcnow(), batch_size=size)
     purged["web_sessions"] = web_sessions.purge_web_sessions(now=utcnow(), batch_size=size)
+    purged.update(secretkey_tokens.purge_expired(now=utcnow(), batch_size=size))
+    purged["mail_outbox"] = mail_services.purge_sent(now=utcnow(), batch_size=size)
     _emit({"purged": purged})
 
 
+@mail.command("outbox")
+@click.option("--to", help="Only messages to this address.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10000))
+def mail_outbox(to: str | None, limit: int) -> None:
+    """The newest messages, decrypted: {"messages": [{"to", "subject", "body", "sent_at"}]}
+    (sent_at null: pending). Bodies carry single-use links: treat the output as secret."""
+    _emit({"messages": mail_services.outbox(to=to, limit=limit)})
+
+
+@mail.command("deliver")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
+def mail_deliver(limit: int) -> None:
+    """Send pending messages now (failures are logged and stay pending): {"sent": n}."""
+    _emit({"sent": mail_services.deliver_pending(now=utcnow(), limit=limit)})
+
+
 def register_cli(app: Flask) -> None:
-    for group in (users, clients, tokens, apikeys, accounts, invites, jobs):
+    for group in (users, clients, tokens, apikeys, accounts, invites, jobs, mail, secretkeys):
         app.cli.add_command(group)
     app.cli.add_command(serve)
 

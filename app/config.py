@@ -89,6 +89,31 @@ class DefaultConfig:
     RESET_RUNNER = "thread"  # "thread": run family resets in-process; "none": `flask jobs work`
     DEACTIVATED_USER_PURGE_AFTER = 0  # seconds before `jobs work` deletes a deactivated user
 
+    # --- mail ---------------------------------------------------------------------------------
+    MAIL_BACKEND = ""  # "smtp" | "file" | "console"; "" = "smtp" with MAIL_SERVER, else "file"
+    MAIL_SERVER = ""  # SMTP host; empty = no SMTP (the file backend writes instance/mail/*.eml)
+    MAIL_PORT = 587  # SMTP port (submission; 465 with MAIL_USE_SSL)
+    MAIL_USE_TLS = True  # STARTTLS after connecting (not used with MAIL_USE_SSL)
+    MAIL_USE_SSL = False  # TLS from the first byte (SMTPS)
+    MAIL_USERNAME = ""  # SMTP login; empty = no AUTH
+    MAIL_PASSWORD = ""  # SMTP password: set it in the environment or instance/config.py
+    MAIL_TIMEOUT = 10  # seconds per SMTP connection attempt and command
+    MAIL_SENDER = "Tollgate <no-reply@localhost>"  # the From header
+    MAIL_OUTBOX_RETENTION = 7 * 24 * 3600  # seconds a sent message stays before `tokens purge`
+
+    # --- access keys (SecureCloud) ------------------------------------------------------------
+    ACCESS_KEY_DEFAULT_EXPIRATION = "6m"  # preset when a new key names none: 1m, 3m, 6m or 12m
+    ACCESS_KEY_MAX_CUSTOM_DAYS = 730  # the longest custom expiry, in days (at least 1)
+
+    # --- secret keys (SureCloud) -------------------------------------------------------------
+    SECRET_KEY_JWT_LIFETIME = 3600  # seconds a secret-key JWT is valid (seed 000: 60 minutes)
+    SECRET_KEY_REVEAL_LINK_LIFETIME = 7 * 24 * 3600  # seconds a mailed reveal link is usable
+    SECRET_KEY_API_GUIDE_URL = ""  # the API guide the key mail points to; "" = <base URL>/api/docs
+    SECRET_KEY_HOSTNAME_CACHE_SECONDS = 60  # how long a hostname restriction's lookup is reused
+    MAIL_PRODUCT_NAME = "SureCloud"  # product name in the key mail's subject and sign-off
+    RATE_LIMIT_SECRET_KEY_TOKEN_IP = "30 per 15 minutes"  # failed token requests per client IP
+    RATE_LIMIT_SECRET_KEY_TOKEN_EMAIL = "10 per 15 minutes"  # failed token requests per email
+
     # --- throttling (limits syntax: "N per M minutes") ----------------------------------------
     RATE_LIMIT_ENABLED = True  # switch every throttle off (benchmarks only)
     RATE_LIMIT_LOGIN_ACCOUNT = "10 per 15 minutes"  # failed sign-ins per account

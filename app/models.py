@@ -1,5 +1,6 @@
 """Every model module, imported in one place so the metadata is complete (migrations, tests)."""
 
+from app.accesskeys.models import AccessKey, AccessKeyAccount, AccessKeyRole
 from app.apikeys.models import ApiKey
 from app.audit.models import AuditEvent
 from app.firstparty.models import FamilyResetJob
@@ -12,26 +13,47 @@ from app.identity.models import (
     UserRole,
     WebSession,
 )
+from app.mail.models import OutboxMessage
 from app.oauth2.models import AuthorizationCode, OAuthClient, OAuthToken
 from app.ratelimit import rate_limit_counters
-from app.resources.models import Account, Sync, Tag, Transaction, Valuation, transaction_tags
+from app.resources.models import (
+    Account,
+    CloudAccount,
+    Sync,
+    Tag,
+    Task,
+    Transaction,
+    Valuation,
+    transaction_tags,
+)
+from app.secretkeys.models import RevealLink, SecretKey, SecretKeyToken, UserIpRestriction
 
 __all__ = [
+    "AccessKey",
+    "AccessKeyAccount",
+    "AccessKeyRole",
     "Account",
     "ApiKey",
     "AuditEvent",
     "AuthorizationCode",
     "BackupCode",
+    "CloudAccount",
     "Device",
     "Family",
     "FamilyResetJob",
     "InviteCode",
     "OAuthClient",
     "OAuthToken",
+    "OutboxMessage",
+    "RevealLink",
+    "SecretKey",
+    "SecretKeyToken",
     "Sync",
     "Tag",
+    "Task",
     "Transaction",
     "User",
+    "UserIpRestriction",
     "UserRole",
     "Valuation",
     "WebSession",

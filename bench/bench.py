@@ -11,6 +11,10 @@ Cases
   D  tollgate  GET /api/v1/accounts, X-Api-Key   the same with a personal API key
   E  tollgate  POST /api/v1/auth/login           argon2id verify + device upsert + token write
   F  tollgate  POST /api/v1/auth/refresh         rotation, a fresh never-used token per request
+  T  tollgate  GET /api/v1/tasks, opaque Bearer  the JWT cases' yardstick: same route, same query
+  TS tollgate  GET /api/v1/tasks, secret-key JWT HS512 verify + key/token/user/IP checks per request
+  TA tollgate  GET /api/v1/tasks, access-key JWT HS256 verify + key and roles looked up per request
+  G  tollgate  POST /api/v1/auth/token           secret key -> HS512 JWT (digest check, token row)
 
 Run by bench/run.sh (which makes the venv and installs wrk); see bench/README.md.
 """
@@ -34,6 +38,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -55,6 +60,10 @@ CASES = {
     "D": ("tollgate", "GET /api/v1/accounts with X-Api-Key (per-key hourly limiter on)"),
     "E": ("tollgate", "POST /api/v1/auth/login (argon2id verify, device, token write)"),
     "F": ("tollgate", "POST /api/v1/auth/refresh, a never-used refresh token per request"),
+    "T": ("tollgate", "GET /api/v1/tasks with an opaque Bearer token (the JWT cases' yardstick)"),
+    "TS": ("tollgate", "GET /api/v1/tasks with a secret-key JWT (key, token, user, IP re-checked)"),
+    "TA": ("tollgate", "GET /api/v1/tasks with an access-key JWT (key and roles looked up)"),
+    "G": ("tollgate", "POST /api/v1/auth/token: secret key -> HS512 JWT"),
 }
 _running: list[subprocess.Popen] = []
 
@@ -75,6 +84,8 @@ def tollgate_env(data: Path) -> dict[str, str]:
         "INSTANCE_PATH": str(data / "instance"),
         "SECRET_KEY": stored["SECRET_KEY"],
         "ENCRYPTION_KEYS": stored["ENCRYPTION_KEYS"],
+        "SECRET_KEY_JWT_KEY": stored["SECRET_KEY_JWT_KEY"],
+        "ACCESS_KEY_JWT_KEY": stored["ACCESS_KEY_JWT_KEY"],
         "APP_ENV": "development",
         "AUTO_MIGRATE": "false",
         "REDIS_URL": "",
@@ -85,6 +96,11 @@ def tollgate_env(data: Path) -> dict[str, str]:
         # Successful sign-ins never spend the failure budgets; wrk may still retry on errors.
         "RATE_LIMIT_LOGIN_ACCOUNT": "1000000 per 1 minute",
         "RATE_LIMIT_LOGIN_IP": "1000000 per 1 minute",
+        # Strict rotation, so the check's immediate replay must be refused (F presents only
+        # never-used tokens; the retry window changes nothing it measures).
+        "FIRST_PARTY_REFRESH_REUSE_INTERVAL": "0",
+        "RATE_LIMIT_SECRET_KEY_TOKEN_IP": "1000000 per 1 minute",
+        "RATE_LIMIT_SECRET_KEY_TOKEN_EMAIL": "1000000 per 1 minute",
     }
 
 
@@ -97,7 +113,12 @@ def seed(data: Path, refresh_tokens: int) -> dict[str, str]:
     data.mkdir(parents=True, exist_ok=True)
     (data / "secrets.json").write_text(
         json.dumps(
-            {"SECRET_KEY": os.urandom(32).hex(), "ENCRYPTION_KEYS": Fernet.generate_key().decode()}
+            {
+                "SECRET_KEY": os.urandom(32).hex(),
+                "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+                "SECRET_KEY_JWT_KEY": os.urandom(48).hex(),
+                "ACCESS_KEY_JWT_KEY": os.urandom(32).hex(),
+            }
         )
     )
     env = tollgate_env(data)
@@ -119,6 +140,8 @@ def seed(data: Path, refresh_tokens: int) -> dict[str, str]:
             "SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"],
             "SECRET_KEY": env["SECRET_KEY"],
             "ENCRYPTION_KEYS": env["ENCRYPTION_KEYS"],
+            "SECRET_KEY_JWT_KEY": env["SECRET_KEY_JWT_KEY"],
+            "ACCESS_KEY_JWT_KEY": env["ACCESS_KEY_JWT_KEY"],
             "AUTO_MIGRATE": False,
         }
     )
@@ -161,6 +184,7 @@ def seed(data: Path, refresh_tokens: int) -> dict[str, str]:
         mobile = first_party_client(now=now)
         db.session.commit()
         year = now + timedelta(days=365)
+        jwts = _seed_jwt_credentials(user, now=now)
 
         def rows(count: int, refresh: bool) -> tuple[list[dict], list[str]]:
             plain, batch = [], []
@@ -194,7 +218,45 @@ def seed(data: Path, refresh_tokens: int) -> dict[str, str]:
         db.session.commit()
         db.engine.dispose()
     (data / "refresh_tokens.txt").write_text("\n".join(refresh_plain) + "\n")
-    return {"access_token": access["access_token"], "api_key": key}
+    return {"access_token": access["access_token"], "api_key": key, **jwts}
+
+
+def _seed_jwt_credentials(user: Any, *, now: datetime) -> dict[str, str]:
+    """A revealed secret key (IP restrictions that the bench's loopback address matches
+    last, so every request runs the whole check), a secret-key JWT, and an access key
+    (Global Viewer) — through the services, as the pages and API would."""
+    from app.accesskeys import services as accesskeys
+    from app.extensions import db
+    from app.identity import grants
+    from app.mail import services as mail
+    from app.resources import services as resources
+    from app.secretkeys.services import ip_restrictions, keys, reveal
+    from app.secretkeys.services import tokens as secret_key_tokens
+
+    for title in ("Rotate the keys", "Review access", "Patch servers"):
+        resources.create_task(user.family_id, title=title, now=now)
+    keys.add_secret_key(user, actor_id=None, now=now, request_base_url="http://bench.invalid")
+    body = mail.outbox(to=user.email, limit=1)[0]["body"]
+    link = re.search(r"/secret_key/reveal/(\S+)", body)
+    assert link, "the reveal mail has no link"
+    secret = reveal.reveal(link.group(1), user_id=user.id, now=now)
+    ip_restrictions.set_restrictions(
+        user,
+        "203.0.113.0/24, 2001:db8::/32, 198.51.100.7-198.51.100.9, 127.0.0.0/8",
+        actor_id=None,
+        now=now,
+    )
+    issued = secret_key_tokens.issue_token(user.email, secret, now=now)
+    grants.grant_role(user, "global_admin", granter=None, now=now)
+    access_key = accesskeys.create_access_key(
+        user, name="bench", roles=[{"role": "global_viewer"}], expiration="12m", now=now
+    )
+    db.session.commit()
+    return {
+        "secret_key": secret,
+        "secret_key_jwt": issued.token,
+        "access_key_jwt": access_key.token,
+    }
 
 
 # --- servers ---------------------------------------------------------------------------------
@@ -276,8 +338,14 @@ def stop_all(*_: object) -> None:
 
 
 def http(
-    method: str, url: str, headers: dict[str, str] | None = None, body: dict | None = None
+    method: str,
+    url: str,
+    headers: dict[str, str] | None = None,
+    body: dict | None = None,
+    *,
+    raw: bool = False,
 ) -> tuple[int, dict]:
+    """``raw``: the answer is not JSON (the bare JWT); only its status is read."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(
         url,
@@ -287,9 +355,15 @@ def http(
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
+            if raw:
+                return response.status, {}
             return response.status, json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"{}")
+
+
+def bearer_of(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def check(server: Server, creds: dict[str, str], spare_refresh: str | None) -> list[str]:
@@ -319,6 +393,23 @@ def check(server: Server, creds: dict[str, str], spare_refresh: str | None) -> l
     )
     if status != 200:
         failures.append(f"E login: {status}")
+    for case, token in (("TS", creds["secret_key_jwt"]), ("TA", creds["access_key_jwt"])):
+        status, body = http(
+            "GET", server.url("/api/v1/tasks"), {"Authorization": f"Bearer {token}"}
+        )
+        if status != 200 or len(body.get("tasks", [])) != 3:
+            failures.append(f"{case} tasks: {status}")
+        if (
+            http("GET", server.url("/api/v1/tasks"), {"Authorization": f"Bearer {token}x"})[0]
+            != 401
+        ):
+            failures.append(f"{case} tampered JWT not 401")
+    token_headers = {"X-email": "bench@example.com", "X-client-secret": creds["secret_key"]}
+    if http("POST", server.url("/api/v1/auth/token"), token_headers, raw=True)[0] != 200:
+        failures.append("G token endpoint not 200")
+    wrong = {**token_headers, "X-client-secret": "0" * 36}
+    if http("POST", server.url("/api/v1/auth/token"), wrong, raw=True)[0] != 401:
+        failures.append("G wrong secret not 401")
     if spare_refresh:
         status, _ = http(
             "POST", server.url("/api/v1/auth/refresh"), body={"refresh_token": spare_refresh}
@@ -538,6 +629,27 @@ def run_cases(
                 None,
             ),
             ("D", server.url("/api/v1/accounts"), {"X-Api-Key": creds["api_key"]}, None, None),
+            *[
+                (
+                    case,
+                    server.url("/api/v1/tasks"),
+                    {"Authorization": f"Bearer {token}"},
+                    None,
+                    None,
+                )
+                for case, token in (
+                    ("T", creds["access_token"]),
+                    ("TS", creds["secret_key_jwt"]),
+                    ("TA", creds["access_key_jwt"]),
+                )
+            ],
+            (
+                "G",
+                server.url("/api/v1/auth/token"),
+                {"X-email": "bench@example.com", "X-client-secret": creds["secret_key"]},
+                HERE / "post.lua",
+                {"BENCH_BODY": ""},
+            ),
             (
                 "E",
                 server.url("/api/v1/auth/login"),
@@ -610,6 +722,7 @@ def render(
             f"{'' if vs_a is None else f'{vs_a:.3f}'} | {'' if vs_b is None else f'{vs_b:.3f}'} "
             f"| {sum(r['non2xx'] for r in rows)} |"
         )
+    jwt_ratios = {case: ratio(case, "T") for case in ("TS", "TA")}
     login = [r["rps"] for r in results["E"]]
     ideal = cores / (verify_ms / 1000)
     cpu_bound = cores / (verify_cpu_ms / 1000)
@@ -628,6 +741,14 @@ def render(
         f"{cpu_bound:.1f} verifies/s, the real ceiling. Login reached {login_median:.1f} req/s "
         f"= {login_median / ideal:.2f} × the first and {login_median / cpu_bound:.2f} × the "
         "second (goal: within 10 % of cores / verify time).",
+        "- JWT credentials: TS / T = "
+        + ", TA / T = ".join(
+            "–" if value is None else f"{value:.2f}"
+            for value in (jwt_ratios["TS"], jwt_ratios["TA"])
+        )
+        + " (goal ≥ 0.9: a JWT-protected GET with its per-request revocation, user and IP "
+        "checks against the opaque-token GET of the same route, per round). G issues a "
+        "secret-key JWT per request (constant-time digest check, a token row written).",
         "- Refresh: every request presents a never-used refresh token (F); the peers' "
         "measurement on this machine kind has django-oauth-toolkit rotating about 230/s on "
         "SQLite (goal ≥ 3 ×, i.e. ≥ 690/s).",

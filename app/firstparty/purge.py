@@ -18,6 +18,7 @@ from flask import current_app
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.accesskeys.models import AccessKey
 from app.apikeys.models import ApiKey
 from app.audit.services import record
 from app.extensions import db, execute_count
@@ -33,6 +34,7 @@ from app.identity.models import (
 )
 from app.oauth2.models import AuthorizationCode, OAuthToken
 from app.resources import services as resources
+from app.secretkeys.models import RevealLink, SecretKey, SecretKeyToken, UserIpRestriction
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +47,19 @@ USER_ROWS = (
     BackupCode.user_id,
     WebSession.user_id,
     UserRole.user_id,
+    # A key's tokens and links before the key (they also cascade with it).
+    SecretKeyToken.user_id,
+    RevealLink.user_id,
+    SecretKey.user_id,
+    UserIpRestriction.user_id,
 )
 # Rows that outlive the user and only forget who it was.
 USER_MENTIONS = (
     InviteCode.used_by_user_id,
     FamilyResetJob.requested_by,
     UserRole.granted_by_user_id,
+    SecretKey.created_by_user_id,
+    AccessKey.created_by_user_id,
 )
 # Rows of the family, deleted with its last member (its financial data: reset).
 FAMILY_ROWS = (
@@ -58,6 +67,9 @@ FAMILY_ROWS = (
     OAuthToken.family_id,
     AuthorizationCode.family_id,
     FamilyResetJob.family_id,
+    SecretKeyToken.family_id,
+    SecretKey.family_id,
+    AccessKey.family_id,
 )
 # Every foreign key to users or families, and so every one a purge must deal with; a test
 # compares this with the schema, so a new table cannot be forgotten here.

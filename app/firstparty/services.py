@@ -22,6 +22,7 @@ from app.identity.models import User
 from app.identity.policy import password_policy_errors
 from app.oauth2.services import tokens as oauth2
 from app.ratelimit import Throttle
+from app.secretkeys.services import keys as secret_key_services
 
 SIGNUP_PER_IP = Throttle("signup-ip", "RATE_LIMIT_SIGNUP_IP")
 
@@ -185,7 +186,8 @@ LAST_SUPER_ADMIN = (
 
 def deactivate(user: User, *, now: datetime, caller: Caller) -> None:
     """Sure §2.4 ``DELETE /api/v1/users/me`` with its rules; then every credential of the
-    user dies in the same transaction: OAuth tokens (all lineages), API keys, sessions. The
+    user dies in the same transaction: OAuth tokens (all lineages), API keys, the secret key
+    (and so its JWTs), sessions. The
     user itself is deleted later by the purge job (firstparty.purge, ``jobs work``)."""
     user = _lock(user)
     problems: list[str] = []
@@ -216,6 +218,7 @@ def deactivate(user: User, *, now: datetime, caller: Caller) -> None:
     user.updated_at = now
     tokens = oauth2.revoke_all_for_user(user.id, now=now)
     keys = apikeys.revoke_all_for_user(user.id, now=now)
+    secret_keys = secret_key_services.revoke_all_for_user(user.id, now=now)
     sessions.end_all_web_sessions(user.id, now=now)
     record(
         "user.deactivated",
@@ -225,5 +228,6 @@ def deactivate(user: User, *, now: datetime, caller: Caller) -> None:
         family_id=user.family_id,
         revoked_tokens=tokens,
         revoked_api_keys=keys,
+        revoked_secret_keys=secret_keys,
     )
     db.session.commit()

@@ -122,3 +122,38 @@ class Sync(Model):
     accounts_synced: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column()
+
+
+# --- SecureCloud ---------------------------------------------------------------------------
+
+CLOUD_PROVIDERS = ("aws", "azure", "gcp")
+
+
+class CloudAccount(Model):
+    """A public cloud account of the tenant (SecureCloud's example resource): what access
+    keys' roles and account selections are about."""
+
+    __tablename__ = "cloud_accounts"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    family_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("families.id"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    provider: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- SureCloud -----------------------------------------------------------------------------
+
+TASK_STATUSES = ("open", "done")
+
+
+class Task(Model):
+    """A task of the tenant (SureCloud's example resource: "retrieve a list of tasks")."""
+
+    __tablename__ = "tasks"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    family_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("families.id"), index=True)
+    title: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

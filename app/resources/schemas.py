@@ -7,6 +7,8 @@ from decimal import Decimal
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from app.resources.models import CLOUD_PROVIDERS
+
 CURRENCY = validate.Regexp(r"^[A-Z]{3}$", error="must be a 3-letter ISO currency code")
 AMOUNT_LIMIT = Decimal(10) ** 15  # NUMERIC(19, 4): up to 15 integer digits and 4 decimals
 
@@ -169,3 +171,21 @@ AccountPage = page_of("accounts", AccountOut)
 TransactionPage = page_of("transactions", TransactionOut)
 TagPage = page_of("tags", TagOut)
 ValuationPage = page_of("valuations", ValuationOut)
+
+
+# --- SecureCloud ---------------------------------------------------------------------------
+
+
+class CloudAccountOut(Schema):
+    id = fields.UUID(required=True)
+    name = fields.String(required=True)
+    provider = fields.String(required=True, validate=validate.OneOf(CLOUD_PROVIDERS))
+    created_at = fields.DateTime(required=True)
+
+
+class CloudAccountIn(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    provider = fields.String(required=True, validate=validate.OneOf(CLOUD_PROVIDERS))
+
+
+CloudAccountPage = page_of("cloud_accounts", CloudAccountOut)

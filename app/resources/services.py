@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -15,7 +16,16 @@ from sqlalchemy.exc import IntegrityError
 
 from app.errors import NotFound, ValidationFailed
 from app.extensions import db, execute_count
-from app.resources.models import Account, Sync, Tag, Transaction, Valuation, transaction_tags
+from app.resources.models import (
+    Account,
+    CloudAccount,
+    Sync,
+    Tag,
+    Task,
+    Transaction,
+    Valuation,
+    transaction_tags,
+)
 
 # The family-owned records a lookup by id may return.
 Record = TypeVar("Record", Account, Tag, Transaction, Valuation)
@@ -321,6 +331,8 @@ FAMILY_DATA_COLUMNS = (
     Tag.family_id,
     Sync.family_id,
     Account.family_id,
+    CloudAccount.family_id,
+    Task.family_id,
 )
 
 
@@ -358,4 +370,107 @@ def delete_family_data(family_id: uuid.UUID) -> dict[str, int]:
         "tags": execute_count(delete(Tag).where(Tag.family_id == family_id)),
         "syncs": execute_count(delete(Sync).where(Sync.family_id == family_id)),
         "accounts": execute_count(delete(Account).where(Account.family_id == family_id)),
+        "cloud_accounts": execute_count(
+            delete(CloudAccount).where(CloudAccount.family_id == family_id)
+        ),
+        "tasks": execute_count(delete(Task).where(Task.family_id == family_id)),
     }
+
+
+# --- cloud accounts (SecureCloud) ------------------------------------------------------------
+# ``account_ids``: the caller's account selection (an access key's Cloud Account Viewer role),
+# None for every account of the family. None is evaluated at each call, so "All accounts"
+# covers accounts added after the key was made.
+
+
+def create_cloud_account(
+    family_id: uuid.UUID, *, name: str, provider: str, now: datetime
+) -> CloudAccount:
+    account = CloudAccount(
+        family_id=family_id, name=name.strip(), provider=provider, created_at=now
+    )
+    if not account.name:
+        raise _invalid("Name can't be blank")
+    db.session.add(account)
+    db.session.commit()
+    return account
+
+
+def _selected(query: Select[Any], account_ids: Collection[uuid.UUID] | None) -> Select[Any]:
+    return query if account_ids is None else query.where(CloudAccount.id.in_(list(account_ids)))
+
+
+def list_cloud_accounts(
+    family_id: uuid.UUID,
+    *,
+    account_ids: Collection[uuid.UUID] | None,
+    page: int,
+    per_page: int,
+) -> Page:
+    query = select(CloudAccount).where(CloudAccount.family_id == family_id)
+    query = _selected(query, account_ids).order_by(CloudAccount.name, CloudAccount.id)
+    return paginate(query, page, per_page)
+
+
+def get_cloud_account(
+    family_id: uuid.UUID, account_id: str, *, account_ids: Collection[uuid.UUID] | None
+) -> CloudAccount:
+    """One account of the family; an account outside the caller's selection is a 404 too
+    (its existence is not disclosed)."""
+    try:
+        key = uuid.UUID(account_id)
+    except ValueError as exc:
+        raise NotFound() from exc
+    if account_ids is not None and key not in set(account_ids):
+        raise NotFound()
+    found = db.session.scalar(
+        select(CloudAccount).where(CloudAccount.id == key, CloudAccount.family_id == family_id)
+    )
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def family_cloud_accounts(family_id: uuid.UUID) -> list[CloudAccount]:
+    """Every account of the family, by name (to choose from)."""
+    return list(
+        db.session.scalars(
+            select(CloudAccount)
+            .where(CloudAccount.family_id == family_id)
+            .order_by(CloudAccount.name, CloudAccount.id)
+        )
+    )
+
+
+def existing_cloud_account_ids(family_id: uuid.UUID, ids: Collection[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of ``ids`` that name an account of this family (another family's are absent)."""
+    wanted = list(set(ids))
+    if not wanted:
+        return set()
+    return set(
+        db.session.scalars(
+            select(CloudAccount.id).where(
+                CloudAccount.family_id == family_id, CloudAccount.id.in_(wanted)
+            )
+        )
+    )
+
+
+# --- tasks (SureCloud) -----------------------------------------------------------------------
+
+
+def list_tasks(family_id: uuid.UUID, page: int = 1, per_page: int = 25) -> Page:
+    """The family's tasks, newest first."""
+    query = (
+        select(Task).where(Task.family_id == family_id).order_by(Task.created_at.desc(), Task.id)
+    )
+    return paginate(query, page, per_page)
+
+
+def create_task(family_id: uuid.UUID, *, title: str, now: datetime, status: str = "open") -> Task:
+    task = Task(family_id=family_id, title=title.strip(), status=status, created_at=now)
+    if not task.title:
+        raise _invalid("Title can't be blank")
+    db.session.add(task)
+    db.session.commit()
+    return task

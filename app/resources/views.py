@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from marshmallow import EXCLUDE, Schema
 
-from app.clock import utcnow
+from app.clock import rfc3339, utcnow
 from app.errors import BadRequest
 from app.gate import current_principal, require
 from app.openapi import doc
@@ -244,3 +244,93 @@ def valuations_update(valuation_id: str) -> tuple[Response, int]:
 def sync() -> tuple[Response, int]:
     result = svc.sync_family(_family(), utcnow())
     return _one(schemas.SyncOut, result)
+
+
+# --- cloud accounts (SecureCloud; access keys see only their account selection) -------------
+
+
+def _account_selection() -> list[uuid.UUID] | None:
+    """The accounts the caller may see: an access key's selection, or None (every account of
+    the family, including ones added later) for every other credential."""
+    selection: list[uuid.UUID] | None = current_principal().details.get("cloud_account_ids")
+    return selection
+
+
+@bp.get("/cloud_accounts")
+@require(scope="read", permission="cloud_accounts.view")
+@doc(
+    "List the tenant's cloud accounts (an access key sees its selection)",
+    response=schemas.CloudAccountPage,
+    query=schemas.PageQuery,
+)
+def cloud_accounts_index() -> Response:
+    q = _query(schemas.PageQuery)
+    page = svc.list_cloud_accounts(
+        _family(), account_ids=_account_selection(), page=q["page"], per_page=q["per_page"]
+    )
+    return _page("cloud_accounts", page, schemas.CloudAccountOut)
+
+
+@bp.get("/cloud_accounts/<cloud_account_id>")
+@require(scope="read", permission="cloud_accounts.view")
+@doc("Show a cloud account", response=schemas.CloudAccountOut)
+def cloud_accounts_show(cloud_account_id: str) -> tuple[Response, int]:
+    account = svc.get_cloud_account(_family(), cloud_account_id, account_ids=_account_selection())
+    return _one(schemas.CloudAccountOut, account)
+
+
+@bp.post("/cloud_accounts")
+@require(scope="write", permission="cloud_accounts.write")
+@doc(
+    "Add a cloud account",
+    response=schemas.CloudAccountOut,
+    status=201,
+    body=schemas.CloudAccountIn,
+    body_key="cloud_account",
+)
+def cloud_accounts_create() -> tuple[Response, int]:
+    data = _body("cloud_account", schemas.CloudAccountIn)
+    account = svc.create_cloud_account(
+        _family(), name=data["name"], provider=data["provider"], now=utcnow()
+    )
+    return _one(schemas.CloudAccountOut, account, 201)
+
+
+# --- tasks (SureCloud) -----------------------------------------------------------------------
+
+TASK_JSON = {
+    "type": "object",
+    "required": ["id", "title", "status", "created_at"],
+    "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "title": {"type": "string"},
+        "status": {"type": "string"},
+        "created_at": {"type": "string", "format": "date-time"},
+    },
+}
+TASK_PAGE_JSON = {
+    "type": "object",
+    "required": ["tasks", "pagination"],
+    "properties": {
+        "tasks": {"type": "array", "items": TASK_JSON},
+        "pagination": {"type": "object"},
+    },
+}
+
+
+@bp.get("/tasks")
+@require(scope="read", permission="tasks.view")
+@doc("List the tenant's tasks", response=TASK_PAGE_JSON, query=schemas.PageQuery)
+def tasks_index() -> Response:
+    q = _query(schemas.PageQuery)
+    page = svc.list_tasks(_family(), q["page"], q["per_page"])
+    tasks = [
+        {
+            "id": str(task.id),
+            "title": task.title,
+            "status": task.status,
+            "created_at": rfc3339(task.created_at),
+        }
+        for task in page.items
+    ]
+    return jsonify(tasks=tasks, pagination=page.pagination)

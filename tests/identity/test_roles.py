@@ -11,8 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app.clock import utcnow
-from tests.support.factories import UserInfo
+from tests.support.factories import UserInfo, grant_role, revoke_role
 from tests.support.oauth import authorize, exchange_code
 from tests.support.web import login, session_csrf
 
@@ -104,7 +103,7 @@ def test_a_tenant_admin_cannot_revoke_the_secret_key_administrator_role(
 ) -> None:
     admin = make_user(role="admin")
     ska = make_user(family_id=admin.family_id)
-    _grant(app, ska, "secret_key_administrator")
+    grant_role(app, ska, "secret_key_administrator")
     assert browser(admin).revoke("admin", ska, "secret_key_administrator").status_code == 403
     assert _roles(app, ska) == ["member", "secret_key_administrator"]
 
@@ -150,9 +149,9 @@ def test_a_grant_applies_to_the_next_request_of_an_existing_token(
     # An admin's route, needing admin.users: the member's token has it only while granted.
     path = f"/api/v1/admin/users/{member.id}/roles"
     assert app.test_client().get(path, headers=bearer).status_code == 403
-    _grant(app, member, "global_admin")
+    grant_role(app, member, "global_admin")
     assert app.test_client().get(path, headers=bearer).status_code == 200
-    _revoke(app, member, "global_admin")
+    revoke_role(app, member, "global_admin")
     assert app.test_client().get(path, headers=bearer).status_code == 403
 
 
@@ -170,24 +169,6 @@ def test_a_third_party_token_never_grants_roles(app, client, make_user, make_cli
     )
     assert response.status_code == 403
     assert _roles(app, target) == ["member"]
-
-
-def _grant(app: Flask, who: UserInfo, role: str) -> None:
-    from app.extensions import db
-    from app.identity import grants
-    from app.identity.models import User
-
-    with app.app_context():
-        grants.grant_role(db.session.get(User, who.id), role, granter=None, now=utcnow())
-
-
-def _revoke(app: Flask, who: UserInfo, role: str) -> None:
-    from app.extensions import db
-    from app.identity import grants
-    from app.identity.models import User
-
-    with app.app_context():
-        grants.revoke_role(db.session.get(User, who.id), role, granter=None, now=utcnow())
 
 
 def _roles(app: Flask, who: UserInfo) -> list[str]:

@@ -58,6 +58,8 @@ def _seed(family_id: uuid.UUID) -> None:
         {"account_id": account.id, "date": date(2026, 1, 1), "amount": Decimal("100")},
         now,
     )
+    services.create_cloud_account(family_id, name="Production", provider="aws", now=now)
+    services.create_task(family_id, title="Rotate the keys", now=now)
     services.sync_family(family_id, now)
 
 
@@ -84,6 +86,8 @@ def test_family_data_is_counted_and_deleted_per_kind(app, user, stranger):
             "tags": 1,
             "syncs": 1,
             "accounts": 1,
+            "cloud_accounts": 1,
+            "tasks": 1,
         }
         assert not any(services.count_family_data(user.family_id).values())
         # Another family's data is untouched.

@@ -61,3 +61,22 @@ def enable_mfa(app: Flask, owner: UserInfo) -> MfaUser:
         enabled["secret"],
         list(enabled["backup_codes"]),
     )
+
+
+def grant_role(app: Flask, who: UserInfo, role: str) -> None:
+    """Grant a role as the platform operator (``users grant-role``), outside any request."""
+    from app.extensions import db
+    from app.identity import grants
+    from app.identity.models import User
+
+    with app.app_context():
+        grants.grant_role(db.session.get(User, who.id), role, granter=None, now=utcnow())
+
+
+def revoke_role(app: Flask, who: UserInfo, role: str) -> None:
+    from app.extensions import db
+    from app.identity import grants
+    from app.identity.models import User
+
+    with app.app_context():
+        grants.revoke_role(db.session.get(User, who.id), role, granter=None, now=utcnow())
