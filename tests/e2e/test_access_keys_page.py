@@ -11,27 +11,12 @@ import re
 
 import requests
 
-from tests.support.browser import needs_browser
+from tests.support.browser import focused, needs_browser, tab_to
 from tests.support.servers import PASSWORD
 
 pytestmark = needs_browser
 
 JWT = re.compile(r"^eyJ[\w-]+\.[\w-]+\.[\w-]+$")
-
-
-def tab_to(page, selector: str, limit: int = 60) -> None:  # type: ignore[no-untyped-def]
-    """Press Tab until the focused element matches ``selector`` (fails if it never does)."""
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        if page.evaluate(
-            "s => !!document.activeElement && document.activeElement.matches(s)", selector
-        ):
-            return
-    raise AssertionError(f"Tab never reached {selector}")
-
-
-def focused(page, selector: str) -> bool:  # type: ignore[no-untyped-def]
-    return bool(page.evaluate("s => document.activeElement.matches(s)", selector))
 
 
 def test_add_copy_use_list_and_remove_an_access_key_with_the_keyboard(

@@ -11,27 +11,12 @@ import re
 import sqlite3
 import uuid
 
-from tests.support.browser import needs_browser
+from tests.support.browser import focused, needs_browser, tab_to
 from tests.support.servers import PASSWORD, LiveServer
 
 pytestmark = needs_browser
 
 LINK = re.compile(r"/secret_key/reveal/tgv_[A-Za-z0-9_-]+")
-
-
-def tab_to(page, selector: str, limit: int = 80) -> None:  # type: ignore[no-untyped-def]
-    """Press Tab until the focused element matches ``selector`` (fails if it never does)."""
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        if page.evaluate(
-            "s => !!document.activeElement && document.activeElement.matches(s)", selector
-        ):
-            return
-    raise AssertionError(f"Tab never reached {selector}")
-
-
-def focused(page, selector: str) -> bool:  # type: ignore[no-untyped-def]
-    return bool(page.evaluate("s => document.activeElement.matches(s)", selector))
 
 
 def follow(page, selector: str) -> None:  # type: ignore[no-untyped-def]

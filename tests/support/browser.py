@@ -29,3 +29,21 @@ needs_browser = [
         reason=f"{CHROMIUM} not installed (apt-get install chromium); .ci/run installs it",
     ),
 ]
+
+
+# --- the keyboard alone --------------------------------------------------------------------------
+
+
+def tab_to(page, selector: str, limit: int = 80) -> None:  # type: ignore[no-untyped-def]
+    """Press Tab until the focused element matches ``selector`` (fails if it never does)."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate(
+            "s => !!document.activeElement && document.activeElement.matches(s)", selector
+        ):
+            return
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+def focused(page, selector: str) -> bool:  # type: ignore[no-untyped-def]
+    return bool(page.evaluate("s => document.activeElement.matches(s)", selector))

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests.support.browser import CHROMIUM, LAUNCH_ARGS, needs_browser
+from tests.support.browser import needs_browser
 from tests.support.servers import PASSWORD, LiveServer, free_port, running_server, server_env
 
 pytestmark = needs_browser
@@ -32,17 +32,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServe
         yield LiveServer(base_url, env), str(log)
 
 
-@pytest.fixture(scope="module")
-def chromium():  # type: ignore[no-untyped-def]
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
-        yield instance
-        instance.close()
-
-
-def test_reveal_in_chromium(server, chromium) -> None:  # type: ignore[no-untyped-def]
+def test_reveal_in_chromium(server, browser) -> None:  # type: ignore[no-untyped-def]
     live, log_path = server
     email = f"reveal-{uuid.uuid4().hex[:8]}@example.com"
     live.cli("users", "create", "--email", email, "--password", PASSWORD, "--first-name", "Rae")
@@ -53,7 +43,8 @@ def test_reveal_in_chromium(server, chromium) -> None:  # type: ignore[no-untype
     link, link_token = LINK.search(message["body"]).groups()  # type: ignore[union-attr]
     assert link.startswith(live.base_url)
 
-    context = chromium.new_context(permissions=["clipboard-read", "clipboard-write"])
+    # The one Chromium of the run (tests/e2e/conftest.py): Playwright's sync API allows one.
+    context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
     page = context.new_page()
     posted: list[dict[str, str]] = []
     page.on(
