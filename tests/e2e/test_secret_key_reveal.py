@@ -67,7 +67,9 @@ def test_reveal_in_chromium(server, browser) -> None:  # type: ignore[no-untyped
     assert "referer" not in posted[-1]
 
     page.click("#copy-secret-key")
-    page.wait_for_function("document.getElementById('copy-status').textContent !== ''")
+    # A locator wait, not wait_for_function: the page's CSP (no 'unsafe-eval') refuses the
+    # string-to-function evaluation that wait_for_function needs.
+    page.locator("#copy-status").filter(has_text=re.compile(r"\S")).wait_for()
     assert page.evaluate("navigator.clipboard.readText()") == key
 
     page.goto(link)
