@@ -11,7 +11,7 @@ import re
 
 import requests
 
-from tests.support.browser import focused, needs_browser, tab_to
+from tests.support.browser import needs_browser, tab_to, wait_focused
 from tests.support.servers import PASSWORD
 
 pytestmark = needs_browser
@@ -60,17 +60,18 @@ def test_add_copy_use_list_and_remove_an_access_key_with_the_keyboard(
     page.keyboard.press("Enter")
     page.wait_for_url(base + "/access_keys/new")
 
-    # The name field has the focus; type, then walk the form.
-    assert focused(page, "#name")
+    # The name field has the focus (autofocus lands after the load event: wait for it, on a
+    # busy machine it can trail wait_for_url); type, then walk the form.
+    page.locator("#name:focus").wait_for(timeout=5000)
     page.keyboard.type("Nightly export")
     page.keyboard.press("Tab")  # the expiry radio group: focus lands on the checked default
-    assert focused(page, "input[name=expiration][value='6m']")
+    wait_focused(page, "input[name=expiration][value='6m']")
     page.keyboard.press("ArrowUp")  # 3 months
     assert page.locator("input[name=expiration][value='3m']").is_checked()
     tab_to(page, "input[name=roles][value='cloud_account_viewer']")
     page.keyboard.press("Space")
     page.keyboard.press("Tab")  # the account choice: "All accounts" first
-    assert focused(page, "input[name=selection][value='all']")
+    wait_focused(page, "input[name=selection][value='all']")
     page.keyboard.press("ArrowDown")  # "Selected accounts"
     assert page.locator("input[name=selection][value='selected']").is_checked()
     tab_to(page, f"input[name=accounts][value='{accounts['Prod AWS']}']")

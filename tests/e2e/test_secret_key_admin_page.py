@@ -11,7 +11,7 @@ import re
 import sqlite3
 import uuid
 
-from tests.support.browser import focused, needs_browser, tab_to
+from tests.support.browser import needs_browser, tab_to, wait_focused
 from tests.support.servers import PASSWORD, LiveServer
 
 pytestmark = needs_browser
@@ -91,7 +91,7 @@ def test_an_administrator_manages_a_secret_key_with_the_keyboard(
         f"Add a secret key for {target}? An email with a reveal link will be sent."
     )
     assert messages(live_server, target) == []  # the confirmation page sent nothing
-    assert focused(page, "button[type=submit]")
+    wait_focused(page, "button[type=submit]")
     with page.expect_navigation():
         page.keyboard.press("Enter")
     assert page.url == base + "/admin/secret_keys"
@@ -106,7 +106,7 @@ def test_an_administrator_manages_a_secret_key_with_the_keyboard(
     # IP restrictions: one bad entry is named next to the field, the typed text kept.
     follow(page, f"a[aria-label='IP restrictions of {target}']")
     assert page.locator("[data-testid=no-restrictions]").count() == 1
-    assert focused(page, "#restrictions")
+    wait_focused(page, "#restrictions")
     typed = "203.0.113.7, 10.0.0.0/33"
     page.keyboard.type(typed)
     follow(page, "button[type=submit]")
@@ -119,7 +119,7 @@ def test_an_administrator_manages_a_secret_key_with_the_keyboard(
             path=os.path.join(os.environ["SCREENSHOT_DIR"], "secret-key-restrictions.png"),
             full_page=True,
         )
-    assert focused(page, "#restrictions")
+    wait_focused(page, "#restrictions")
     page.keyboard.press("Control+A")
     page.keyboard.type("203.0.113.7, 10.0.0.0/8, office.example.com")
     follow(page, "button[type=submit]")
@@ -156,7 +156,7 @@ def test_an_administrator_manages_a_secret_key_with_the_keyboard(
     assert page.url == base + "/admin/secret_keys"
     assert key_statuses(live_server, user["id"]) == ["pending_reveal"]
     follow(page, f"a[aria-label='Revoke the secret key of {target}']")
-    assert focused(page, "button[type=submit]")
+    wait_focused(page, "button[type=submit]")
     with page.expect_navigation():
         page.keyboard.press("Enter")
     assert "revoked" in page.locator("[data-testid=notice]").inner_text()

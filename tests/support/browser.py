@@ -45,5 +45,7 @@ def tab_to(page, selector: str, limit: int = 80) -> None:  # type: ignore[no-unt
     raise AssertionError(f"Tab never reached {selector}")
 
 
-def focused(page, selector: str) -> bool:  # type: ignore[no-untyped-def]
-    return bool(page.evaluate("s => document.activeElement.matches(s)", selector))
+def wait_focused(page, selector: str, timeout: float = 5000) -> None:  # type: ignore[no-untyped-def]
+    """Wait until ``selector`` has the focus: autofocus lands after the load event, which on a
+    busy machine can trail the navigation a test waited for."""
+    page.locator(f"{selector}:focus").wait_for(timeout=timeout)
