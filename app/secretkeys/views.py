@@ -171,6 +171,19 @@ def index() -> Response:
     )
 
 
+def _mail_reveal_link(send: Callable[..., keys.LinkSent], user_id: str) -> Response:
+    """Add a key or re-send its link (``send``), then deliver the mail it enqueued."""
+    sent = send(
+        _target(user_id),
+        actor_id=_actor_id(),
+        now=utcnow(),
+        caller=current_caller(),
+        request_base_url=request_base_url(),
+    )
+    _deliver_mail()
+    return jsonify(schemas.LinkSentOut().dump(sent))
+
+
 @bp.post("/api/v1/admin/users/<user_id>/secret_key")
 @administer(scope="write")
 @doc(
@@ -180,15 +193,7 @@ def index() -> Response:
     tag="secret_keys",
 )
 def create(user_id: str) -> tuple[Response, int]:
-    sent = keys.add_secret_key(
-        _target(user_id),
-        actor_id=_actor_id(),
-        now=utcnow(),
-        caller=current_caller(),
-        request_base_url=request_base_url(),
-    )
-    _deliver_mail()
-    return jsonify(schemas.LinkSentOut().dump(sent)), 201
+    return _mail_reveal_link(keys.add_secret_key, user_id), 201
 
 
 @bp.delete("/api/v1/admin/users/<user_id>/secret_key")
@@ -213,15 +218,7 @@ def revoke(user_id: str) -> Response:
     tag="secret_keys",
 )
 def resend(user_id: str) -> tuple[Response, int]:
-    sent = keys.resend_reveal_link(
-        _target(user_id),
-        actor_id=_actor_id(),
-        now=utcnow(),
-        caller=current_caller(),
-        request_base_url=request_base_url(),
-    )
-    _deliver_mail()
-    return jsonify(schemas.LinkSentOut().dump(sent)), 202
+    return _mail_reveal_link(keys.resend_reveal_link, user_id), 202
 
 
 @bp.get("/api/v1/admin/users/<user_id>/secret_key/tokens")
