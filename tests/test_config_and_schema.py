@@ -377,3 +377,45 @@ def test_no_plaintext_credentials_at_rest(app, client, user, oauth_client, datab
         for name, value in secrets.items():
             assert value not in sql_dump, f"{name} in the SQL dump"
             assert value.encode() not in raw, f"{name} in the database file"
+
+
+def test_secrets_are_generated_under_a_lock_other_starters_wait_for(clean_env):
+    """`serve`'s workers start together on a first run: one generates the secrets, the others
+    wait for its lock and read what it wrote, so a JWT one worker signs verifies on another.
+    Here the test holds the lock, writes the secrets, and only then lets a starter through."""
+    import fcntl
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from cryptography.fernet import Fernet
+
+    script = (
+        "from app import create_app;"
+        "app = create_app({'APP_ENV': 'development', 'AUTO_MIGRATE': False});"
+        "print(app.config['SECRET_KEY_JWT_KEY'])"
+    )
+    written = {
+        "SECRET_KEY": "s" * 48,
+        "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "SECRET_KEY_JWT_KEY": "written-by-the-lock-holder-" + "k" * 64,
+        "ACCESS_KEY_JWT_KEY": "a" * 48,
+    }
+    with open(clean_env / ".secrets.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        starter = subprocess.Popen(
+            [sys.executable, "-c", script],
+            cwd=Path(__file__).resolve().parents[1],
+            env={**os.environ},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(3)  # the starter imports the app and reaches the lock meanwhile
+        assert starter.poll() is None, starter.communicate()
+        (clean_env / "secrets.json").write_text(json.dumps(written))
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    out, err = starter.communicate(timeout=120)
+    assert starter.returncode == 0, err
+    assert out.strip().splitlines()[-1] == written["SECRET_KEY_JWT_KEY"]
