@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Blueprint, Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -101,6 +101,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.accesskeys.views import pages_bp as accesskeys_pages_bp
     from app.admin.views import bp as admin_bp
     from app.apikeys.views import bp as apikeys_bp
+    from app.errors import mark_json_api
     from app.extensions import csrf
     from app.firstparty.views import bp as firstparty_bp
     from app.gate.twins import add_api_v1_twins
@@ -130,4 +131,16 @@ def _register_blueprints(app: Flask) -> None:
     ):
         csrf.exempt(api)
         app.register_blueprint(api)
-    add_api_v1_twins(app, JSON_ENDPOINTS)
+    # JSON APIs at the root (RedCloud's and Surfsight's paths): errors in the API envelope, and
+    # every route served under /api/v1 as well (a Sure path there wins).
+    root_apis: tuple[Blueprint, ...] = ()
+    for api in root_apis:
+        csrf.exempt(api)
+        app.register_blueprint(api)
+    mark_json_api(app, *(api.name for api in root_apis))
+    root_endpoints = {
+        rule.endpoint
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.partition(".")[0] in {api.name for api in root_apis}
+    }
+    add_api_v1_twins(app, JSON_ENDPOINTS | root_endpoints)

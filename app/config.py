@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet
-from flask import Flask
+from flask import Flask, current_app, has_app_context
 
 
 class ConfigurationError(RuntimeError):
@@ -32,6 +32,10 @@ class DefaultConfig:
     REDIS_URL = ""  # optional; rate-limit counters shared by every instance when set
     AUTO_MIGRATE = None  # apply migrations at start-up; None = only on the embedded default
     TRUSTED_PROXY_COUNT = 0  # how many X-Forwarded-* hops to trust (0: use the socket peer)
+    # The deployment region (e.g. "us", "eu"): tenants, users and tokens carry the region they
+    # were created in, and a credential of another region is refused (401) here. Instances of
+    # different regions may share one database. Set it before the first start.
+    REGION = "default"
 
     # --- secrets (no defaults; generated into instance/ outside production) -----------------
     SECRET_KEY = ""  # signs session cookies and CSRF tokens
@@ -82,6 +86,9 @@ class DefaultConfig:
     SELF_HOSTED = False  # true: no per-key rate limit (Sure's self-hosted mode)
     GLOBAL_API_KEY = ""  # legacy global key (>= 32 chars); off when unset or shorter
     GLOBAL_API_KEY_FAMILY_ID = ""  # the one family the global key may read
+    # Permissions of the global key outside production (a subset of the read-only views);
+    # in production it always has identity.roles.LEGACY_GLOBAL_PERMISSIONS (RedCloud, T29).
+    GLOBAL_API_KEY_PERMISSIONS = ""  # comma-separated; "" = the legacy set
 
     # --- first-party (Sure) account API --------------------------------------------------------
     REQUIRE_INVITE_CODE = False  # signup needs an invite code (`flask invites create`)
@@ -178,6 +185,15 @@ def load_config(app: Flask, overrides: dict[str, Any] | None = None) -> None:
     if app.config["SESSION_COOKIE_SECURE"] is None:
         app.config["SESSION_COOKIE_SECURE"] = app.config["APP_ENV"] != "development"
     app.config["APP_URL"] = app.config["APP_URL"].rstrip("/")
+    region = str(app.config["REGION"]).strip()
+    if not region or len(region) > 32:
+        raise ConfigurationError("REGION must be a name of 1 to 32 characters, e.g. us or eu")
+    app.config["REGION"] = region
+    global_key = app.config["GLOBAL_API_KEY"] or ""
+    if global_key and global_key.startswith(app.config["API_KEY_PREFIX"]):
+        raise ConfigurationError(
+            "GLOBAL_API_KEY must not start with API_KEY_PREFIX: it would pass for a personal key"
+        )
     _load_secrets(app, production)
     _configure_engine(app)
 
@@ -240,3 +256,8 @@ def _configure_engine(app: Flask) -> None:
     else:
         options.setdefault("pool_pre_ping", True)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
+def current_region() -> str:
+    """The region of this instance (config REGION); the default outside an application."""
+    return str(current_app.config["REGION"]) if has_app_context() else DefaultConfig.REGION

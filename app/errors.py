@@ -3,7 +3,9 @@
 Views and services raise; this module chooses the shape by the surface the request hit:
 - OAuth endpoints (``/oauth/*`` JSON endpoints, ``/register``, ``/.well-known/*``): RFC 6749
   §5.2 ``{"error", "error_description"}`` with ``Cache-Control: no-store``;
-- the JSON API (``/api/*``): the Sure envelope ``{"error", "message"}``;
+- the JSON API (``/api/*`` and the root JSON blueprints, e.g. ``/auth/*``, ``/scans``): one
+  envelope that speaks both Sure's and RedCloud's words, ``{"error": "<lower_snake>",
+  "message", "code": "<UPPER_SNAKE>", "correlation_id", ...details}`` (C8);
 - Sure's first-party account API (``SureError``, raised by app.firstparty): Sure's own bodies,
   ``{"error": "<the message>", ...}`` or ``{"errors": [...]}``, whatever the path;
 - browser pages: an HTML error page.
@@ -16,7 +18,7 @@ import logging
 from typing import Any
 
 from authlib.oauth2 import OAuth2Error
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from marshmallow import ValidationError
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -29,6 +31,13 @@ log = logging.getLogger(__name__)
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _HTML_PATHS = frozenset({"/oauth/authorize"})
 _OAUTH_PREFIXES = ("/oauth/", "/register", "/.well-known/")
+JSON_BLUEPRINTS_KEY = "tollgate.json_blueprints"
+
+
+def mark_json_api(app: Flask, *blueprint_names: str) -> None:
+    """Errors of these blueprints' routes are JSON (the API envelope) whatever their path:
+    RedCloud's and Surfsight's routes live at the root (``/auth/login``, ``/scans``)."""
+    app.extensions.setdefault(JSON_BLUEPRINTS_KEY, set()).update(blueprint_names)
 
 
 class TollgateError(Exception):
@@ -129,6 +138,10 @@ def surface(path: str) -> str:
         return "oauth" if path.removeprefix("/api/v1").startswith(_OAUTH_PREFIXES) else "api"
     if path in _HTML_PATHS:
         return "html"
+    if request.blueprint and request.blueprint in current_app.extensions.get(
+        JSON_BLUEPRINTS_KEY, ()
+    ):
+        return "api"
     if path.startswith(_OAUTH_PREFIXES):
         return "oauth"
     if path.startswith("/api/"):
@@ -147,12 +160,21 @@ def render_error(
     if kind == "html":
         body = render_template("error.html", status=status, error=error, description=description)
         response = Response(body, status=status, mimetype="text/html")
-    else:
-        key = "error_description" if kind == "oauth" else "message"
-        response = jsonify({"error": error, key: description, **(extra or {})})
+    elif kind == "oauth":
+        response = jsonify({"error": error, "error_description": description, **(extra or {})})
         response.status_code = status
-        if kind == "oauth":
-            response.headers.update(NO_STORE)
+        response.headers.update(NO_STORE)
+    else:
+        response = jsonify(
+            {
+                "error": error,
+                "message": description,
+                "code": error.upper(),
+                "correlation_id": g.get("correlation_id"),
+                **(extra or {}),
+            }
+        )
+        response.status_code = status
     response.headers.update(headers or {})
     return response
 

@@ -1,39 +1,70 @@
 """``require``: the one decorator protected views declare their needs with.
 
-Order per request (Sure's base controller, made stricter):
-1. resolve the caller: ``Authorization: Bearer`` first, then ``X-Api-Key`` (any casing), then
-   the browser session. The first credential present decides: an Authorization header that is
-   present but invalid is a 401 even if a valid API key is also sent;
-2. the credential's rate limit (counted before scope checks, as Sure does);
-3. the scope, then the permissions the view declared;
-4. the view, with the principal in ``g``.
+Order per request (Sure's base controller and RedCloud's pipeline, made stricter):
+1. resolve the caller: ``X-Master-Key`` (break-glass) first, then ``Authorization: Bearer``,
+   then ``X-Api-Key`` (any casing), then the browser session. The first credential present
+   decides, never a fall-through: an Authorization header that is present but invalid is a
+   401 even if a valid API key is also sent. A credential of another region is a 401;
+2. the tenant: the principal's own; ``X-Tenant-ID`` may only name it, except for callers
+   holding both admin.users and admin.settings with the platform flag (403 TENANT_FORBIDDEN
+   otherwise, audited); the resolved tenant is echoed in every response's ``X-Tenant-ID``;
+3. the credential's rate limit (counted before scope checks, as Sure does);
+4. the scope, then the permissions the view declared (all of them), the tenant's licensed
+   feature (403 FEATURE_DISABLED), and in production TOTP for MFA-gated permissions
+   (403 MFA_REQUIRED, the live flag);
+5. the view, with the principal in ``g``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
+import uuid
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from flask import current_app, g, request
 from flask_login import current_user
 
+from app.audit.services import record
+from app.clock import utcnow
+from app.config import current_region
 from app.errors import BadRequest, Forbidden, Unauthorized
-from app.extensions import csrf
+from app.extensions import csrf, db
 from app.gate import limits, messages
 from app.gate.bearer import bearer_challenge, bearer_credential
 from app.gate.principal import Principal
 from app.gate.registry import CredentialRejected, Slot, verifiers
 from app.identity.models import User
+from app.identity.roles import FEATURES, MFA_GATED
+from app.identity.tenants import tenant_features, tenant_in_region
 from app.ratelimit import Throttle
-from app.requestctx import request_base_url
+from app.requestctx import current_caller, request_base_url
 
 F = TypeVar("F", bound=Callable[..., Any])
 access_log = logging.getLogger("app.gate.access")
 
 AUTH_FAILURES_PER_IP = Throttle("auth-failures-ip", "RATE_LIMIT_AUTH_FAILURES_IP")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Who may name another tenant in X-Tenant-ID (RedCloud): holders of both, and only with the
+# platform flag (a tenant admin's header may only name their own tenant).
+TENANT_SWITCH_PERMISSIONS = frozenset({"admin.users", "admin.settings"})
+
+
+class TenantForbidden(Forbidden):
+    error = "tenant_forbidden"
+    description = "You may not act in this tenant"
+
+
+class MfaRequired(Forbidden):
+    error = "mfa_required"
+    description = "Enable two-factor authentication to perform this action"
+
+
+class FeatureDisabled(Forbidden):
+    error = "feature_disabled"
+    description = "This feature is not included in your plan"
 
 
 def current_principal() -> Principal:
@@ -70,10 +101,15 @@ def _verify(slot: Slot, value: str | None, failure_message: str) -> Principal:
         for verifier in verifiers(slot):
             if verifier.accepts(value):
                 try:
-                    return verifier.verify(value)
+                    principal = verifier.verify(value)
                 except CredentialRejected as rejected:
                     AUTH_FAILURES_PER_IP.fail(ip)
                     raise _invalid(rejected.message) from None
+                if principal.region is not None and principal.region != current_region():
+                    # Issued by (or for a user of) another region: it does not exist here.
+                    AUTH_FAILURES_PER_IP.fail(ip)
+                    raise _invalid(failure_message)
+                return principal
     AUTH_FAILURES_PER_IP.fail(ip)
     raise _invalid(failure_message)
 
@@ -93,6 +129,7 @@ def _session_principal() -> Principal | None:
         role=user.role,
         loaded_user=user,
         first_party=True,
+        region=user.region,
     )
 
 
@@ -100,6 +137,9 @@ def resolve(allowed: frozenset[str] | None) -> Principal:
     """``allowed``: the credential kinds a view takes; None: every kind a verifier offers."""
     if "access_token" in request.args or "api_key" in request.args:
         raise BadRequest("Credentials are accepted only in request headers, never in the URL")
+    master_key = request.headers.get("X-Master-Key")
+    if master_key is not None:  # even empty: break-glass decides, never a fall-through
+        return _verify("master_key", master_key.strip(), messages.CREDENTIAL_MISSING)
     authorization = request.headers.get("Authorization")
     if authorization is not None:
         return _verify("bearer", bearer_credential(authorization), messages.ACCESS_TOKEN_INVALID)
@@ -113,6 +153,48 @@ def resolve(allowed: frozenset[str] | None) -> Principal:
     raise Unauthorized(messages.CREDENTIAL_MISSING, headers={"WWW-Authenticate": _challenge()})
 
 
+def _tenant(principal: Principal) -> Principal:
+    """Apply X-Tenant-ID: absent or the principal's own tenant changes nothing; another
+    tenant only for a platform super-admin holding admin.users and admin.settings (the
+    tenant must exist and live in this region); anyone else gets 403 TENANT_FORBIDDEN,
+    audited. Break-glass named its tenant already (its verifier requires the header)."""
+    offered = (request.headers.get("X-Tenant-ID") or "").strip()
+    if not offered or principal.break_glass:
+        return principal
+    try:
+        tenant = uuid.UUID(offered)
+    except ValueError:
+        raise BadRequest("X-Tenant-ID must be a tenant id (a UUID)") from None
+    if tenant == principal.family_id:
+        return principal
+    switch = (
+        principal.user_bound
+        and principal.role == "super_admin"
+        and principal.permissions >= TENANT_SWITCH_PERMISSIONS
+        and tenant_in_region(tenant, current_region())
+    )
+    record(
+        "tenant.switched" if switch else "tenant.denied",
+        outcome="success" if switch else "denied",
+        now=utcnow(),
+        caller=current_caller(),
+        actor_user_id=principal.user_id,
+        family_id=principal.family_id,
+        credential=principal.credential_kind,
+        credential_id=principal.credential_id,
+        requested_tenant=str(tenant),
+        method=request.method,
+        path=request.path,
+    )
+    db.session.commit()
+    if not switch:
+        raise TenantForbidden()
+    # Acting in another tenant is never the account holder managing their own credentials.
+    return dataclasses.replace(
+        principal, family_id=tenant, home_family_id=principal.family_id, first_party=False
+    )
+
+
 def require(
     scope: str | None = None,
     permission: str | Iterable[str] | None = None,
@@ -121,6 +203,7 @@ def require(
     user_required: bool = False,
     limit_after_scope: bool = False,
     first_party_only: bool = False,
+    feature: str | None = None,
 ) -> Callable[[F], F]:
     """Protect a view: who may call it (credential kinds), with which scope, with which
     permissions. Nothing else in views checks credentials. The rate limit counts before the
@@ -129,15 +212,23 @@ def require(
     ``first_party_only``: only the account holder themself (``principal.first_party``: the
     browser session, or a first-party app's token) — for routes that manage credentials or
     account security. Checked before the scope, so a third-party token is refused with the
-    same clear 403 whatever scope the user granted it."""
+    same clear 403 whatever scope the user granted it.
+
+    ``feature``: a licensed feature (identity.roles.FEATURES) the tenant's plan must include.
+    A route needing an MFA-gated permission (identity.roles.MFA_GATED) asks a user-bound
+    caller for TOTP enrolment when APP_ENV=production."""
     allowed = None if credentials is None else frozenset(credentials)
     needed = frozenset([permission] if isinstance(permission, str) else permission or ())
+    mfa_gated = bool(needed & MFA_GATED)
+    if feature is not None and feature not in FEATURES:
+        raise ValueError(f"unknown feature {feature!r}")
 
     def decorator(view: F) -> F:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            principal = resolve(allowed)
+            principal = _tenant(resolve(allowed))
             g.principal = principal
+            g.tenant_id = principal.family_id
             if access_log.isEnabledFor(logging.INFO):  # Sure's log_api_access
                 access_log.info(
                     "API access: %s %s user=%s via %s %s",
@@ -171,11 +262,21 @@ def require(
             # All of them (no wildcard); the granted roles are read only when a view needs one.
             if needed and not needed <= principal.permissions:
                 raise Forbidden("You are not authorized to perform this action")
+            if feature is not None and feature not in tenant_features(principal.family_id):
+                raise FeatureDisabled()
+            if (
+                mfa_gated
+                and principal.user_bound
+                and current_app.config["APP_ENV"] == "production"
+                and not (principal.user is not None and principal.user.otp_required)
+            ):
+                raise MfaRequired()
             return view(*args, **kwargs)
 
         wrapper.required_scope = scope  # type: ignore[attr-defined]
         wrapper.required_credentials = allowed  # type: ignore[attr-defined]
         wrapper.first_party_only = first_party_only  # type: ignore[attr-defined]
+        wrapper.required_feature = feature  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return decorator

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, g
 
 from app.gate import correlation, cors, limits, storable
 
 
 def _finish(response: Response) -> Response:
     correlation.add_correlation_header(response)
+    tenant = g.get("tenant_id")
+    if tenant is not None:  # the tenant the request acted in (RedCloud), errors included
+        response.headers["X-Tenant-ID"] = str(tenant)
     cors.add_cors_headers(response)
     return limits.add_headers(response)
 

@@ -42,6 +42,13 @@ class Principal:
     first_party: bool = False
     details: Mapping[str, Any] = field(default_factory=dict)
     loaded_user: User | None = None
+    # The region of the credential (and of its user or tenant) as the verifier read it; the
+    # gate refuses it (401) on an instance of another region. None: not region-bound.
+    region: str | None = None
+    # RedCloud's break-glass master key: its configured set, in the one tenant it named.
+    break_glass: bool = False
+    # The user's own tenant when a privileged X-Tenant-ID moved ``family_id`` elsewhere.
+    home_family_id: uuid.UUID | None = None
 
     @cached_property
     def user(self) -> User | None:
@@ -57,6 +64,13 @@ class Principal:
         if self.user_id is not None:
             return permissions_for(self.role or "") | granted_permissions(self.user_id)
         return self.service_permissions
+
+    @property
+    def user_bound(self) -> bool:
+        """A credential of a user (session, token, API key, secret-key JWT): MFA gates apply.
+        Service credentials (access keys, org admin tokens, the global key) and break-glass
+        are not user-bound."""
+        return self.user_id is not None and not self.break_glass
 
     def has_scope(self, required: str) -> bool:
         return scope_algebra.satisfies(self.scopes, required)

@@ -12,7 +12,7 @@ from flask import Flask, current_app
 
 from app.gate.principal import Principal
 
-Slot = Literal["bearer", "api_key"]
+Slot = Literal["master_key", "bearer", "api_key"]
 EXTENSION_KEY = "tollgate.gate.verifiers"
 
 

@@ -5,13 +5,28 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, String, Text, UniqueConstraint, false
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import utcnow
+from app.config import current_region
 from app.extensions import Model
 
 ROLES = ("guest", "member", "admin", "super_admin")
+# A family is a Sure household or a company tenant; a partner tenant holds Surfsight partner
+# users; an organization is a tenant a partner created (owned by it, not joined: C10).
+FAMILY_KINDS = ("family", "partner", "organization")
+DEFAULT_REGION = "default"
 
 
 class Family(Model):
@@ -21,6 +36,21 @@ class Family(Model):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20), default="family", server_default="family")
+    # The partner tenant that created this organization (Surfsight); None for the others.
+    partner_family_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("families.id"), index=True
+    )
+    # The deployment region the tenant lives in (config REGION when it was created).
+    region: Mapped[str] = mapped_column(
+        String(32), default=current_region, server_default=DEFAULT_REGION
+    )
+    # Licensed features of the tenant's plan (identity.roles.FEATURES), e.g. ["ai"].
+    features: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
+    # Surfsight: the ssoSecret is derived from a server key and this version (never stored);
+    # rotating it is version + 1. None for tenants that are not organizations.
+    sso_secret_version: Mapped[int | None] = mapped_column()
+    active: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     users: Mapped[list[User]] = relationship(back_populates="family")
@@ -49,6 +79,12 @@ class User(Model):
     # The last accepted TOTP time step: a code is never accepted twice.
     otp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     ai_enabled: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Surfsight partner: may create organizations (a DB flag, not a permission: 002.3).
+    is_partner: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The deployment region the user registered in; their credentials work only there.
+    region: Mapped[str] = mapped_column(
+        String(32), default=current_region, server_default=DEFAULT_REGION
+    )
     ui_layout: Mapped[str] = mapped_column(
         String(20), default="dashboard", server_default="dashboard"
     )

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app import crypto, scopes
 from app.clock import epoch, utcnow
+from app.config import current_region
 from app.extensions import Model, db
 from app.identity.models import User
 from app.oauth2.redirects import redirect_uri_matches
@@ -132,6 +133,10 @@ class OAuthToken(Model, TokenMixin):
     device_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("mobile_devices.id"), index=True)
     # Lifetime profile of the lineage: "oauth" (RFC grants) or "mobile" (Sure's 30 days).
     profile: Mapped[str] = mapped_column(String(16), default="oauth", server_default="oauth")
+    # The region (config REGION) of the instance that issued it: valid only there.
+    region: Mapped[str] = mapped_column(
+        String(32), default=current_region, server_default="default"
+    )
     # Scope of this access token (a refresh may narrow it).
     scope: Mapped[str] = mapped_column(String(255))
     # Scope of the authorization; the refresh token always keeps it.
