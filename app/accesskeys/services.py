@@ -37,7 +37,7 @@ from app.config import ConfigurationError
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.extensions import db, execute_count
 from app.identity.grants import granted_permissions
-from app.identity.models import User
+from app.identity.models import Family, User
 from app.identity.roles import permissions_for
 from app.jwtprofile import JWTProfile
 from app.resources import services as resources
@@ -484,11 +484,13 @@ _LOOKUP = (
     select(
         AccessKey.id.label("key_id"),
         AccessKey.family_id,
+        Family.region,
         AccessKeyRole.role,
         AccessKeyRole.all_accounts,
         AccessKeyAccount.account_id,
     )
     .select_from(AccessKey)
+    .join(Family, Family.id == AccessKey.family_id)
     .outerjoin(AccessKeyRole, AccessKeyRole.key_id == AccessKey.id)
     .outerjoin(
         AccessKeyAccount,
@@ -510,6 +512,7 @@ class LiveKey:
     key_id: uuid.UUID
     family_id: uuid.UUID
     roles: list[RoleGrant]
+    region: str  # the tenant's: the key works only on instances of that region
 
 
 def find_live_key(key_id: uuid.UUID, *, now: datetime) -> LiveKey | None:
@@ -519,4 +522,4 @@ def find_live_key(key_id: uuid.UUID, *, now: datetime) -> LiveKey | None:
     if not rows:
         return None
     grants = _grants_by_key(rows).get(key_id, [])
-    return LiveKey(key_id=key_id, family_id=rows[0].family_id, roles=grants)
+    return LiveKey(key_id=key_id, family_id=rows[0].family_id, roles=grants, region=rows[0].region)

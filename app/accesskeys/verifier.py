@@ -62,6 +62,7 @@ def principal_for(key: services.LiveKey) -> Principal:
         scopes=frozenset({"read_write" if writes else "read"}),
         service_permissions=permissions,
         details=_details(key),
+        region=key.region,
     )
 
 

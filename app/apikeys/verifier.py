@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
-from flask import current_app
+from flask import Flask, current_app
 
 from app import crypto
 from app.apikeys import services
 from app.clock import utcnow
+from app.config import ConfigurationError
 from app.gate import CredentialRejected, Principal, RateLimitPolicy, Slot, messages
+from app.identity.roles import LEGACY_GLOBAL_PERMISSIONS, VIEW_PERMISSIONS
 
-GLOBAL_KEY_PERMISSIONS = frozenset(
-    {
-        "accounts.view",
-        "transactions.view",
-        "tags.view",
-        "valuations.view",
-    }
-)
+
+def global_key_permissions(config: Mapping[str, Any]) -> frozenset[str]:
+    """What the legacy global key may do: in production always the restricted legacy set
+    (RedCloud: "restricted role in production", T29); elsewhere GLOBAL_API_KEY_PERMISSIONS if
+    set — read-only views only — else the same legacy set."""
+    configured = frozenset(
+        p.strip() for p in str(config["GLOBAL_API_KEY_PERMISSIONS"] or "").split(",") if p.strip()
+    )
+    if config["APP_ENV"] == "production" or not configured:
+        return LEGACY_GLOBAL_PERMISSIONS
+    return configured
 
 
 class PersonalApiKeyVerifier:
@@ -51,6 +58,7 @@ class PersonalApiKeyVerifier:
                 bucket=f"apikey:{row.id}", limit=limit, tier="noop" if limit is None else row.tier
             ),
             details=details,
+            region=row.region,
         )
 
 
@@ -60,6 +68,19 @@ class GlobalApiKeyVerifier:
     and GLOBAL_API_KEY_FAMILY_ID are both set."""
 
     slot: Slot = "api_key"
+
+    @classmethod
+    def for_app(cls, app: Flask) -> GlobalApiKeyVerifier:
+        """The verifier, once GLOBAL_API_KEY_PERMISSIONS is known to name only read-only views
+        (a global key never writes, manages or mints anything)."""
+        permissions = global_key_permissions(app.config)
+        beyond = sorted(permissions - VIEW_PERMISSIONS)
+        if beyond:
+            raise ConfigurationError(
+                "GLOBAL_API_KEY_PERMISSIONS may name only read-only views (*.view); "
+                f"not {', '.join(beyond)}"
+            )
+        return cls()
 
     def _configured(self) -> tuple[str, uuid.UUID] | None:
         key = current_app.config["GLOBAL_API_KEY"] or ""
@@ -87,5 +108,5 @@ class GlobalApiKeyVerifier:
             credential_kind="global_api_key",
             credential_id="global",
             scopes=frozenset({"read"}),
-            service_permissions=GLOBAL_KEY_PERMISSIONS,
+            service_permissions=global_key_permissions(current_app.config),
         )

@@ -118,6 +118,8 @@ def _session_principal() -> Principal | None:
     if not current_user.is_authenticated:
         return None
     user = current_user._get_current_object()
+    if user.region != current_region():  # signed in on an instance of another region
+        raise Unauthorized(messages.CREDENTIAL_MISSING, headers={"WWW-Authenticate": _challenge()})
     if request.method not in SAFE_METHODS:
         csrf.protect()  # cookie-authenticated writes need the CSRF token
     return Principal(
@@ -226,7 +228,9 @@ def require(
     def decorator(view: F) -> F:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            principal = _tenant(resolve(allowed))
+            principal = resolve(allowed)
+            g.tenant_id = principal.family_id  # echoed even if the tenant header is refused
+            principal = _tenant(principal)
             g.principal = principal
             g.tenant_id = principal.family_id
             if access_log.isEnabledFor(logging.INFO):  # Sure's log_api_access

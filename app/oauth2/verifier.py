@@ -42,6 +42,7 @@ class AccessTokenVerifier:
             role=row.role,
             details={"client_id": row.client_id, "lineage_id": row.lineage_id},
             first_party=bool(row.first_party),
+            region=row.region,
         )
 
 
@@ -53,6 +54,7 @@ _LOOKUP = (
         OAuthToken.scope,
         OAuthToken.client_id,
         OAuthToken.user_id,
+        OAuthToken.region,
         User.family_id,
         User.role,
         User.active,

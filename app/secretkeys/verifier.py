@@ -73,4 +73,5 @@ class SecretKeyJWTVerifier:
                 "secret_key_id": str(row.secret_key_id),
                 "generation": row.generation,
             },
+            region=row.region,
         )

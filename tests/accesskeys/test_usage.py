@@ -18,6 +18,7 @@ from app.clock import epoch, utcnow
 from tests.support.accesskeys import CLOUD_ACCOUNTS, bearer, listed_ids
 from tests.support.factories import grant_role as grant
 from tests.support.factories import revoke_role as revoke
+from tests.support.http import error_body
 
 INVALID = {
     "error": "unauthorized",
@@ -27,7 +28,7 @@ INVALID = {
 
 def _assert_401(response) -> None:  # type: ignore[no-untyped-def]
     assert response.status_code == 401, response.get_json()
-    assert response.get_json() == INVALID
+    assert error_body(response) == INVALID
     assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
 
 

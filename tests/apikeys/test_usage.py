@@ -14,6 +14,7 @@ from sqlalchemy import update
 
 from app.clock import utcnow
 from tests.support.factories import UserInfo
+from tests.support.http import error_body
 
 OAUTH_USAGE = {
     "authentication_method": "oauth",
@@ -126,7 +127,7 @@ def test_sure_2_key_without_scopes_is_403(app, api, read_key) -> None:
         db.session.commit()
     response = api.get("/api/v1/usage", headers=api_key(key))
     assert response.status_code == 403
-    assert response.get_json() == {
+    assert error_body(response) == {
         "error": "insufficient_scope",
         "message": "This action requires the 'read' scope",
     }
@@ -135,7 +136,7 @@ def test_sure_2_key_without_scopes_is_403(app, api, read_key) -> None:
 def test_sure_3_no_auth_is_401(api) -> None:
     response = api.get("/api/v1/usage")
     assert response.status_code == 401
-    assert response.get_json() == {
+    assert error_body(response) == {
         "error": "unauthorized",
         "message": "Access token or API key is invalid, expired, or missing",
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.http import api_key, bearer
+from tests.support.http import api_key, bearer, error_body
 from tests.support.oauth import authorize, exchange_code
 from tests.support.sure import ENABLE_AI, UNAUTHORIZED, USER_KEYS, mobile_login
 
@@ -48,7 +48,7 @@ def test_23_read_scope_token_is_403(signed_in, user, oauth_client, read_user):
     response = client.patch(ENABLE_AI, headers=bearer(token))
 
     assert response.status_code == 403
-    assert response.get_json() == WRITE_SCOPE
+    assert error_body(response) == WRITE_SCOPE
     assert read_user(user.id)["ai_enabled"] is False
 
 
@@ -56,7 +56,7 @@ def test_24_no_credentials_is_401(client, user, read_user):
     response = client.patch(ENABLE_AI)
 
     assert response.status_code == 401
-    assert response.get_json() == UNAUTHORIZED
+    assert error_body(response) == UNAUTHORIZED
     assert read_user(user.id)["ai_enabled"] is False
 
 
@@ -80,7 +80,7 @@ def test_api_keys_work_with_their_scope(client, user, make_key, read_user):
     write_key = make_key(user, scope="read_write", source="mobile")
 
     refused = client.patch(ENABLE_AI, headers=api_key(read_key))
-    assert (refused.status_code, refused.get_json()) == (403, WRITE_SCOPE)
+    assert (refused.status_code, error_body(refused)) == (403, WRITE_SCOPE)
     assert read_user(user.id)["ai_enabled"] is False
 
     accepted = client.patch(ENABLE_AI, headers=api_key(write_key))
@@ -100,7 +100,7 @@ def test_deactivated_owner_is_401(client, user, mobile, set_user):
     set_user(user.id, active=False)
     response = client.patch(ENABLE_AI, headers=bearer(mobile["access_token"]))
     assert response.status_code == 401
-    assert response.get_json() == {
+    assert error_body(response) == {
         "error": "unauthorized",
         "message": "Account has been deactivated",
     }

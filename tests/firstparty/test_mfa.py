@@ -10,7 +10,7 @@ import pytest
 
 from tests.support import cli as support_cli
 from tests.support.factories import PASSWORD, enable_mfa
-from tests.support.http import api_key, bearer, send
+from tests.support.http import api_key, bearer, error_body, send
 from tests.support.sure import (
     HEX8,
     HEX16,
@@ -130,7 +130,7 @@ def test_confirm_with_a_wrong_or_missing_code(client, auth):
     secret = enrol(client, auth)["secret"]
 
     wrong = client.post(CONFIRM, json={"code": wrong_totp(secret)}, headers=auth)
-    assert (wrong.status_code, wrong.get_json()) == (422, CODE_INVALID)
+    assert (wrong.status_code, error_body(wrong)) == (422, CODE_INVALID)
     missing = client.post(CONFIRM, json={}, headers=auth)
     assert missing.status_code == 400
     assert missing.get_json()["error"] == "bad_request"
@@ -140,7 +140,7 @@ def test_confirm_with_a_wrong_or_missing_code(client, auth):
 def test_confirm_before_enrolment_is_refused(client, auth):
     response = client.post(CONFIRM, json={"code": "123456"}, headers=auth)
     assert response.status_code == 422
-    assert response.get_json() == {"error": "mfa_invalid", "message": "Start the enrolment first"}
+    assert error_body(response) == {"error": "mfa_invalid", "message": "Start the enrolment first"}
 
 
 def test_a_new_enrolment_replaces_the_pending_secret(client, auth):
@@ -152,7 +152,7 @@ def test_a_new_enrolment_replaces_the_pending_secret(client, auth):
         pytest.skip("the two secrets happen to give the same code right now")
 
     refused = client.post(CONFIRM, json={"code": stale}, headers=auth)
-    assert (refused.status_code, refused.get_json()) == (422, CODE_INVALID)
+    assert (refused.status_code, error_body(refused)) == (422, CODE_INVALID)
     assert client.post(CONFIRM, json={"code": totp_now(new)}, headers=auth).status_code == 200
 
 
@@ -163,7 +163,7 @@ def test_enrolment_when_already_on_is_refused(client, auth):
 
     again = client.post(ENROL, json=STEP_UP, headers=auth)
     assert again.status_code == 422
-    assert again.get_json() == {
+    assert error_body(again) == {
         "error": "mfa_invalid",
         "message": "Two-factor authentication is already enabled",
     }
@@ -191,10 +191,10 @@ def test_regenerating_backup_codes_needs_a_code(client, mfa_user):
     missing = client.post(BACKUP, json={}, headers=auth)
     assert missing.status_code == 400
     wrong = client.post(BACKUP, json={"code": wrong_totp(mfa_user.secret)}, headers=auth)
-    assert (wrong.status_code, wrong.get_json()) == (422, CODE_INVALID)
+    assert (wrong.status_code, error_body(wrong)) == (422, CODE_INVALID)
     # A backup code is not enough to replace the backup codes.
     backup = client.post(BACKUP, json={"code": mfa_user.backup_codes[1]}, headers=auth)
-    assert (backup.status_code, backup.get_json()) == (422, CODE_INVALID)
+    assert (backup.status_code, error_body(backup)) == (422, CODE_INVALID)
 
     response = client.post(BACKUP, json={"code": totp_now(mfa_user.secret)}, headers=auth)
 
@@ -311,7 +311,7 @@ def test_a_third_party_token_cannot_manage_mfa(signed_in, user, oauth_client, re
     ):
         response = client.open(path, method=method, json=body, headers=bearer(token))
         assert response.status_code == 403, (path, response.get_json())
-        assert response.get_json() == {
+        assert error_body(response) == {
             "error": "forbidden",
             "message": "Only the account holder's own session or app can manage credentials "
             "and account security",
@@ -336,7 +336,7 @@ def test_a_third_party_token_cannot_manage_mfa(signed_in, user, oauth_client, re
 def test_enrolment_needs_the_current_password(app, client, user, auth, body):
     response = client.post(ENROL, json=body, headers=auth)
 
-    assert (response.status_code, response.get_json()) == (422, PASSWORD_INVALID)
+    assert (response.status_code, error_body(response)) == (422, PASSWORD_INVALID)
     from app.extensions import db
     from app.identity.models import User
 
@@ -355,7 +355,7 @@ def test_enrolment_takes_the_password_as_form_data_too(client, auth):
 def test_enrolment_password_guesses_spend_the_sign_in_budget(client, user, auth):
     for _ in range(3):
         wrong = client.post(ENROL, json={"password": "a wrong guess"}, headers=auth)
-        assert (wrong.status_code, wrong.get_json()) == (422, PASSWORD_INVALID)
+        assert (wrong.status_code, error_body(wrong)) == (422, PASSWORD_INVALID)
 
     throttled = client.post(ENROL, json=STEP_UP, headers=auth)
     assert throttled.status_code == 429
@@ -396,12 +396,12 @@ def test_wrong_codes_to_backup_codes_reach_429_after_the_otp_budget(client, mfa_
     wrong = wrong_totp(mfa_user.secret)
     for _ in range(5):
         response = client.post(BACKUP, json={"code": wrong}, headers=auth)
-        assert (response.status_code, response.get_json()) == (422, CODE_INVALID)
+        assert (response.status_code, error_body(response)) == (422, CODE_INVALID)
 
     refused = client.post(BACKUP, json={"code": totp_now(mfa_user.secret)}, headers=auth)
 
     assert refused.status_code == 429
-    assert set(refused.get_json()) == {"error", "message"}
+    assert set(error_body(refused)) == {"error", "message"}
     assert refused.get_json()["error"] == "rate_limit_exceeded"
     assert 0 < int(refused.headers["Retry-After"]) <= 300
     assert client.get(MFA, headers=auth).get_json()["backup_codes_remaining"] == 7
@@ -421,7 +421,7 @@ def test_wrong_codes_at_confirmation_reach_429(client, auth):
     wrong = wrong_totp(secret)
     for _ in range(5):
         response = client.post(CONFIRM, json={"code": wrong}, headers=auth)
-        assert (response.status_code, response.get_json()) == (422, CODE_INVALID)
+        assert (response.status_code, error_body(response)) == (422, CODE_INVALID)
     refused = client.post(CONFIRM, json={"code": totp_now(secret)}, headers=auth)
     assert refused.status_code == 429
     assert client.get(MFA, headers=auth).get_json()["enabled"] is False
@@ -431,7 +431,7 @@ def _comparable(response) -> tuple:  # type: ignore[no-untyped-def]
     headers = sorted(
         (k, v) for k, v in response.headers.items() if k not in ("X-Correlation-ID", "Date")
     )
-    return response.status_code, response.get_data(), headers
+    return response.status_code, error_body(response), headers
 
 
 def test_disable_answers_a_wrong_password_and_a_wrong_code_alike(client, mfa_user, read_user):
@@ -452,7 +452,7 @@ def test_disable_answers_a_wrong_password_and_a_wrong_code_alike(client, mfa_use
         MFA, json={"password": "a wrong guess", "code": wrong_totp(mfa_user.secret)}, headers=auth
     )
 
-    assert (wrong_password.status_code, wrong_password.get_json()) == (
+    assert (wrong_password.status_code, error_body(wrong_password)) == (
         422,
         PASSWORD_OR_CODE_INVALID,
     )

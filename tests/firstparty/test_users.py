@@ -30,7 +30,7 @@ from app.identity.models import User
 from tests.support.config import ENCRYPTION_KEY, SECRET_KEY
 from tests.support.database import ON_POSTGRES
 from tests.support.factories import UserInfo
-from tests.support.http import api_key, bearer, send
+from tests.support.http import api_key, bearer, error_body, send
 from tests.support.sure import (
     INVALID_CREDENTIALS,
     INVALID_REFRESH,
@@ -210,38 +210,38 @@ def wait_for_reset(client, headers: dict[str, str], timeout: float = 10.0) -> di
 
 def test_1_reset_without_auth_is_401(client):
     response = client.delete(RESET)
-    assert (response.status_code, response.get_json()) == (401, UNAUTHORIZED)
+    assert (response.status_code, error_body(response)) == (401, UNAUTHORIZED)
 
 
 def test_2_me_without_auth_is_401(client):
     response = client.delete(ME)
-    assert (response.status_code, response.get_json()) == (401, UNAUTHORIZED)
+    assert (response.status_code, error_body(response)) == (401, UNAUTHORIZED)
 
 
 def test_3_reset_with_a_read_only_key_is_403(client, bob, make_key, count):
     response = client.delete(RESET, headers=api_key(make_key(bob, scope="read")))
 
-    assert (response.status_code, response.get_json()) == (403, WRITE_SCOPE)
+    assert (response.status_code, error_body(response)) == (403, WRITE_SCOPE)
     assert count(FamilyResetJob) == 0
 
 
 def test_4_me_with_a_read_only_key_is_403(client, user1, make_key, read_user):
     response = client.delete(ME, headers=api_key(make_key(user1, scope="read")))
 
-    assert (response.status_code, response.get_json()) == (403, WRITE_SCOPE)
+    assert (response.status_code, error_body(response)) == (403, WRITE_SCOPE)
     assert read_user(user1.id)["active"] is True
 
 
 def test_5_reset_by_a_member_is_403(client, jakob, make_key, count):
     response = client.delete(RESET, headers=api_key(make_key(jakob)))
 
-    assert (response.status_code, response.get_json()) == (403, FORBIDDEN)
+    assert (response.status_code, error_body(response)) == (403, FORBIDDEN)
     assert count(FamilyResetJob) == 0
 
 
 def test_scope_is_checked_before_the_admin_check(client, jakob, make_key):
     response = client.delete(RESET, headers=api_key(make_key(jakob, scope="read")))
-    assert (response.status_code, response.get_json()) == (403, WRITE_SCOPE)
+    assert (response.status_code, error_body(response)) == (403, WRITE_SCOPE)
 
 
 def test_6_reset_by_an_admin_is_queued(client, bob, jakob, make_key, seed_data, count):
@@ -319,7 +319,7 @@ def test_7_enqueue_failure_is_500_without_internals(
     response = client.delete(RESET, headers=key)
 
     assert response.status_code == 500
-    assert response.get_json() == {
+    assert error_body(response) == {
         "error": "reset_enqueue_failed",
         "message": "Account reset could not be queued",
     }
@@ -335,12 +335,12 @@ def test_7_enqueue_failure_is_500_without_internals(
 
 def test_8_reset_status_without_auth_is_401(client):
     response = client.get(RESET_STATUS)
-    assert (response.status_code, response.get_json()) == (401, UNAUTHORIZED)
+    assert (response.status_code, error_body(response)) == (401, UNAUTHORIZED)
 
 
 def test_9_reset_status_by_a_member_is_403(client, jakob, make_key):
     response = client.get(RESET_STATUS, headers=api_key(make_key(jakob, scope="read")))
-    assert (response.status_code, response.get_json()) == (403, FORBIDDEN)
+    assert (response.status_code, error_body(response)) == (403, FORBIDDEN)
 
 
 def test_10_reset_status_by_an_admin_with_a_read_only_key(client, bob, make_key, seed_data):
@@ -426,7 +426,7 @@ def test_14_deactivated_user_calling_reset_is_401(client, bob, make_key, set_use
 
     response = client.delete(RESET, headers=key)
 
-    assert (response.status_code, response.get_json()) == (401, DEACTIVATED)
+    assert (response.status_code, error_body(response)) == (401, DEACTIVATED)
     assert count(FamilyResetJob) == 0
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from app import create_app
 from tests.support.config import base_config
+from tests.support.http import error_body
 
 UNREACHABLE = [
     "postgresql+psycopg://postgres@127.0.0.1:9/test?connect_timeout=2",
@@ -33,7 +34,7 @@ def down_client(request, instance_dir):
 def test_store_down_is_503_not_401(down_client, headers) -> None:
     response = down_client.get("/api/v1/accounts", headers={**headers, "X-Correlation-ID": "c-1"})
     assert response.status_code == 503
-    assert response.get_json() == {
+    assert error_body(response) == {
         "error": "service_unavailable",
         "message": "The service is temporarily unavailable. Try again later.",
     }

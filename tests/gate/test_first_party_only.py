@@ -14,6 +14,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.support.factories import ClientInfo, UserInfo
+from tests.support.http import error_body
 from tests.support.sure import mobile_login
 
 MESSAGE = "Only the account holder's own session or app can manage credentials and account security"
@@ -47,7 +48,7 @@ def _call(
 def assert_refused(response, path: str) -> None:  # type: ignore[no-untyped-def]
     assert response.status_code == 403, (path, response.get_json())
     key = "error_description" if "/oauth/" in path else "message"
-    assert response.get_json() == {"error": "forbidden", key: MESSAGE}, path
+    assert error_body(response) == {"error": "forbidden", key: MESSAGE}, path
 
 
 @pytest.fixture

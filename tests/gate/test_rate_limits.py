@@ -19,6 +19,7 @@ from flask.testing import FlaskClient
 
 from app.clock import utcnow
 from tests.support.factories import UserInfo
+from tests.support.http import error_body
 
 SMALL_LIMITS = {"standard": 5, "premium": 1000, "enterprise": 10000}
 MSG_MISSING = "Access token or API key is invalid, expired, or missing"
@@ -100,7 +101,7 @@ def key(user: UserInfo, make_key: Callable[..., str]) -> str:
 def assert_429(response, limit: int) -> int:  # type: ignore[no-untyped-def]
     """The Sure 429, exactly; returns the seconds it asks to wait."""
     assert response.status_code == 429, (response.status_code, response.get_json())
-    body = response.get_json()
+    body = error_body(response)
     reset = body["details"]["reset_in_seconds"]
     assert isinstance(reset, int) and 0 < reset <= 3600
     assert body == {
@@ -401,7 +402,7 @@ def test_successes_and_missing_credentials_do_not_count(api, key, account) -> No
 
 
 def _body(response) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    return response.get_json()
+    return error_body(response)
 
 
 @pytest.mark.config(RATE_LIMIT_AUTH_FAILURES_IP=GUARD)

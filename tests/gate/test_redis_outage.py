@@ -16,6 +16,7 @@ from flask import Flask
 from app import create_app
 from tests.support.config import base_config
 from tests.support.factories import PASSWORD
+from tests.support.http import error_body
 from tests.support.servers import free_port
 
 LOGIN = "/api/v1/auth/login"
@@ -136,7 +137,7 @@ def test_redis_down_fails_closed_then_recovers_without_a_restart(
         client.get(ACCOUNTS, headers={"X-Api-Key": "tgk_" + "x" * 43}),
     ):
         assert response.status_code == 503, response.get_data(as_text=True)
-        assert response.get_json() == UNAVAILABLE
+        assert error_body(response) == UNAVAILABLE
         assert response.headers["Retry-After"] == "5"
 
     restarted = start_redis(redis_port)

@@ -31,6 +31,7 @@ from app import create_app
 from app.clock import utcnow
 from tests.support.config import base_config
 from tests.support.factories import ClientInfo, UserInfo
+from tests.support.http import error_body
 from tests.support.oauth import authorize, exchange_code
 from tests.support.web import csrf_from
 
@@ -65,7 +66,7 @@ def api_key(value: str) -> dict[str, str]:
 
 def assert_error(response, status: int, body: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
     assert response.status_code == status, (response.status_code, response.get_data(as_text=True))
-    assert response.get_json() == body
+    assert error_body(response) == body
 
 
 def is_fresh_uuid(value: str, offered: str) -> bool:

@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from app.clock import utcnow
 from tests.support.factories import PASSWORD, ClientInfo, UserInfo
+from tests.support.http import error_body
 from tests.support.oauth import authorize, exchange_code, introspect, refresh
 
 RESOURCE = "/api/v1/accounts"
@@ -273,7 +274,7 @@ def test_disabling_the_first_party_client_stops_device_tokens_and_logins(
         SURE_LOGIN, json={"email": user.email, "password": PASSWORD, "device": DEVICE}
     )
     assert refused.status_code == 403, refused.get_data(as_text=True)
-    assert refused.get_json() == {"error": "forbidden", "message": "This app has been disabled"}
+    assert error_body(refused) == {"error": "forbidden", "message": "This app has been disabled"}
     signup = client.post(
         "/api/v1/auth/signup",
         json={

@@ -51,3 +51,24 @@ def send(
 
 def assert_no_store(response: TestResponse) -> None:
     assert "no-store" in response.headers.get("Cache-Control", "")
+
+
+def api_error(response: TestResponse) -> dict[str, Any]:
+    """An API error body without its per-request parts, once they are checked: ``code`` is the
+    ``error`` in upper case (RedCloud's spelling, C8) and ``correlation_id`` is the response's
+    ``X-Correlation-ID``."""
+    body = dict(response.get_json())
+    assert body.pop("code") == body["error"].upper(), body
+    assert body.pop("correlation_id") == response.headers["X-Correlation-ID"], body
+    return body
+
+
+def error_body(response: TestResponse) -> dict[str, Any]:
+    """An error body to compare with the documented one: the API envelope through
+    ``api_error``; Sure's own first-party bodies (no ``code``) and OAuth's RFC 6749 bodies as
+    they are."""
+    body = response.get_json()
+    if isinstance(body, dict) and "code" in body and "correlation_id" in body:
+        return api_error(response)
+    assert isinstance(body, dict), body
+    return body

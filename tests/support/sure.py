@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from tests.support.factories import PASSWORD
-from tests.support.http import send
+from tests.support.http import error_body, send
 
 SIGNUP = "/api/v1/auth/signup"
 LOGIN = "/api/v1/auth/login"
@@ -60,7 +60,7 @@ def insufficient_scope(scope: str) -> dict[str, str]:
 
 def assert_error(response: TestResponse, status: int, body: dict[str, Any]) -> None:
     assert response.status_code == status, (response.status_code, response.get_data(as_text=True))
-    assert response.get_json() == body
+    assert error_body(response) == body
 
 
 # --- request bodies ----------------------------------------------------------------------------

@@ -139,6 +139,7 @@ _VERIFICATION = (
         User.active,
         User.role,
         User.family_id.label("user_family_id"),
+        User.region,
         UserIpRestriction.entries,
     )
     .join(SecretKey, SecretKey.id == SecretKeyToken.secret_key_id)
@@ -148,7 +149,7 @@ _VERIFICATION = (
 )
 
 
-def find_for_verification(jti: str) -> Row[Any] | None:
+def find_for_verification(jti: str) -> Row[*tuple[Any, ...]] | None:
     """Everything a request with this token needs, in one query: the token row, its key,
     its user and the user's current IP restrictions. Plain columns, so it runs on the
     session's connection without the ORM's per-statement work."""
