@@ -7,18 +7,20 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from app import crypto, scopes
 from app.apikeys import services as apikeys
 from app.audit.services import SYSTEM, Caller, record
-from app.errors import TollgateError
+from app.errors import Forbidden, TollgateError
 from app.extensions import db, execute_count
 from app.oauth2.models import AuthorizationCode, OAuthClient, OAuthToken
 from app.oauth2.redirects import InvalidRedirectURI, validate_redirect_uri
 
 GRANT_TYPES = ("authorization_code", "refresh_token", "password", "client_credentials")
-# Sure's mobile app: the shared first-party public client its device tokens belong to. Defined
-# here because the client lifecycle refuses to delete it; firstparty/tokens.py issues for it.
+# The built-in first-party public client: Sure's mobile device tokens and RedCloud's session
+# tokens belong to it (the account holder's own apps). Defined here because the client
+# lifecycle refuses to delete it; firstparty/tokens.py and sessions/tokens.py issue for it.
 SURE_MOBILE_CLIENT_ID = "sure-mobile"
 SURE_MOBILE_REDIRECT_URI = "sureapp://oauth/callback"
 
@@ -113,6 +115,50 @@ def get_client(client_id: str | None) -> OAuthClient | None:
     )
     if client is None or client.disabled_at is not None:
         return None
+    return client
+
+
+# --- the built-in first-party client ------------------------------------------------------------
+
+
+class FirstPartyClientDisabled(Forbidden):
+    description = "This app has been disabled"
+
+
+def first_party_client(*, now: datetime) -> OAuthClient:
+    """The shared public client "Sure Mobile" that device and session tokens belong to,
+    created on first use (a fixed client_id makes concurrent creation converge on one row).
+    An operator may disable it: then no such token is issued (FirstPartyClientDisabled, a
+    403)."""
+    client = _existing_first_party_client()
+    if client is not None:
+        return client
+    client = OAuthClient(
+        client_id=SURE_MOBILE_CLIENT_ID,
+        client_secret_digest=None,
+        name="Sure Mobile",
+        redirect_uris=[SURE_MOBILE_REDIRECT_URI],
+        grant_types=["authorization_code", "refresh_token"],
+        scope="read_write",
+        token_endpoint_auth_method="none",
+        first_party=True,
+        created_at=now,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(client)
+    except IntegrityError:
+        client = _existing_first_party_client()
+        assert client is not None
+    return client
+
+
+def _existing_first_party_client() -> OAuthClient | None:
+    client = db.session.scalar(
+        select(OAuthClient).where(OAuthClient.client_id == SURE_MOBILE_CLIENT_ID)
+    )
+    if client is not None and client.disabled_at is not None:
+        raise FirstPartyClientDisabled()
     return client
 
 

@@ -1,5 +1,5 @@
 """Refresh token rotation (RFC 9700 §4.14.2): find the presented refresh token, claim it for
-exactly one successor, tolerate a retry within the client's reuse interval, and treat any
+exactly one successor, tolerate a retry within the lineage's reuse interval, and treat any
 other second use as a replay that revokes the lineage."""
 
 from __future__ import annotations
@@ -10,9 +10,15 @@ from flask import current_app
 from sqlalchemy import ColumnElement, func, or_, select, update
 
 from app.audit.services import SYSTEM, Caller, record
+from app.config import current_region
 from app.extensions import db, execute_count
 from app.oauth2.models import OAuthClient, OAuthToken
 from app.oauth2.services.tokens import find_token, revoke_replayed_lineage
+
+# The profile of RedCloud session lineages (app.sessions): short-lived JWTs of the built-in
+# first-party client, rotated only where they were issued (/auth/refresh and Sure's refresh),
+# strictly by default (SESSION_REFRESH_REUSE_INTERVAL).
+SESSION_PROFILE = "session"
 
 
 def find_refresh_token(
@@ -25,14 +31,22 @@ def find_refresh_token(
     anything of ours; a confidential client's token is never rotated without its client
     authentication, RFC 6749 §10.4). A refresh token that was already rotated is reuse: the
     lineage is revoked and the event audited (RFC 9700 §4.14.2) -- unless it is a retry
-    within the client's reuse interval (see ``claim_refresh_token``), then it is returned."""
+    within the lineage's reuse interval (see ``claim_refresh_token``), then it is returned.
+    A session lineage's token is never found for a client (``/oauth/token``), nor any token
+    on an instance of another region."""
     found = find_token(value)
     if found is None or found[1] != "refresh_token":
         return None
     row = found[0]
-    if client is not None and row.client_id != client.client_id:
+    if client is not None and (row.client_id != client.client_id or row.profile == SESSION_PROFILE):
+        # /oauth/token would turn a 14-day session into year-long opaque tokens: a session
+        # keeps its profile, so it is refreshed only at /auth/refresh.
         return None
     if client is None and not _is_first_party(row.client_id):
+        return None
+    if row.region != current_region():
+        # Issued in another region (instances of several regions may share the database):
+        # it does not exist here, and presenting it here revokes nothing.
         return None
     if row.refresh_used_at is not None and row.revoked_at is None:
         if _may_retry(row, now=now):
@@ -50,23 +64,26 @@ def _is_first_party(client_id: str) -> bool:
     )
 
 
-def refresh_reuse_interval(client_id: str) -> int:
-    """Seconds after its rotation during which a refresh token of this client may be
-    presented again for a sibling successor: FIRST_PARTY_REFRESH_REUSE_INTERVAL for
-    first-party clients (Sure's app refreshes without a lock, mobile answers get lost),
-    OAUTH2_REFRESH_REUSE_INTERVAL (default 0, strict) for the others."""
-    key = (
-        "FIRST_PARTY_REFRESH_REUSE_INTERVAL"
-        if _is_first_party(client_id)
-        else "OAUTH2_REFRESH_REUSE_INTERVAL"
-    )
+def refresh_reuse_interval(client_id: str, profile: str = "oauth") -> int:
+    """Seconds after its rotation during which a refresh token of this lineage may be
+    presented again for a sibling successor: SESSION_REFRESH_REUSE_INTERVAL for session
+    lineages (default 0, strict: a web app refreshes from one place), else
+    FIRST_PARTY_REFRESH_REUSE_INTERVAL for first-party clients (Sure's app refreshes without
+    a lock, mobile answers get lost), OAUTH2_REFRESH_REUSE_INTERVAL (default 0, strict) for
+    the others."""
+    if profile == SESSION_PROFILE:
+        key = "SESSION_REFRESH_REUSE_INTERVAL"
+    elif _is_first_party(client_id):
+        key = "FIRST_PARTY_REFRESH_REUSE_INTERVAL"
+    else:
+        key = "OAUTH2_REFRESH_REUSE_INTERVAL"
     return max(0, int(current_app.config[key]))
 
 
 def _retry_window(row: OAuthToken, now: datetime) -> ColumnElement[bool] | None:
     """SQL condition: ``row`` was rotated within its reuse interval, none of its successors
     has been used since, and it is neither revoked nor expired."""
-    interval = refresh_reuse_interval(row.client_id)
+    interval = refresh_reuse_interval(row.client_id, row.profile)
     if interval <= 0:
         return None
     return (
@@ -94,7 +111,7 @@ def claim_refresh_token(row: OAuthToken, *, now: datetime, caller: Caller = SYST
 
     - A live token: marked used (its access token retired); exactly one of any number of
       concurrent callers wins.
-    - A token rotated within its client's reuse interval, none of whose successors has been
+    - A token rotated within its lineage's reuse interval, none of whose successors has been
       used: a *retry* (the answer was lost, or two refreshes raced). It wins too, and the
       caller issues another child of the same parent: a sibling of the first successor.
     - Claiming a token that has a parent settles its siblings in the same transaction: the
