@@ -43,12 +43,14 @@ def create_api_key(
     caller: Caller = SYSTEM,
     created_by_client_id: str | None = None,
     created_by_lineage_id: uuid.UUID | None = None,
+    created_by: User | None = None,
 ) -> NewApiKey:
     """Create a key; an active key of the same source is revoked in the same transaction.
     A partial unique index makes two concurrent creations for one source impossible to both
     stay active: the loser gets a 409. ``created_by_client_id`` / ``created_by_lineage_id``:
     the OAuth client and token lineage the request came through, so that revoking the
-    user's authorization of that client takes the key with it. Commits."""
+    user's authorization of that client takes the key with it. ``created_by``: a tenant
+    admin making the key for ``user`` (RedCloud), the audit event's actor. Commits."""
     name = (name or "").strip()
     errors = []
     if not name:
@@ -88,6 +90,7 @@ def create_api_key(
 
     key = crypto.new_token(current_app.config["API_KEY_PREFIX"])
     api_key = ApiKey(
+        id=uuid.uuid4(),  # known now: the audit event names it before the row is flushed
         user_id=user.id,
         family_id=user.family_id,
         name=name,
@@ -106,8 +109,9 @@ def create_api_key(
         "api_key.created",
         now=now,
         caller=caller,
-        actor_user_id=user.id,
+        actor_user_id=(created_by or user).id,
         family_id=user.family_id,
+        user_id=str(user.id) if created_by is not None else None,
         client_id=created_by_client_id,
         api_key_id=str(api_key.id),
         source=source,
@@ -135,8 +139,11 @@ def list_api_keys(user: User, *, now: datetime) -> list[ApiKey]:
     )
 
 
-def revoke_api_key(user: User, key_id: str, *, now: datetime, caller: Caller) -> ApiKey:
-    """Revoke one of the user's own keys; anyone else's (or an unknown id) is a 404."""
+def revoke_api_key(
+    user: User, key_id: str, *, now: datetime, caller: Caller, revoked_by: User | None = None
+) -> ApiKey:
+    """Revoke one of the user's own keys; anyone else's (or an unknown id) is a 404.
+    ``revoked_by``: a tenant admin revoking ``user``'s key, the audit event's actor."""
     try:
         key_uuid = uuid.UUID(key_id)
     except ValueError as exc:
@@ -153,8 +160,9 @@ def revoke_api_key(user: User, key_id: str, *, now: datetime, caller: Caller) ->
         "api_key.revoked",
         now=now,
         caller=caller,
-        actor_user_id=user.id,
+        actor_user_id=(revoked_by or user).id,
         family_id=user.family_id,
+        user_id=str(user.id) if revoked_by is not None else None,
         api_key_id=str(api_key.id),
     )
     db.session.commit()
@@ -180,6 +188,7 @@ _LOOKUP = (
         User.family_id,
         User.role,
         User.active,
+        User.region,
     )
     .join(User, User.id == ApiKey.user_id)
     .where(ApiKey.key_digest == bindparam("digest"))

@@ -7,7 +7,7 @@ mobile client works unchanged. Each flow is one unit of work: all or nothing.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -214,20 +214,38 @@ def deactivate(user: User, *, now: datetime, caller: Caller) -> None:
     user.email = f"{local}-deactivated-{user.id}@{domain}"
     user.active = False
     user.deactivated_at = now
-    user.session_epoch += 1
     user.updated_at = now
-    tokens = oauth2.revoke_all_for_user(user.id, now=now)
-    keys = apikeys.revoke_all_for_user(user.id, now=now)
-    secret_keys = secret_key_services.revoke_all_for_user(user.id, now=now)
-    sessions.end_all_web_sessions(user.id, now=now)
+    revoked = end_every_credential(user, now=now)
     record(
         "user.deactivated",
         now=now,
         caller=caller,
         actor_user_id=user.id,
         family_id=user.family_id,
-        revoked_tokens=tokens,
-        revoked_api_keys=keys,
-        revoked_secret_keys=secret_keys,
+        **revoked,
     )
     db.session.commit()
+
+
+class RevokedCredentials(TypedDict):
+    """How many credentials of each kind ``end_every_credential`` revoked (audited as is)."""
+
+    revoked_tokens: int
+    revoked_api_keys: int
+    revoked_secret_keys: int
+
+
+def end_every_credential(user: User, *, now: datetime) -> RevokedCredentials:
+    """Every credential of the user dies at once, inside the caller's transaction (no
+    commit): OAuth tokens (all lineages), API keys, the secret key (and so its JWTs), browser
+    sessions. Deactivation by the account holder (``deactivate``) and by a tenant admin
+    (app.admin) both come here, so a credential kind added here is ended by both (T28).
+    Returns the revoked counts, as the audit event records them."""
+    user.session_epoch += 1
+    revoked = RevokedCredentials(
+        revoked_tokens=oauth2.revoke_all_for_user(user.id, now=now),
+        revoked_api_keys=apikeys.revoke_all_for_user(user.id, now=now),
+        revoked_secret_keys=secret_key_services.revoke_all_for_user(user.id, now=now),
+    )
+    sessions.end_all_web_sessions(user.id, now=now)
+    return revoked

@@ -7,7 +7,17 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Column, Date, ForeignKey, Numeric, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -157,3 +167,29 @@ class Task(Model):
     title: Mapped[str] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(20), default="open")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# --- RedCloud --------------------------------------------------------------------------------
+
+# A scan starts queued; the scanner (outside this demonstration) moves it on.
+SCAN_STATUSES = ("queued", "running", "completed", "failed")
+
+
+class Scan(Model):
+    """A security scan of a target (RedCloud's example resource, ``GET /scans``)."""
+
+    __tablename__ = "scans"
+    # The tenant's scans newest first (the list and the dashboard): one index answers both
+    # the filter and the order; its leading column serves lookups by tenant alone.
+    __table_args__ = (Index("ix_scans_family_id_created_at", "family_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    family_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("families.id"))
+    target: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Who ran it; None when a service credential (an access key) did, or once the user is
+    # purged (firstparty.purge forgets the user, the scan stays with the tenant).
+    created_by_user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )

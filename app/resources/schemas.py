@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from app.resources.models import CLOUD_PROVIDERS
+from app.resources.models import CLOUD_PROVIDERS, SCAN_STATUSES
 
 CURRENCY = validate.Regexp(r"^[A-Z]{3}$", error="must be a 3-letter ISO currency code")
 AMOUNT_LIMIT = Decimal(10) ** 15  # NUMERIC(19, 4): up to 15 integer digits and 4 decimals
@@ -189,3 +189,36 @@ class CloudAccountIn(StrictSchema):
 
 
 CloudAccountPage = page_of("cloud_accounts", CloudAccountOut)
+
+
+# --- RedCloud ------------------------------------------------------------------------------
+
+
+class ScanOut(Schema):
+    id = fields.UUID(required=True)
+    target = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(SCAN_STATUSES))
+    created_at = fields.DateTime(required=True)
+    created_by_user_id = fields.UUID(
+        allow_none=True, metadata={"description": "None when a service credential ran it"}
+    )
+
+
+class ScanIn(StrictSchema):
+    target = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=255),
+        metadata={"example": "https://app.example.com"},
+    )
+
+
+ScanPage = page_of("scans", ScanOut)
+
+
+class ScanCounts(Schema):
+    total = fields.Integer(required=True)
+    by_status = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+
+
+class DashboardOut(Schema):
+    scans = fields.Nested(ScanCounts, required=True)

@@ -19,6 +19,7 @@ from app.extensions import db, execute_count
 from app.resources.models import (
     Account,
     CloudAccount,
+    Scan,
     Sync,
     Tag,
     Task,
@@ -333,7 +334,11 @@ FAMILY_DATA_COLUMNS = (
     Account.family_id,
     CloudAccount.family_id,
     Task.family_id,
+    Scan.family_id,
 )
+# Columns of family data that name a user: the purge forgets the user there (sets None) and
+# the row stays with the family.
+USER_MENTION_COLUMNS = (Scan.created_by_user_id,)
 
 
 def count_family_data(family_id: uuid.UUID) -> dict[str, int]:
@@ -374,6 +379,7 @@ def delete_family_data(family_id: uuid.UUID) -> dict[str, int]:
             delete(CloudAccount).where(CloudAccount.family_id == family_id)
         ),
         "tasks": execute_count(delete(Task).where(Task.family_id == family_id)),
+        "scans": execute_count(delete(Scan).where(Scan.family_id == family_id)),
     }
 
 

@@ -31,6 +31,7 @@ from tests.support import cli as support_cli
 from tests.support.config import base_config
 from tests.support.database import requires_postgres
 from tests.support.factories import ClientInfo, UserInfo
+from tests.support.http import error_body
 from tests.support.oauth import authorize, exchange_code
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -213,6 +214,19 @@ def test_create_returns_the_key_once(api, browser) -> None:
     assert works(api, key)
 
 
+def test_the_creation_event_names_the_key(app, browser) -> None:
+    created = browser.create(name="audited", scope="read").get_json()
+    from app.audit.models import AuditEvent
+    from app.extensions import db
+
+    with app.app_context():
+        event = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.event == "api_key.created")
+        ).one()
+    assert event.details["api_key_id"] == created["id"]
+    assert created["key"] not in json.dumps(event.details)
+
+
 def test_keys_are_distinct(browser) -> None:
     keys = {
         browser.new_key(name=f"k{n}", source=source)["key"]
@@ -358,7 +372,7 @@ def test_duplicate_active_name_is_422_and_changes_nothing(api, browser) -> None:
     phone = browser.new_key(name="phone", source="mobile")
     response = browser.create(name="shared name", scope="read", source="mobile")
     assert response.status_code == 422
-    assert response.get_json() == {
+    assert error_body(response) == {
         "error": "validation_failed",
         "message": "Name has already been taken",
         "errors": ["Name has already been taken"],
@@ -406,7 +420,7 @@ def test_revoke(api, browser) -> None:
     assert body["id"] == created["id"]
     assert abs(parse_time(body["revoked_at"]) - utcnow()) < timedelta(seconds=5)
     assert_401 = api.get("/api/v1/usage", headers=api_key(created["key"]))
-    assert assert_401.status_code == 401 and assert_401.get_json() == UNAUTHORIZED
+    assert assert_401.status_code == 401 and error_body(assert_401) == UNAUTHORIZED
     assert browser.list().get_json() == {"api_keys": []}
     assert browser.revoke(created["id"]).status_code == 404  # already revoked
 
@@ -415,7 +429,7 @@ def test_revoking_another_users_key_is_404(api, browser, stranger, make_key) -> 
     theirs = make_key(stranger)
     response = browser.revoke(theirs["id"])
     assert response.status_code == 404
-    assert response.get_json() == NOT_FOUND
+    assert error_body(response) == NOT_FOUND
     assert works(api, theirs["key"])
 
 
@@ -466,7 +480,7 @@ def test_a_third_party_token_cannot_manage_keys(
         api.delete(f"/api/v1/api_keys/{created['id']}", headers=bearer(token)),
     ):
         assert response.status_code == 403
-        assert response.get_json() == FIRST_PARTY_ONLY
+        assert error_body(response) == FIRST_PARTY_ONLY
     assert works(api, created["key"])
     assert [k["id"] for k in browser.list().get_json()["api_keys"]] == [created["id"]]
 
@@ -522,7 +536,7 @@ def test_no_credentials_is_401(api) -> None:
         api.delete(f"/api/v1/api_keys/{uuid.uuid4()}"),
     ):
         assert response.status_code == 401
-        assert response.get_json() == UNAUTHORIZED
+        assert error_body(response) == UNAUTHORIZED
 
 
 def test_session_writes_need_the_csrf_token(signed_in, browser) -> None:
@@ -550,7 +564,7 @@ def test_unknown_keys_are_401(api, browser) -> None:
     for value in ("tgk_" + "A" * 43, key[:-1], key + "x", key.upper(), key[4:], "", "null"):
         response = api.get("/api/v1/usage", headers=api_key(value))
         assert response.status_code == 401, value
-        assert response.get_json() == UNAUTHORIZED
+        assert error_body(response) == UNAUTHORIZED
 
 
 def test_expired_key_is_401(app, api, browser) -> None:
@@ -559,7 +573,7 @@ def test_expired_key_is_401(app, api, browser) -> None:
     set_key(app, created["id"], expires_at=utcnow() - timedelta(seconds=1))
     response = api.get("/api/v1/usage", headers=api_key(created["key"]))
     assert response.status_code == 401
-    assert response.get_json() == UNAUTHORIZED
+    assert error_body(response) == UNAUTHORIZED
     assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
 
 

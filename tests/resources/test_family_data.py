@@ -36,6 +36,7 @@ def test_an_account_in_an_unknown_family_is_refused(app):
 
 def _seed(family_id: uuid.UUID) -> None:
     from app.resources import services
+    from app.resources.scans import services as scans
 
     now = utcnow()
     account = services.create_account(
@@ -60,6 +61,7 @@ def _seed(family_id: uuid.UUID) -> None:
     )
     services.create_cloud_account(family_id, name="Production", provider="aws", now=now)
     services.create_task(family_id, title="Rotate the keys", now=now)
+    scans.run_scan(family_id, target="app.example.com", created_by_user_id=None, now=now)
     services.sync_family(family_id, now)
 
 
@@ -88,6 +90,7 @@ def test_family_data_is_counted_and_deleted_per_kind(app, user, stranger):
             "accounts": 1,
             "cloud_accounts": 1,
             "tasks": 1,
+            "scans": 1,
         }
         assert not any(services.count_family_data(user.family_id).values())
         # Another family's data is untouched.
