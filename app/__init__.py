@@ -81,36 +81,51 @@ def _register_credentials(app: Flask) -> None:
     """Each credential feature registers its verifiers with the gate (in resolution order)."""
     from app.accesskeys.verifier import AccessKeyVerifier
     from app.apikeys import verifier as apikeys
+    from app.breakglass import views as breakglass
     from app.firstparty import reset
     from app.gate import register_verifier
     from app.oauth2 import server as oauth2_server
     from app.oauth2.verifier import AccessTokenVerifier
+    from app.partners.verifier import OrgAdminTokenVerifier
     from app.secretkeys.verifier import SecretKeyJWTVerifier
+    from app.sessions.verifier import SessionTokenVerifier
 
     oauth2_server.init_app(app)
     reset.init_app(app)
+    breakglass.init_app(app)  # X-Master-Key: settings checked, verifier, audit of each result
     register_verifier(app, AccessKeyVerifier.for_app(app))
     register_verifier(app, SecretKeyJWTVerifier())
+    register_verifier(app, SessionTokenVerifier())
     register_verifier(app, AccessTokenVerifier())
+    register_verifier(app, OrgAdminTokenVerifier())
     register_verifier(app, apikeys.PersonalApiKeyVerifier())
-    register_verifier(app, apikeys.GlobalApiKeyVerifier())
+    register_verifier(app, apikeys.GlobalApiKeyVerifier.for_app(app))
 
 
 def _register_blueprints(app: Flask) -> None:
     from app.accesskeys.views import bp as accesskeys_bp
     from app.accesskeys.views import pages_bp as accesskeys_pages_bp
+    from app.admin.pages.views import pages_bp as admin_pages_bp
     from app.admin.views import bp as admin_bp
     from app.apikeys.views import bp as apikeys_bp
+    from app.auditlog.views import bp as auditlog_bp
+    from app.auditlog.views import pages_bp as auditlog_pages_bp
+    from app.breakglass.views import bp as breakglass_bp
+    from app.breakglass.views import pages_bp as breakglass_pages_bp
     from app.errors import mark_json_api
     from app.extensions import csrf
     from app.firstparty.views import bp as firstparty_bp
     from app.gate.twins import add_api_v1_twins
     from app.oauth2.views import JSON_ENDPOINTS
     from app.oauth2.views import bp as oauth2_bp
+    from app.partners.views import bp as partners_bp
+    from app.partners.views import pages_bp as partner_pages_bp
+    from app.resources.scans.views import bp as redcloud_bp
     from app.resources.views import bp as resources_bp
     from app.secretkeys.views import admin_pages_bp as secretkey_admin_pages_bp
     from app.secretkeys.views import bp as secretkeys_bp
     from app.secretkeys.views import pages_bp as secretkeys_pages_bp
+    from app.sessions.views import bp as sessions_bp
     from app.web.views import bp as web_bp
     from app.web.views import docs_bp
 
@@ -120,6 +135,10 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(secretkeys_pages_bp)
     app.register_blueprint(secretkey_admin_pages_bp)
     app.register_blueprint(accesskeys_pages_bp)
+    app.register_blueprint(admin_pages_bp)
+    app.register_blueprint(partner_pages_bp)
+    app.register_blueprint(auditlog_pages_bp)
+    app.register_blueprint(breakglass_pages_bp)
     # The gate checks CSRF itself, and only for cookie-authenticated writes.
     for api in (
         resources_bp,
@@ -128,12 +147,14 @@ def _register_blueprints(app: Flask) -> None:
         admin_bp,
         accesskeys_bp,
         secretkeys_bp,
+        auditlog_bp,
+        breakglass_bp,
     ):
         csrf.exempt(api)
         app.register_blueprint(api)
     # JSON APIs at the root (RedCloud's and Surfsight's paths): errors in the API envelope, and
     # every route served under /api/v1 as well (a Sure path there wins).
-    root_apis: tuple[Blueprint, ...] = ()
+    root_apis: tuple[Blueprint, ...] = (sessions_bp, partners_bp, redcloud_bp)
     for api in root_apis:
         csrf.exempt(api)
         app.register_blueprint(api)

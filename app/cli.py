@@ -14,6 +14,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from app.admin import services as admin_services
 from app.apikeys import services as apikey_services
 from app.apikeys.models import SCOPES, SOURCES, TIERS
 from app.clock import rfc3339, utcnow
@@ -23,13 +24,16 @@ from app.firstparty import reset
 from app.identity import grants, mfa
 from app.identity import invites as invite_services
 from app.identity import sessions as web_sessions
+from app.identity import tenants as tenant_services
 from app.identity import users as user_services
-from app.identity.models import ROLES, User
-from app.identity.roles import GRANTED_ROLES
+from app.identity.models import ROLES, Family, User
+from app.identity.roles import FEATURES, GRANTED_ROLES
 from app.mail import services as mail_services
 from app.oauth2.models import OAuthClient
 from app.oauth2.services import clients as oauth2
 from app.oauth2.services import purge as oauth2_purge
+from app.partners import services as partner_services
+from app.partners import tokens as partner_tokens
 from app.resources import services as resources
 from app.secretkeys.services import ip_restrictions as secretkey_restrictions
 from app.secretkeys.services import keys as secretkeys_services
@@ -44,6 +48,7 @@ clients = AppGroup("clients", help="Manage OAuth clients.")
 tokens = AppGroup("tokens", help="Housekeeping for codes and tokens.")
 secretkeys = AppGroup("secretkeys", help="SureCloud secret keys.")
 mail = AppGroup("mail", help="Outgoing mail: the outbox and its delivery.")
+tenants = AppGroup("tenants", help="Tenants (families): their plan features.")
 
 
 def _emit(payload: Mapping[str, object]) -> None:
@@ -61,6 +66,9 @@ def _fail(exc: TollgateError) -> click.ClickException:
 @click.option("--last-name")
 @click.option("--role", type=click.Choice(ROLES), default="member", show_default=True)
 @click.option("--family-id", help="Join an existing family (tenant); default: a new family.")
+@click.option(
+    "--partner", is_flag=True, help="A Surfsight partner: an admin in a new partner tenant."
+)
 def create_user(
     email: str,
     password: str,
@@ -68,8 +76,12 @@ def create_user(
     last_name: str | None,
     role: str,
     family_id: str | None,
+    partner: bool,
 ) -> None:
     """Create a user. Skips the signup complexity policy, not the minimum length."""
+    if partner:
+        _create_partner(email, password, first_name, last_name, family_id)
+        return
     family: uuid.UUID | None = None
     if family_id:
         try:
@@ -95,6 +107,23 @@ def create_user(
             "family_id": str(user.family_id),
             "role": user.role,
         }
+    )
+
+
+def _create_partner(
+    email: str, password: str, first_name: str | None, last_name: str | None, family_id: str | None
+) -> None:
+    """``users create --partner``: prints {"id", "email", "family_id", "partner": true}."""
+    if family_id:
+        raise click.ClickException("--partner creates a new partner tenant; drop --family-id")
+    try:
+        user = partner_services.create_partner_user(
+            email=email, password=password, first_name=first_name, last_name=last_name, now=utcnow()
+        )
+    except TollgateError as exc:
+        raise _fail(exc) from exc
+    _emit(
+        {"id": str(user.id), "email": user.email, "family_id": str(user.family_id), "partner": True}
     )
 
 
@@ -388,6 +417,7 @@ def purge(batch_size: int | None) -> None:
     purged["web_sessions"] = web_sessions.purge_web_sessions(now=utcnow(), batch_size=size)
     purged.update(secretkey_tokens.purge_expired(now=utcnow(), batch_size=size))
     purged["mail_outbox"] = mail_services.purge_sent(now=utcnow(), batch_size=size)
+    purged.update(partner_tokens.purge_expired(now=utcnow(), batch_size=size))
     _emit({"purged": purged})
 
 
@@ -407,8 +437,60 @@ def mail_deliver(limit: int) -> None:
     _emit({"sent": mail_services.deliver_pending(now=utcnow(), limit=limit)})
 
 
+def _tenant_id(family_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(family_id)
+    except ValueError as exc:
+        raise click.ClickException("--family-id must be a UUID") from exc
+
+
+def _tenant_json(family: Family) -> dict[str, object]:
+    return {"family_id": str(family.id), "features": list(family.features or [])}
+
+
+@tenants.command("set-features")
+@click.option("--family-id", required=True)
+@click.option(
+    "--features",
+    required=True,
+    help="Comma-separated, replacing the plan's ('' for none); known: "
+    + ", ".join(sorted(FEATURES)),
+)
+def set_features(family_id: str, features: str) -> None:
+    """Set a tenant's licensed plan features (platform data; audited). Prints
+    {"family_id", "features"}."""
+    wanted = [name.strip() for name in features.split(",") if name.strip()]
+    try:
+        family = tenant_services.set_features(_tenant_id(family_id), wanted, now=utcnow())
+    except TollgateError as exc:
+        raise _fail(exc) from exc
+    _emit(_tenant_json(family))
+
+
+@tenants.command("show")
+@click.option("--family-id", required=True)
+def show_tenant(family_id: str) -> None:
+    """A tenant's plan features: {"family_id", "features"}."""
+    try:
+        family = admin_services.tenant_settings(_tenant_id(family_id))
+    except TollgateError as exc:
+        raise _fail(exc) from exc
+    _emit(_tenant_json(family))
+
+
 def register_cli(app: Flask) -> None:
-    for group in (users, clients, tokens, apikeys, accounts, invites, jobs, mail, secretkeys):
+    for group in (
+        users,
+        clients,
+        tokens,
+        apikeys,
+        accounts,
+        invites,
+        jobs,
+        mail,
+        secretkeys,
+        tenants,
+    ):
         app.cli.add_command(group)
     app.cli.add_command(serve)
 

@@ -42,6 +42,8 @@ class DefaultConfig:
     ENCRYPTION_KEYS = ""  # comma-separated Fernet keys for secrets stored encrypted; first encrypts
     SECRET_KEY_JWT_KEY = ""  # HS512 key of secret-key JWTs (sk+jwt); at least 64 characters
     ACCESS_KEY_JWT_KEY = ""  # HS256 key of SecureCloud access-key JWTs (ak+jwt); at least 32
+    SESSION_JWT_KEY = ""  # HS256 key of RedCloud session access JWTs (at+jwt); at least 32
+    PARTNER_SSO_KEY = ""  # HMAC key each organisation's ssoSecret is derived from; at least 32
 
     # --- sessions and the web UI --------------------------------------------------------------
     SESSION_COOKIE_NAME = "tollgate_session"  # browser session cookie
@@ -121,6 +123,32 @@ class DefaultConfig:
     RATE_LIMIT_SECRET_KEY_TOKEN_IP = "30 per 15 minutes"  # failed token requests per client IP
     RATE_LIMIT_SECRET_KEY_TOKEN_EMAIL = "10 per 15 minutes"  # failed token requests per email
 
+    # --- audit log (the tenant's log: /api/v1/admin/audit_events, /admin/audit) --------------
+    AUDIT_LOG_EXPORT_BATCH_SIZE = 500  # events read per query while an export streams
+
+    # --- partner organisations (Surfsight) ----------------------------------------------------
+    ORG_ADMIN_TOKEN_LIFETIME = 86400  # seconds an organisation admin token is valid (seed: 24 h)
+    PARTNER_ASSERTION_LIFETIME = 900  # seconds a partner SSO assertion's timestamp stays valid
+    PARTNER_ASSERTION_LEEWAY = 60  # seconds a timestamp may lie in the future (clock skew)
+    RATE_LIMIT_PARTNER_SSO_IP = "30 per 15 minutes"  # failed SSO exchanges per client IP
+
+    # --- break-glass master key (RedCloud X-Master-Key; app/breakglass) ------------------------
+    BREAK_GLASS_ENABLED = False  # off by default; on only with MASTER_KEY and a future expiry
+    MASTER_KEY = ""  # the break-glass key, at least 32 characters; never logged nor audited
+    BREAK_GLASS_EXPIRES_AT = ""  # ISO 8601 UTC end of the window, e.g. 2026-01-31T18:00:00Z
+    # Comma-separated permissions the master key grants; never *, platform or minting ones.
+    BREAK_GLASS_PERMISSIONS = "audit.view,admin.users,scans.view,dashboard.view"
+    BREAK_GLASS_TENANTS = ""  # optional comma-separated allowlist of tenant ids; "" = any
+    BREAK_GLASS_RATE_LIMIT = "30 per 1 hour"  # break-glass requests, whole deployment
+    BREAK_GLASS_RATE_LIMIT_IP = "10 per 1 hour"  # break-glass requests per client IP
+
+    # --- session tokens (RedCloud /auth/login) ------------------------------------------------
+    SESSION_ACCESS_TOKEN_LIFETIME = 900  # seconds a session access JWT is valid (15 minutes)
+    SESSION_REFRESH_TOKEN_LIFETIME = 1209600  # seconds each session refresh token is valid (14 d)
+    # Seconds a rotated session refresh token may be presented again for a sibling pair instead
+    # of ending the session; 0 = strict (one winner, a replay revokes the session).
+    SESSION_REFRESH_REUSE_INTERVAL = 0
+
     # --- throttling (limits syntax: "N per M minutes") ----------------------------------------
     RATE_LIMIT_ENABLED = True  # switch every throttle off (benchmarks only)
     RATE_LIMIT_LOGIN_ACCOUNT = "10 per 15 minutes"  # failed sign-ins per account
@@ -132,9 +160,21 @@ class DefaultConfig:
     RATE_LIMIT_INTROSPECT_CLIENT = "1200 per 1 minute"  # introspection calls per client
 
 
-_SECRET_KEYS = ("SECRET_KEY", "ENCRYPTION_KEYS", "SECRET_KEY_JWT_KEY", "ACCESS_KEY_JWT_KEY")
+_SECRET_KEYS = (
+    "SECRET_KEY",
+    "ENCRYPTION_KEYS",
+    "SECRET_KEY_JWT_KEY",
+    "ACCESS_KEY_JWT_KEY",
+    "PARTNER_SSO_KEY",
+    "SESSION_JWT_KEY",
+)
 # The shortest key each JWT profile accepts (HMAC keys at least as long as the hash output).
-_MIN_KEY_LENGTH = {"SECRET_KEY_JWT_KEY": 64, "ACCESS_KEY_JWT_KEY": 32}
+_MIN_KEY_LENGTH = {
+    "SECRET_KEY_JWT_KEY": 64,
+    "ACCESS_KEY_JWT_KEY": 32,
+    "PARTNER_SSO_KEY": 32,
+    "SESSION_JWT_KEY": 32,
+}
 _ALIASES = {"DATABASE_URL": "SQLALCHEMY_DATABASE_URI"}
 
 

@@ -15,10 +15,12 @@ from app.identity.models import (
 )
 from app.mail.models import OutboxMessage
 from app.oauth2.models import AuthorizationCode, OAuthClient, OAuthToken
+from app.partners.models import OrgAdminToken, PartnerAssertion
 from app.ratelimit import rate_limit_counters
 from app.resources.models import (
     Account,
     CloudAccount,
+    Scan,
     Sync,
     Tag,
     Task,
@@ -44,8 +46,11 @@ __all__ = [
     "InviteCode",
     "OAuthClient",
     "OAuthToken",
+    "OrgAdminToken",
     "OutboxMessage",
+    "PartnerAssertion",
     "RevealLink",
+    "Scan",
     "SecretKey",
     "SecretKeyToken",
     "Sync",

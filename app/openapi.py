@@ -92,17 +92,14 @@ def build(app: Flask) -> dict[str, Any]:
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         view = app.view_functions[rule.endpoint]
         meta = getattr(view, "openapi", None)
-        if (
-            meta is None
-            or not rule.rule.startswith("/api/v1/")
-            or rule.endpoint.endswith("__api_v1")
-        ):
+        # Only /api/v1 paths; a root JSON route (/scans) is documented as its /api/v1 twin.
+        if meta is None or not rule.rule.startswith("/api/v1/"):
             continue
         path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             operation: dict[str, Any] = {
                 "summary": meta["summary"],
-                "operationId": f"{rule.endpoint}.{method.lower()}",
+                "operationId": f"{rule.endpoint.removesuffix('__api_v1')}.{method.lower()}",
                 "tags": [meta["tag"] or rule.endpoint.split(".")[0]],
                 "responses": {},
             }

@@ -6,17 +6,21 @@ Cases
   A  baseline  GET /ping                         Flask + gunicorn ceiling
   B  baseline  GET /me (Bearer, SHA-256 lookup)  the minimal honest token check
   C0 tollgate  GET /api/v1/usage, Bearer         the gate alone (no resource query): like B
+  S  tollgate  GET /api/v1/usage, session JWT    HS256 verify + row, session and user re-checked
   D0 tollgate  GET /api/v1/usage, X-Api-Key      the same with a personal API key
   C  tollgate  GET /api/v1/accounts, Bearer      the gate + rate limiter + usage + correlation id
   D  tollgate  GET /api/v1/accounts, X-Api-Key   the same with a personal API key
   E  tollgate  POST /api/v1/auth/login           argon2id verify + device upsert + token write
   F  tollgate  POST /api/v1/auth/refresh         rotation, a fresh never-used token per request
+  SR tollgate  POST /auth/refresh (sessions)     a session's rotation: new JWT + refresh token
   T  tollgate  GET /api/v1/tasks, opaque Bearer  the JWT cases' yardstick: same route, same query
   TS tollgate  GET /api/v1/tasks, secret-key JWT HS512 verify + key/token/user/IP checks per request
   TA tollgate  GET /api/v1/tasks, access-key JWT HS256 verify + key and roles looked up per request
+  TO tollgate  GET /api/v1/tasks, org admin token opaque UUID: digest lookup joined with its org
   G  tollgate  POST /api/v1/auth/token           secret key -> HS512 JWT (digest check, token row)
 
 Run by bench/run.sh (which makes the venv and installs wrk); see bench/README.md.
+``--cases`` (BENCH_CASES) runs only the named cases; a server none of them uses is not started.
 """
 
 from __future__ import annotations
@@ -55,16 +59,20 @@ CASES = {
     "A": ("baseline", "GET /ping (Flask + gunicorn ceiling)"),
     "B": ("baseline", "GET /me, one SHA-256 token lookup (the minimal baseline)"),
     "C0": ("tollgate", "GET /api/v1/usage with Bearer (the gate alone: no resource query)"),
+    "S": ("tollgate", "GET /api/v1/usage with a session JWT (row, session, user re-checked)"),
     "D0": ("tollgate", "GET /api/v1/usage with X-Api-Key (the gate + the per-key limiter)"),
     "C": ("tollgate", "GET /api/v1/accounts with Bearer (gate, limiter, usage, correlation id)"),
     "D": ("tollgate", "GET /api/v1/accounts with X-Api-Key (per-key hourly limiter on)"),
     "E": ("tollgate", "POST /api/v1/auth/login (argon2id verify, device, token write)"),
     "F": ("tollgate", "POST /api/v1/auth/refresh, a never-used refresh token per request"),
+    "SR": ("tollgate", "POST /auth/refresh of a session lineage, a never-used token per request"),
     "T": ("tollgate", "GET /api/v1/tasks with an opaque Bearer token (the JWT cases' yardstick)"),
     "TS": ("tollgate", "GET /api/v1/tasks with a secret-key JWT (key, token, user, IP re-checked)"),
     "TA": ("tollgate", "GET /api/v1/tasks with an access-key JWT (key and roles looked up)"),
+    "TO": ("tollgate", "GET /api/v1/tasks with an org admin token (digest + organisation join)"),
     "G": ("tollgate", "POST /api/v1/auth/token: secret key -> HS512 JWT"),
 }
+SESSION_JWT_LIFETIME = 7200  # seconds: longer than any run (BENCH_BUDGET_S)
 _running: list[subprocess.Popen] = []
 
 
@@ -86,6 +94,7 @@ def tollgate_env(data: Path) -> dict[str, str]:
         "ENCRYPTION_KEYS": stored["ENCRYPTION_KEYS"],
         "SECRET_KEY_JWT_KEY": stored["SECRET_KEY_JWT_KEY"],
         "ACCESS_KEY_JWT_KEY": stored["ACCESS_KEY_JWT_KEY"],
+        "SESSION_JWT_KEY": stored["SESSION_JWT_KEY"],
         "APP_ENV": "development",
         "AUTO_MIGRATE": "false",
         "REDIS_URL": "",
@@ -101,12 +110,16 @@ def tollgate_env(data: Path) -> dict[str, str]:
         "FIRST_PARTY_REFRESH_REUSE_INTERVAL": "0",
         "RATE_LIMIT_SECRET_KEY_TOKEN_IP": "1000000 per 1 minute",
         "RATE_LIMIT_SECRET_KEY_TOKEN_EMAIL": "1000000 per 1 minute",
+        # The run outlasts a 15-minute session JWT; the seeded one must live through it.
+        "SESSION_ACCESS_TOKEN_LIFETIME": str(SESSION_JWT_LIFETIME),
     }
 
 
 def seed(data: Path, refresh_tokens: int) -> dict[str, str]:
     """A migrated Tollgate database with a user, a client, 10k filler tokens, a real access
-    token, an API key, three accounts and ``refresh_tokens`` never-used refresh tokens."""
+    token, an API key, three accounts, a session, and ``refresh_tokens`` never-used refresh
+    tokens of Sure device lineages and as many of session lineages (written to
+    refresh_tokens.txt and session_refresh_tokens.txt)."""
     from cryptography.fernet import Fernet
     from sqlalchemy import insert
 
@@ -118,6 +131,7 @@ def seed(data: Path, refresh_tokens: int) -> dict[str, str]:
                 "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
                 "SECRET_KEY_JWT_KEY": os.urandom(48).hex(),
                 "ACCESS_KEY_JWT_KEY": os.urandom(32).hex(),
+                "SESSION_JWT_KEY": os.urandom(32).hex(),
             }
         )
     )
@@ -128,12 +142,13 @@ def seed(data: Path, refresh_tokens: int) -> dict[str, str]:
     from app.apikeys import services as apikeys
     from app.clock import utcnow
     from app.extensions import db
-    from app.firstparty.tokens import first_party_client
     from app.identity import users
     from app.oauth2.models import OAuthToken
     from app.oauth2.services import clients, tokens
+    from app.oauth2.services.clients import first_party_client
     from app.requestctx import SYSTEM
     from app.resources import services as resources
+    from app.sessions import tokens as sessions
 
     app = create_app(
         {
@@ -142,6 +157,8 @@ def seed(data: Path, refresh_tokens: int) -> dict[str, str]:
             "ENCRYPTION_KEYS": env["ENCRYPTION_KEYS"],
             "SECRET_KEY_JWT_KEY": env["SECRET_KEY_JWT_KEY"],
             "ACCESS_KEY_JWT_KEY": env["ACCESS_KEY_JWT_KEY"],
+            "SESSION_JWT_KEY": env["SESSION_JWT_KEY"],
+            "SESSION_ACCESS_TOKEN_LIFETIME": SESSION_JWT_LIFETIME,
             "AUTO_MIGRATE": False,
         }
     )
@@ -182,14 +199,22 @@ def seed(data: Path, refresh_tokens: int) -> dict[str, str]:
                 family_id=user.family_id, name=name, currency="USD", balance=0, now=now
             )
         mobile = first_party_client(now=now)
+        session = sessions.start_session(user, now=now, caller=SYSTEM)
         db.session.commit()
         year = now + timedelta(days=365)
         jwts = _seed_jwt_credentials(user, now=now)
+        org_admin = _seed_org_admin_token(now=now)
 
-        def rows(count: int, refresh: bool) -> tuple[list[dict], list[str]]:
+        def rows(
+            count: int, refresh: bool, profile: str = "mobile"
+        ) -> tuple[list[dict], list[str]]:
             plain, batch = [], []
             for _ in range(count):
-                value = crypto.new_token(crypto.PREFIX_REFRESH_TOKEN)
+                value = (
+                    sessions.new_refresh_token(user.session_epoch)
+                    if profile == "session"
+                    else crypto.new_token(crypto.PREFIX_REFRESH_TOKEN)
+                )
                 plain.append(value)
                 batch.append(
                     {
@@ -199,13 +224,16 @@ def seed(data: Path, refresh_tokens: int) -> dict[str, str]:
                         "user_id": user.id,
                         "family_id": user.family_id,
                         "grant_type": "password",
-                        "profile": "mobile",
+                        "profile": profile,
                         "scope": "read_write",
                         "lineage_scope": "read_write",
                         "access_token_digest": crypto.digest(crypto.new_token("tga_")),
                         "refresh_token_digest": crypto.digest(value) if refresh else None,
                         "issued_at": now,
                         "access_expires_at": year,
+                        "refresh_expires_at": (
+                            now + timedelta(days=14) if profile == "session" else None
+                        ),
                     }
                 )
             return batch, plain
@@ -213,12 +241,21 @@ def seed(data: Path, refresh_tokens: int) -> dict[str, str]:
         filler, _ = rows(10_000, refresh=False)
         db.session.execute(insert(OAuthToken), filler)
         minted, refresh_plain = rows(refresh_tokens, refresh=True)
-        for start in range(0, len(minted), 5000):
-            db.session.execute(insert(OAuthToken), minted[start : start + 5000])
+        minted_sessions, session_plain = rows(refresh_tokens, refresh=True, profile="session")
+        for batch in (minted, minted_sessions):
+            for start in range(0, len(batch), 5000):
+                db.session.execute(insert(OAuthToken), batch[start : start + 5000])
         db.session.commit()
         db.engine.dispose()
     (data / "refresh_tokens.txt").write_text("\n".join(refresh_plain) + "\n")
-    return {"access_token": access["access_token"], "api_key": key, **jwts}
+    (data / "session_refresh_tokens.txt").write_text("\n".join(session_plain) + "\n")
+    return {
+        "access_token": access["access_token"],
+        "api_key": key,
+        "session_jwt": session["access_token"],
+        **jwts,
+        **org_admin,
+    }
 
 
 def _seed_jwt_credentials(user: Any, *, now: datetime) -> dict[str, str]:
@@ -257,6 +294,31 @@ def _seed_jwt_credentials(user: Any, *, now: datetime) -> dict[str, str]:
         "secret_key_jwt": issued.token,
         "access_key_jwt": access_key.token,
     }
+
+
+def _seed_org_admin_token(*, now: datetime) -> dict[str, str]:
+    """A Surfsight partner, an organisation with three tasks (as many as T's family), and an
+    organisation admin token bought with a partner-signed HS256 assertion — through the
+    services, as the API would."""
+    from joserfc import jwt
+    from joserfc.jwk import OctKey
+
+    from app.partners import services as partners
+    from app.partners import tokens as org_tokens
+    from app.resources import services as resources
+
+    partner = partners.create_partner_user(email="partner@example.com", password=PASSWORD, now=now)
+    created = partners.create_organization(partner, name="bench organisation", now=now)
+    organization_id = created.organization.id
+    for title in ("Rotate the keys", "Review access", "Patch servers"):
+        resources.create_task(organization_id, title=title, now=now)
+    claims = {
+        "organizationId": str(organization_id),
+        "timestamp": now.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    key = OctKey.import_key(created.sso_secret.encode())
+    assertion = jwt.encode({"alg": "HS256", "typ": "JWT"}, claims, key, algorithms=["HS256"])
+    return {"org_admin_token": org_tokens.exchange(assertion, now=now).token}
 
 
 # --- servers ---------------------------------------------------------------------------------
@@ -366,7 +428,9 @@ def bearer_of(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def check(server: Server, creds: dict[str, str], spare_refresh: str | None) -> list[str]:
+def check(
+    server: Server, creds: dict[str, str], spare_refresh: str | None, spare_session: str | None
+) -> list[str]:
     """Each server must really work (and really refuse) before it is measured."""
     failures = []
     if server.name == "baseline":
@@ -393,7 +457,11 @@ def check(server: Server, creds: dict[str, str], spare_refresh: str | None) -> l
     )
     if status != 200:
         failures.append(f"E login: {status}")
-    for case, token in (("TS", creds["secret_key_jwt"]), ("TA", creds["access_key_jwt"])):
+    for case, token in (
+        ("TS", creds["secret_key_jwt"]),
+        ("TA", creds["access_key_jwt"]),
+        ("TO", creds["org_admin_token"]),
+    ):
         status, body = http(
             "GET", server.url("/api/v1/tasks"), {"Authorization": f"Bearer {token}"}
         )
@@ -419,6 +487,24 @@ def check(server: Server, creds: dict[str, str], spare_refresh: str | None) -> l
         )
         if status != 200 or replay != 401:
             failures.append(f"F refresh {status}, replay {replay} (want 200, 401)")
+    failures.extend(check_sessions(server, creds, spare_session))
+    return failures
+
+
+def check_sessions(server: Server, creds: dict[str, str], spare: str | None) -> list[str]:
+    """S: the session JWT is taken (and a tampered one refused) on C0's route; SR: a session
+    refresh rotates once and its replay is refused."""
+    failures = []
+    status, body = http("GET", server.url("/api/v1/usage"), bearer_of(creds["session_jwt"]))
+    if status != 200 or body.get("authentication_method") != "session_token":
+        failures.append(f"S usage with the session JWT: {status} {body}")
+    if http("GET", server.url("/api/v1/usage"), bearer_of(creds["session_jwt"] + "x"))[0] != 401:
+        failures.append("S tampered session JWT not 401")
+    if spare:
+        status, body = http("POST", server.url("/auth/refresh"), body={"refresh_token": spare})
+        replay, _ = http("POST", server.url("/auth/refresh"), body={"refresh_token": spare})
+        if status != 200 or body.get("expires_in") != SESSION_JWT_LIFETIME or replay != 401:
+            failures.append(f"SR refresh {status}, replay {replay} (want 200, 401)")
     return failures
 
 
@@ -498,7 +584,12 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--deadline", type=float, default=time.time() + 900)
     parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
+    parser.add_argument("--cases", default="", help="comma-separated case ids; empty = all")
     args = parser.parse_args()
+    args.selected = [c.strip() for c in args.cases.split(",") if c.strip()] or list(CASES)
+    unknown = sorted(set(args.selected) - set(CASES))
+    if unknown:
+        parser.error(f"unknown cases: {', '.join(unknown)} (known: {', '.join(CASES)})")
     signal.signal(signal.SIGTERM, lambda *_: (stop_all(), sys.exit(143)))
 
     data, logs = args.base / "data", args.base / "logs"
@@ -520,10 +611,13 @@ def main() -> int:
         check=True,
         env={**os.environ, "BENCH_BASELINE_DB": str(data / "baseline.sqlite3")},
     )
-    refresh_pool = (data / "refresh_tokens.txt").read_text().split()
-    spare = refresh_pool[: args.rounds]
-    pool = refresh_pool[args.rounds :]
-    per_round = len(pool) // args.rounds
+    # Per refresh case: one spare token per round for the check, the rest split by round.
+    spares: dict[str, list[str]] = {}
+    pools: dict[str, list[str]] = {}
+    for case, name in (("F", "refresh_tokens.txt"), ("SR", "session_refresh_tokens.txt")):
+        tokens = (data / name).read_text().split()
+        spares[case], pools[case] = tokens[: args.rounds], tokens[args.rounds :]
+    per_round = len(pools["F"]) // args.rounds
 
     log("argon2id verify timing")
     verify_ms, verify_cpu_ms = argon2_verify_ms()
@@ -545,6 +639,8 @@ def main() -> int:
         for round_no in range(1, args.rounds + 1):
             order = ["baseline", "tollgate"] if round_no % 2 else ["tollgate", "baseline"]
             for name in order:
+                if not any(CASES[case][0] == name for case in args.selected):
+                    continue
                 if time.time() + 8 * (args.duration + 5) > args.deadline:
                     notes.append(f"round {round_no} {name}: skipped, out of time budget")
                     continue
@@ -552,8 +648,12 @@ def main() -> int:
                 server.port = free_port()
                 server.start()
                 try:
+                    tollgate = name == "tollgate"
                     failures = check(
-                        server, creds, spare[round_no - 1] if name == "tollgate" else None
+                        server,
+                        creds,
+                        spares["F"][round_no - 1] if tollgate else None,
+                        spares["SR"][round_no - 1] if tollgate else None,
                     )
                     notes.extend(f"round {round_no}: {f}" for f in failures)
                     log(f"round {round_no} {name} on :{server.port} checks: {failures or 'ok'}")
@@ -565,7 +665,10 @@ def main() -> int:
                         args,
                         logs,
                         results,
-                        pool[(round_no - 1) * per_round : round_no * per_round],
+                        {
+                            case: pool[(round_no - 1) * per_round : round_no * per_round]
+                            for case, pool in pools.items()
+                        },
                         data,
                     )
                 finally:
@@ -597,7 +700,7 @@ def run_cases(
     args: argparse.Namespace,
     logs: Path,
     results: dict[str, list[dict]],
-    refresh_slice: list[str],
+    refresh_slices: dict[str, list[str]],
     data: Path,
 ) -> None:
     warm = max(2, args.duration // 4)
@@ -607,8 +710,10 @@ def run_cases(
             ("B", server.url("/me"), {"Authorization": f"Bearer {creds['baseline']}"}, None, None),
         ]
     else:
-        token_file = data / f"refresh-round{round_no}.txt"
-        token_file.write_text("\n".join(refresh_slice) + "\n")
+        token_files = {}
+        for case, refresh_slice in refresh_slices.items():
+            token_files[case] = data / f"refresh-{case}-round{round_no}.txt"
+            token_files[case].write_text("\n".join(refresh_slice) + "\n")
         login_body = json.dumps(
             {"email": "bench@example.com", "password": PASSWORD, "device": DEVICE}
         )
@@ -617,6 +722,13 @@ def run_cases(
                 "C0",
                 server.url("/api/v1/usage"),
                 {"Authorization": f"Bearer {creds['access_token']}"},
+                None,
+                None,
+            ),
+            (
+                "S",
+                server.url("/api/v1/usage"),
+                {"Authorization": f"Bearer {creds['session_jwt']}"},
                 None,
                 None,
             ),
@@ -641,6 +753,7 @@ def run_cases(
                     ("T", creds["access_token"]),
                     ("TS", creds["secret_key_jwt"]),
                     ("TA", creds["access_key_jwt"]),
+                    ("TO", creds["org_admin_token"]),
                 )
             ],
             (
@@ -662,11 +775,20 @@ def run_cases(
                 server.url("/api/v1/auth/refresh"),
                 {},
                 HERE / "refresh.lua",
-                {"BENCH_TOKENS": str(token_file), "BENCH_THREADS": "2"},
+                {"BENCH_TOKENS": str(token_files["F"]), "BENCH_THREADS": "2"},
+            ),
+            (
+                "SR",
+                server.url("/auth/refresh"),
+                {},
+                HERE / "refresh.lua",
+                {"BENCH_TOKENS": str(token_files["SR"]), "BENCH_THREADS": "2"},
             ),
         ]
     for case, url, headers, script, env in plan:
-        if case != "F":  # warm-up (never for F: it would spend never-used tokens)
+        if case not in args.selected:
+            continue
+        if case not in ("F", "SR"):  # warm-up (never for refreshes: it spends their tokens)
             wrk(url, warm, logs, f"warm-{case}-{round_no}", headers, script, env)
         result = wrk(url, args.duration, logs, f"{case}-{round_no}", headers, script, env)
         result["round"] = round_no
@@ -723,6 +845,7 @@ def render(
             f"| {sum(r['non2xx'] for r in rows)} |"
         )
     jwt_ratios = {case: ratio(case, "T") for case in ("TS", "TA")}
+    session_ratios = {"S": ratio("S", "C0"), "SR": ratio("SR", "F")}
     login = [r["rps"] for r in results["E"]]
     ideal = cores / (verify_ms / 1000)
     cpu_bound = cores / (verify_cpu_ms / 1000)
@@ -749,6 +872,19 @@ def render(
         + " (goal ≥ 0.9: a JWT-protected GET with its per-request revocation, user and IP "
         "checks against the opaque-token GET of the same route, per round). G issues a "
         "secret-key JWT per request (constant-time digest check, a token row written).",
+        "- Organisation admin token: TO / T = "
+        + ("–" if ratio("TO", "T") is None else f"{ratio('TO', 'T'):.2f}")
+        + " (goal ≥ 0.9: the opaque UUID's digest looked up in one query joined with its "
+        "organisation and partner tenant, against the OAuth token's GET of the same route).",
+        "- Session tokens: S / C0 = "
+        + ", SR / F = ".join(
+            "–" if value is None else f"{value:.2f}"
+            for value in (session_ratios["S"], session_ratios["SR"])
+        )
+        + " (goal S / C0 ≥ 0.9: the session-JWT GET, with its HS256 verify and the per-request "
+        "row, session, epoch and user checks, against the opaque-token GET of the same route, "
+        "per round; SR rotates a session — a new JWT signed, a new row — against F's "
+        "opaque rotation).",
         "- Refresh: every request presents a never-used refresh token (F); the peers' "
         "measurement on this machine kind has django-oauth-toolkit rotating about 230/s on "
         "SQLite (goal ≥ 3 ×, i.e. ≥ 690/s).",

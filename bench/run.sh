@@ -25,4 +25,5 @@ mkdir -p "$BASE/data" "$BASE/logs"
 timeout --signal=TERM --kill-after=30 $((DEADLINE - $(date +%s))) \
     "$BASE/venv/bin/python" "$HERE/bench.py" --base "$BASE" --deadline "$DEADLINE" \
     --duration "${BENCH_DURATION:-8}" --rounds "${BENCH_ROUNDS:-3}" \
-    --workers "${BENCH_WORKERS:-2}" --results "${BENCH_RESULTS:-$HERE/RESULTS.md}"
+    --workers "${BENCH_WORKERS:-2}" --results "${BENCH_RESULTS:-$HERE/RESULTS.md}" \
+    --cases "${BENCH_CASES:-}"

@@ -142,6 +142,8 @@ def test_embedded_default_generates_secrets_and_migrates(clean_env):
             "ENCRYPTION_KEYS",
             "SECRET_KEY_JWT_KEY",
             "ACCESS_KEY_JWT_KEY",
+            "PARTNER_SSO_KEY",
+            "SESSION_JWT_KEY",
         }
         assert len(stored["SECRET_KEY_JWT_KEY"]) >= 64
         assert first.config["SECRET_KEY"] == stored["SECRET_KEY"]
@@ -190,7 +192,13 @@ def test_embedded_default_keeps_explicit_secrets_out_of_the_file(clean_env, monk
     app = create_app({"APP_ENV": "development", "AUTO_MIGRATE": False})
     assert app.config["SECRET_KEY"].startswith("from-the-environment-")
     stored = json.loads((clean_env / "secrets.json").read_text())
-    assert set(stored) == {"ENCRYPTION_KEYS", "SECRET_KEY_JWT_KEY", "ACCESS_KEY_JWT_KEY"}
+    assert set(stored) == {
+        "ENCRYPTION_KEYS",
+        "SECRET_KEY_JWT_KEY",
+        "ACCESS_KEY_JWT_KEY",
+        "PARTNER_SSO_KEY",
+        "SESSION_JWT_KEY",
+    }
 
 
 # --- (4) production refuses to guess ------------------------------------------------------------
@@ -211,7 +219,13 @@ def test_production_without_secret_key_refuses(clean_env, tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("setting", "length"), [("SECRET_KEY_JWT_KEY", 64), ("ACCESS_KEY_JWT_KEY", 32)]
+    ("setting", "length"),
+    [
+        ("SECRET_KEY_JWT_KEY", 64),
+        ("ACCESS_KEY_JWT_KEY", 32),
+        ("PARTNER_SSO_KEY", 32),
+        ("SESSION_JWT_KEY", 32),
+    ],
 )
 def test_a_jwt_key_shorter_than_its_hash_refuses(clean_env, monkeypatch, tmp_path, setting, length):
     from cryptography.fernet import Fernet
@@ -222,6 +236,8 @@ def test_a_jwt_key_shorter_than_its_hash_refuses(clean_env, monkeypatch, tmp_pat
     monkeypatch.setenv("ENCRYPTION_KEYS", Fernet.generate_key().decode())
     monkeypatch.setenv("SECRET_KEY_JWT_KEY", "k" * 64)
     monkeypatch.setenv("ACCESS_KEY_JWT_KEY", "a" * 32)
+    monkeypatch.setenv("PARTNER_SSO_KEY", "p" * 32)
+    monkeypatch.setenv("SESSION_JWT_KEY", "j" * 32)
     monkeypatch.setenv(setting, "x" * (length - 1))
     with pytest.raises(ConfigurationError, match=f"{setting} must be at least {length}"):
         create_app()
@@ -233,6 +249,8 @@ def test_production_without_encryption_keys_refuses(clean_env, monkeypatch, tmp_
     monkeypatch.setenv("SECRET_KEY", "s" * 48)
     monkeypatch.setenv("SECRET_KEY_JWT_KEY", "k" * 64)
     monkeypatch.setenv("ACCESS_KEY_JWT_KEY", "a" * 32)
+    monkeypatch.setenv("PARTNER_SSO_KEY", "p" * 32)
+    monkeypatch.setenv("SESSION_JWT_KEY", "j" * 32)
     with pytest.raises(ConfigurationError) as caught:
         create_app()
     assert str(caught.value).startswith("ENCRYPTION_KEYS must be set")
@@ -259,6 +277,8 @@ def test_production_with_everything_set_starts(clean_env, monkeypatch, tmp_path)
     monkeypatch.setenv("ENCRYPTION_KEYS", Fernet.generate_key().decode())
     monkeypatch.setenv("SECRET_KEY_JWT_KEY", "k" * 64)
     monkeypatch.setenv("ACCESS_KEY_JWT_KEY", "a" * 32)
+    monkeypatch.setenv("PARTNER_SSO_KEY", "p" * 32)
+    monkeypatch.setenv("SESSION_JWT_KEY", "j" * 32)
     app = create_app()
     assert (
         app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u:p@db.invalid:5432/tollgate"
@@ -401,6 +421,8 @@ def test_secrets_are_generated_under_a_lock_other_starters_wait_for(clean_env):
         "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "SECRET_KEY_JWT_KEY": "written-by-the-lock-holder-" + "k" * 64,
         "ACCESS_KEY_JWT_KEY": "a" * 48,
+        "PARTNER_SSO_KEY": "p" * 48,
+        "SESSION_JWT_KEY": "j" * 48,
     }
     with open(clean_env / ".secrets.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

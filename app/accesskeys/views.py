@@ -48,7 +48,7 @@ from app.resources import services as resources
 bp = Blueprint("accesskeys", __name__, url_prefix="/api/v1")
 pages_bp = Blueprint("accesskeys_pages", __name__, url_prefix="/access_keys")
 
-MANAGERS = ("session", "oauth", "secret_key")
+MANAGERS = ("session", "session_token", "oauth", "secret_key")
 ACCESS_KEY_IN = AccessKeyIn()
 ROLES_IN = RolesIn()
 

@@ -20,7 +20,7 @@ bp = Blueprint("apikeys", __name__, url_prefix="/api/v1")
 # app's token. Never with an API key itself (a leaked key cannot mint its own successors), and
 # never by a third-party app, whatever scope it was granted: a key it minted would outlive
 # the user's revocation of that app.
-MANAGERS = ("session", "oauth")
+MANAGERS = ("session", "session_token", "oauth")
 API_KEY_IN = ApiKeyIn()
 
 

@@ -33,6 +33,7 @@ from app.identity.models import (
     WebSession,
 )
 from app.oauth2.models import AuthorizationCode, OAuthToken
+from app.partners.models import OrgAdminToken, PartnerAssertion
 from app.resources import services as resources
 from app.secretkeys.models import RevealLink, SecretKey, SecretKeyToken, UserIpRestriction
 
@@ -60,6 +61,8 @@ USER_MENTIONS = (
     UserRole.granted_by_user_id,
     SecretKey.created_by_user_id,
     AccessKey.created_by_user_id,
+    OrgAdminToken.issued_by_user_id,
+    *resources.USER_MENTION_COLUMNS,
 )
 # Rows of the family, deleted with its last member (its financial data: reset).
 FAMILY_ROWS = (
@@ -70,13 +73,22 @@ FAMILY_ROWS = (
     SecretKeyToken.family_id,
     SecretKey.family_id,
     AccessKey.family_id,
+    # Organisation admin tokens and seen assertions: an organisation's own, and every token a
+    # partner tenant's organisations were issued (the partner is gone, so are its tokens).
+    OrgAdminToken.family_id,
+    OrgAdminToken.partner_family_id,
+    PartnerAssertion.family_id,
 )
+# Rows that outlive the family and only forget it: a partner's organisations stay (their own
+# users and data) when the partner tenant goes, without an owner.
+FAMILY_MENTIONS = (Family.partner_family_id,)
 # Every foreign key to users or families, and so every one a purge must deal with; a test
 # compares this with the schema, so a new table cannot be forgotten here.
 HANDLED_REFERENCES = (
     *USER_ROWS,
     *USER_MENTIONS,
     *FAMILY_ROWS,
+    *FAMILY_MENTIONS,
     *resources.FAMILY_DATA_COLUMNS,
     User.family_id,
 )
@@ -158,6 +170,13 @@ def _purge(user_id: uuid.UUID, *, cutoff: datetime, now: datetime) -> dict[str, 
     if last_member:
         for kind, count in resources.delete_family_data(family_id).items():
             deleted[kind] = deleted.get(kind, 0) + count
+        for column in FAMILY_MENTIONS:
+            db.session.execute(
+                update(column.class_)
+                .where(column == family_id)
+                .values({column.key: None})
+                .execution_options(synchronize_session=False)
+            )
         db.session.execute(delete(Family).where(Family.id == family_id))
     return {
         "family_id": family_id,

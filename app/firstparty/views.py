@@ -146,7 +146,7 @@ def users_destroy() -> Response:
 
 # The account holder only (a session or a first-party app's token): a third-party app that
 # could enrol its own second factor would lock the owner out of their account.
-MFA_MANAGERS = ("session", "oauth")
+MFA_MANAGERS = ("session", "session_token", "oauth")
 
 
 def _step_up() -> tuple[str, str]:

@@ -342,7 +342,7 @@ def register() -> tuple[Response, int]:
 
 # The account holder only: the browser session (CSRF on writes) or a first-party app's token.
 # A third-party app must not read which other apps hold the account, nor revoke them.
-APPLICATION_MANAGERS = ("session", "oauth")
+APPLICATION_MANAGERS = ("session", "session_token", "oauth")
 
 
 @bp.get("/oauth/authorized_applications")

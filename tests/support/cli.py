@@ -37,6 +37,8 @@ def cli_env(workdir: Path, **extra: str) -> dict[str, str]:
             "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
             "SECRET_KEY_JWT_KEY": "sk-jwt-" + uuid.uuid4().hex * 2,
             "ACCESS_KEY_JWT_KEY": "ak-jwt-" + uuid.uuid4().hex,
+            "PARTNER_SSO_KEY": "partner-sso-" + uuid.uuid4().hex,
+            "SESSION_JWT_KEY": "session-jwt-" + uuid.uuid4().hex,
             "APP_ENV": "testing",
             "REDIS_URL": "",
             "ARGON2_TIME_COST": "1",

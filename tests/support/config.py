@@ -18,6 +18,8 @@ SECRET_KEY = secrets.token_urlsafe(32)
 ENCRYPTION_KEY = Fernet.generate_key().decode()
 SECRET_KEY_JWT_KEY = secrets.token_urlsafe(64)
 ACCESS_KEY_JWT_KEY = secrets.token_urlsafe(48)
+SESSION_JWT_KEY = secrets.token_urlsafe(48)
+PARTNER_SSO_KEY = secrets.token_urlsafe(48)
 
 
 def base_config(database_url: str, instance: Path) -> dict[str, Any]:
@@ -30,6 +32,8 @@ def base_config(database_url: str, instance: Path) -> dict[str, Any]:
         "ENCRYPTION_KEYS": ENCRYPTION_KEY,
         "SECRET_KEY_JWT_KEY": SECRET_KEY_JWT_KEY,
         "ACCESS_KEY_JWT_KEY": ACCESS_KEY_JWT_KEY,
+        "SESSION_JWT_KEY": SESSION_JWT_KEY,
+        "PARTNER_SSO_KEY": PARTNER_SSO_KEY,
         "AUTO_MIGRATE": False,
         "REDIS_URL": TEST_REDIS_URL,
         "APP_URL": "https://auth.tollgate.test",

@@ -61,6 +61,8 @@ def server_env(workdir: Path, base_url: str, **extra: str) -> dict[str, str]:
         "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "SECRET_KEY_JWT_KEY": "sk-jwt-" + "k" * 64,
         "ACCESS_KEY_JWT_KEY": "ak-jwt-" + "a" * 32,
+        "PARTNER_SSO_KEY": "partner-sso-" + "p" * 32,
+        "SESSION_JWT_KEY": "session-jwt-" + "s" * 32,
         "APP_URL": base_url,
         "APP_ENV": "development",
         "ARGON2_TIME_COST": "1",
