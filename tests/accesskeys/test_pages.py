@@ -155,7 +155,7 @@ def test_adding_a_key_shows_its_jwt_once(browser, api, make_cloud_account, admin
     html = response.get_data(as_text=True)
     token = _token(response)
     assert 'data-copy="access-key-token"' in html and 'data-copy="access-key-name"' in html
-    assert 'src="/static/accesskeys.js"' in html
+    assert 'src="/static/copy-buttons.js"' in html
     assert "<script>" not in html  # CSP: no inline scripts
 
     # The JWT works at once, and is never shown again.

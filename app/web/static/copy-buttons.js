@@ -1,6 +1,6 @@
-// The access-key pages: copy buttons for the new key's name and JSON web token. Loaded as a
-// file (the page CSP allows no inline script); without scripts the buttons stay hidden and
-// the read-only fields can still be selected and copied by hand.
+// Copy buttons for a value shown once (a new key, token or secret). Loaded as a file (the page
+// CSP allows no inline script); without scripts the buttons stay hidden and the read-only
+// fields can still be selected and copied by hand.
 (function () {
   "use strict";
 
