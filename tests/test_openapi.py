@@ -433,4 +433,7 @@ def test_schemathesis_finds_no_server_errors(app: Flask, api_seed, tokens) -> No
         if operation_id in OWN_CREDENTIAL_ONLY:
             continue
         assert seen - {401, 429}, (operation_id, seen)
-    assert elapsed < 120, f"schemathesis run took {elapsed:.0f}s"
+    # A guard against a hanging operation, not a speed claim: the budget grows with the
+    # document (two workers' worth of 20 examples per operation on a loaded machine).
+    budget = 3 * len(statuses)
+    assert elapsed < budget, f"schemathesis run took {elapsed:.0f}s (budget {budget}s)"
