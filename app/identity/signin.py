@@ -29,6 +29,8 @@ class SecondFactorRequired(Unauthorized):
 @dataclass(frozen=True)
 class SignIn:
     user: User
+    # A one-time code (TOTP or backup code) was checked too: an ID token's amr says "otp".
+    second_factor: bool = False
 
 
 def authenticate_password(
@@ -87,7 +89,7 @@ def authenticate_password(
         channel=channel,
     )
     db.session.commit()
-    return SignIn(user=user)
+    return SignIn(user=user, second_factor=user.otp_required)
 
 
 def _failed(

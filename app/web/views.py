@@ -28,6 +28,7 @@ from app.identity import mfa, signin
 from app.identity import sessions as web_sessions
 from app.identity.models import User
 from app.requestctx import current_caller
+from app.web.browser import authentication_methods, begin_browser_session
 
 bp = Blueprint("web", __name__)
 docs_bp = Blueprint("docs", __name__)
@@ -94,12 +95,9 @@ def login_submit() -> Page | Redirect:
         return render_template(
             "login.html", next=next_path, email=email, error="Invalid email or password."
         ), 401
-    # A fresh session at sign-in: nothing from before (fixation) survives.
-    web_sessions.end_web_session(session.get("sid"), now=utcnow())
-    session.clear()
-    session.permanent = True
-    session["sid"] = web_sessions.start_web_session(sign_in.user, now=utcnow())
-    login_user(sign_in.user)
+    begin_browser_session(
+        sign_in.user, amr=authentication_methods(second_factor=sign_in.second_factor)
+    )
     return redirect(next_path)
 
 
