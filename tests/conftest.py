@@ -28,6 +28,7 @@ from tests.support.browser import CHROMIUM
 from tests.support.config import TEST_REDIS_URL, base_config, without_password
 from tests.support.database import ON_POSTGRES, TEST_DATABASE_URL, migrate, psycopg_url
 from tests.support.factories import PASSWORD, ClientInfo, UserInfo
+from tests.support.idp import upstream_idp  # noqa: F401  (a fixture: the test IdP)
 from tests.support.oauth import authorize, exchange_code
 from tests.support.web import login
 
