@@ -79,6 +79,7 @@ class DefaultConfig:
     # unlocked refreshes) for a sibling pair instead of a lineage revocation; 0 = strict.
     FIRST_PARTY_REFRESH_REUSE_INTERVAL = 10
     OAUTH2_REFRESH_REUSE_INTERVAL = 0  # the same for third-party clients; 0 = strict (RFC 9700)
+    OAUTH2_RESOURCE_PATHS = ["/api/v1"]  # RFC 8707 resources besides APP_URL: <APP_URL><path>
     TOKEN_PURGE_BATCH_SIZE = 1000  # rows deleted per statement by `flask tokens purge`
 
     # --- API keys ------------------------------------------------------------------------------

@@ -85,9 +85,14 @@ def _challenge(*params: str) -> str:
     """RFC 6750 §3 challenge; every one ends with ``resource_metadata`` (RFC 9728 §5.1, which
     MCP clients require to find the authorization server): the URL discovery serves, under
     the issuer (APP_URL, else this request's base URL)."""
-    base = current_app.config["APP_URL"] or request_base_url()
-    metadata = f'resource_metadata="{base}/.well-known/oauth-protected-resource"'
+    metadata = f'resource_metadata="{_base_url()}/.well-known/oauth-protected-resource"'
     return bearer_challenge(*params, metadata)
+
+
+def _base_url() -> str:
+    """This server's public base URL: APP_URL, else this request's."""
+    base: str = current_app.config["APP_URL"] or request_base_url()
+    return base
 
 
 def _invalid(message: str) -> Unauthorized:
@@ -109,6 +114,10 @@ def _verify(slot: Slot, value: str | None, failure_message: str) -> Principal:
                     # Issued by (or for a user of) another region: it does not exist here.
                     AUTH_FAILURES_PER_IP.fail(ip)
                     raise _invalid(failure_message)
+                if not principal.audience_covers(_base_url() + request.path):
+                    # Minted for another resource (RFC 8707; RFC 6750 §3.1 invalid_token).
+                    AUTH_FAILURES_PER_IP.fail(ip)
+                    raise _invalid(messages.WRONG_AUDIENCE)
                 return principal
     AUTH_FAILURES_PER_IP.fail(ip)
     raise _invalid(failure_message)

@@ -9,3 +9,4 @@ ACCOUNT_DEACTIVATED = "Account has been deactivated"
 FIRST_PARTY_ONLY = (
     "Only the account holder's own session or app can manage credentials and account security"
 )
+WRONG_AUDIENCE = "Access token was issued for another resource"

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from app import scopes as scope_algebra
 from app.extensions import db
@@ -49,6 +50,9 @@ class Principal:
     break_glass: bool = False
     # The user's own tenant when a privileged X-Tenant-ID moved ``family_id`` elsewhere.
     home_family_id: uuid.UUID | None = None
+    # The absolute URIs the credential was issued for (an audience, e.g. RFC 8707 resource
+    # indicators): it works only on routes under one of them. None: every route here.
+    audience: tuple[str, ...] | None = None
 
     @cached_property
     def user(self) -> User | None:
@@ -74,3 +78,20 @@ class Principal:
 
     def has_scope(self, required: str) -> bool:
         return scope_algebra.satisfies(self.scopes, required)
+
+    def audience_covers(self, url: str) -> bool:
+        """Whether the credential may be used at ``url`` (absolute, no query): it has no
+        audience, or ``url`` is one of its URIs or lies under one (path-prefix match, scheme
+        and host compared case-insensitively)."""
+        if self.audience is None:
+            return True
+        target = _canonical_url(url)
+        return any(
+            target == (uri := _canonical_url(member)) or target.startswith(uri + "/")
+            for member in self.audience
+        )
+
+
+def _canonical_url(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/"), "", ""))

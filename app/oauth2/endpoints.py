@@ -12,6 +12,7 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
 from app.clock import epoch, utcnow
 from app.errors import TooManyRequests
+from app.oauth2 import resource_indicators
 from app.oauth2.client_auth import ANY_CLIENT_AUTH, CONFIDENTIAL_AUTH
 from app.oauth2.errors import RevocationDeniedError, ThrottledError
 from app.oauth2.models import OAuthClient, OAuthToken
@@ -120,4 +121,9 @@ class Introspection(IntrospectionEndpoint):
             payload["exp"] = exp
         if row.family_id:
             payload["family_id"] = str(row.family_id)
+        # RFC 8707: whom the token is for; a refresh token, the resources of its authorization.
+        bound = row.audience if token.kind == "access_token" else row.resource
+        payload["aud"] = resource_indicators.audience_claim(
+            resource_indicators.decode(bound), self.server.issuer()
+        )
         return payload

@@ -25,6 +25,7 @@ from app.clock import epoch, utcnow
 from app.errors import TooManyRequests
 from app.identity import signin, users
 from app.identity.models import User
+from app.oauth2 import resource_indicators
 from app.oauth2.client_auth import ANY_CLIENT_AUTH, CONFIDENTIAL_AUTH
 from app.oauth2.errors import MfaRequiredError, ThrottledError
 from app.oauth2.models import AuthorizationCode, OAuthClient, OAuthToken
@@ -72,6 +73,7 @@ def save_token(token: dict[str, Any], request: OAuth2Request) -> None:
     """Authlib's ``save_token`` hook: the grant put the lineage on the request (a new one for
     grants that start an authorization)."""
     lineage = getattr(request, "lineage", None) or tokens.Lineage(lineage_id=uuid.uuid4())
+    resource, audience = resource_indicators.binding(request)
     tokens.save_token(
         token,
         client=request.client,
@@ -80,6 +82,8 @@ def save_token(token: dict[str, Any], request: OAuth2Request) -> None:
         lineage=lineage,
         now=utcnow(),
         caller=current_caller(),
+        resource=resource,
+        audience=audience,
     )
 
 
@@ -150,6 +154,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             code_challenge=data.get("code_challenge"),
             code_challenge_method=data.get("code_challenge_method"),
             now=utcnow(),
+            resource=resource_indicators.granted(request),
         )
 
     def query_authorization_code(self, code: str, client: OAuthClient) -> AuthorizationCode | None:
@@ -187,6 +192,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         requested = self.request.payload.scope
         if requested and not scopes.includes(token.lineage_scope, requested):
             raise InvalidScopeError()
+        # So may a narrower resource (RFC 8707); checked before the claim, like the scope.
+        resource_indicators.check_refresh(self.request, token.resource)
 
     def authenticate_user(self, refresh_token: OAuthToken) -> User | None:
         return _active_user(refresh_token.user_id)

@@ -101,6 +101,8 @@ class AuthorizationCode(Model, AuthorizationCodeMixin):
     scope: Mapped[str] = mapped_column(String(255))
     code_challenge: Mapped[str | None] = mapped_column(String(128))
     code_challenge_method: Mapped[str | None] = mapped_column(String(10))
+    # The resources (RFC 8707) the user authorized, space-separated; None: not restricted.
+    resource: Mapped[str | None] = mapped_column(Text)
     # The lineage the tokens of this code will carry, fixed when the code is issued, so a
     # second redemption knows what to revoke.
     lineage_id: Mapped[uuid.UUID] = mapped_column(default=uuid.uuid4, index=True)
@@ -141,6 +143,11 @@ class OAuthToken(Model, TokenMixin):
     scope: Mapped[str] = mapped_column(String(255))
     # Scope of the authorization; the refresh token always keeps it.
     lineage_scope: Mapped[str] = mapped_column(String(255))
+    # RFC 8707: the resources the authorization was for (the lineage keeps them) and the
+    # audience of this access token (a refresh may narrow it); space-separated, None: this
+    # whole server.
+    resource: Mapped[str | None] = mapped_column(Text)
+    audience: Mapped[str | None] = mapped_column(Text)
     access_token_digest: Mapped[str] = mapped_column(String(64), unique=True)
     refresh_token_digest: Mapped[str | None] = mapped_column(String(64), unique=True)
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -34,6 +34,7 @@ from app.oauth2.grants import (
     save_token,
 )
 from app.oauth2.models import OAuthClient
+from app.oauth2.resource_indicators import ResourceIndicators
 from app.oauth2.services import clients
 from app.requestctx import request_base_url
 
@@ -79,10 +80,12 @@ class TollgateAuthorizationServer(AuthorizationServer):
 
 
 authorization = TollgateAuthorizationServer()
-authorization.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
-authorization.register_grant(RefreshTokenGrant)
-authorization.register_grant(PasswordGrant)
-authorization.register_grant(ClientCredentialsGrant)
+authorization.register_grant(
+    AuthorizationCodeGrant, [S256CodeChallenge(required=True), ResourceIndicators()]
+)
+authorization.register_grant(RefreshTokenGrant)  # checks resources itself, before its claim
+authorization.register_grant(PasswordGrant, [ResourceIndicators()])
+authorization.register_grant(ClientCredentialsGrant, [ResourceIndicators()])
 authorization.register_endpoint(Revocation)
 authorization.register_endpoint(Introspection)
 authorization.register_client_auth_method("client_secret_basic", authenticate_client_secret_basic)

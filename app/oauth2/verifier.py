@@ -43,6 +43,8 @@ class AccessTokenVerifier:
             details={"client_id": row.client_id, "lineage_id": row.lineage_id},
             first_party=bool(row.first_party),
             region=row.region,
+            # RFC 8707: a token bound to resources works only on the routes they cover.
+            audience=tuple(row.audience.split()) if row.audience else None,
         )
 
 
@@ -55,6 +57,7 @@ _LOOKUP = (
         OAuthToken.client_id,
         OAuthToken.user_id,
         OAuthToken.region,
+        OAuthToken.audience,
         User.family_id,
         User.role,
         User.active,

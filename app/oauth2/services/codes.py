@@ -26,6 +26,7 @@ def save_authorization_code(
     code_challenge: str | None,
     code_challenge_method: str | None,
     now: datetime,
+    resource: str | None = None,
 ) -> AuthorizationCode:
     """Store the digest of an issued code with what its redemption must match. Commits."""
     lifetime = current_app.config["OAUTH2_AUTHORIZATION_CODE_LIFETIME"]
@@ -38,6 +39,7 @@ def save_authorization_code(
         scope=scope,
         code_challenge=code_challenge,
         code_challenge_method=code_challenge_method,
+        resource=resource,
         created_at=now,
         expires_at=now + timedelta(seconds=lifetime),
     )

@@ -45,10 +45,13 @@ def save_token(
     profile: str = "oauth",
     device_id: uuid.UUID | None = None,
     commit: bool = True,
+    resource: str | None = None,
+    audience: str | None = None,
 ) -> OAuthToken:
     """Persist an issued token response (digests only) and commit the unit of work (unless
     the caller's unit goes on). ``token`` is the dict returned to the client; it is read,
-    never changed."""
+    never changed. ``resource``/``audience``: RFC 8707, as ``oauth2.resource_indicators``
+    stores them (None: the whole server)."""
     refresh = token.get("refresh_token")
     refresh_expires_at = None
     if refresh:
@@ -68,6 +71,8 @@ def save_token(
         device_id=lineage.parent.device_id if lineage.parent else device_id,
         scope=token.get("scope", ""),
         lineage_scope=lineage.scope or token.get("scope", ""),
+        resource=resource,
+        audience=audience,
         access_token_digest=crypto.digest(token["access_token"]),
         refresh_token_digest=crypto.digest(refresh) if refresh else None,
         issued_at=now,
