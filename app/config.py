@@ -57,6 +57,13 @@ class DefaultConfig:
     # settings suppress; extensions.SameOriginCSRFProtect checks Origin first, then Referer.
     WTF_CSRF_SSL_STRICT = False
 
+    # --- sign-in through external OpenID Connect providers (app.sso) --------------------------
+    # Providers besides those added with `flask sso providers add`: a list of dicts with keys
+    # key, issuer, client_id, client_secret[, display_name, scopes, allowed_domains, jit_mode
+    # (create_and_link | link_only), default_role]; in the environment a JSON array.
+    SSO_PROVIDERS: list[dict[str, Any]] = []
+    SSO_HTTP_TIMEOUT = 10  # seconds to wait for a provider (discovery, JWKS, token endpoint)
+
     # --- passwords ----------------------------------------------------------------------------
     PASSWORD_MIN_LENGTH = 8  # the model rule every password path enforces
     ARGON2_TIME_COST = 3  # argon2id iterations
@@ -192,7 +199,8 @@ def _parse_env(value: str, default: Any) -> Any:
     if isinstance(default, int):
         return int(value)
     if isinstance(default, list):
-        return value.split()
+        # A JSON array (e.g. SSO_PROVIDERS' dicts), or space-separated words.
+        return json.loads(value) if value.lstrip().startswith("[") else value.split()
     if isinstance(default, dict):
         return json.loads(value)
     return value

@@ -8,6 +8,7 @@ from app.identity.models import (
     BackupCode,
     Device,
     Family,
+    Invitation,
     InviteCode,
     User,
     UserRole,
@@ -15,6 +16,7 @@ from app.identity.models import (
 )
 from app.mail.models import OutboxMessage
 from app.oauth2.models import AuthorizationCode, OAuthClient, OAuthToken
+from app.oauth2.oidc.models import SigningKey
 from app.partners.models import OrgAdminToken, PartnerAssertion
 from app.ratelimit import rate_limit_counters
 from app.resources.models import (
@@ -29,6 +31,7 @@ from app.resources.models import (
     transaction_tags,
 )
 from app.secretkeys.models import RevealLink, SecretKey, SecretKeyToken, UserIpRestriction
+from app.sso.models import SsoIdentity, SsoProvider
 
 __all__ = [
     "AccessKey",
@@ -43,6 +46,7 @@ __all__ = [
     "Device",
     "Family",
     "FamilyResetJob",
+    "Invitation",
     "InviteCode",
     "OAuthClient",
     "OAuthToken",
@@ -53,6 +57,9 @@ __all__ = [
     "Scan",
     "SecretKey",
     "SecretKeyToken",
+    "SigningKey",
+    "SsoIdentity",
+    "SsoProvider",
     "Sync",
     "Tag",
     "Task",

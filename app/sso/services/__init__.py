@@ -1,0 +1,2 @@
+"""SSO services: providers (configuration, Authlib clients), identities (links, accounts),
+and the mobile/desktop codes."""
