@@ -30,6 +30,7 @@ from app.identity.models import ROLES, Family, User
 from app.identity.roles import FEATURES, GRANTED_ROLES
 from app.mail import services as mail_services
 from app.oauth2.models import OAuthClient
+from app.oauth2.oidc.cli import keys as oidc_keys
 from app.oauth2.services import clients as oauth2
 from app.oauth2.services import purge as oauth2_purge
 from app.partners import services as partner_services
@@ -38,6 +39,7 @@ from app.resources import services as resources
 from app.secretkeys.services import ip_restrictions as secretkey_restrictions
 from app.secretkeys.services import keys as secretkeys_services
 from app.secretkeys.services import tokens as secretkey_tokens
+from app.sso.services import codes as sso_codes
 
 users = AppGroup("users", help="Manage users.")
 apikeys = AppGroup("apikeys", help="Manage personal API keys.")
@@ -214,6 +216,17 @@ def create_secret_key(email: str) -> None:
 )
 @click.option("--scope", default="read", show_default=True)
 @click.option("--first-party", is_flag=True, help="A first-party app (may use password).")
+@click.option(
+    "--post-logout-redirect-uri",
+    "post_logout_redirect_uris",
+    multiple=True,
+    help="Repeatable; where OpenID Connect logout may return the browser.",
+)
+@click.option(
+    "--id-token-signed-response-alg",
+    type=click.Choice(oauth2.ID_TOKEN_ALGORITHMS),
+    help="The ID token signature algorithm; default: OIDC_DEFAULT_SIGNING_ALG.",
+)
 def create_client(
     name: str,
     redirect_uris: tuple[str, ...],
@@ -221,6 +234,8 @@ def create_client(
     grant_types: tuple[str, ...],
     scope: str,
     first_party: bool,
+    post_logout_redirect_uris: tuple[str, ...],
+    id_token_signed_response_alg: str | None,
 ) -> None:
     """Register an OAuth client. A confidential client's secret is printed this once."""
     try:
@@ -231,6 +246,8 @@ def create_client(
             scope=scope,
             public=public,
             first_party=first_party,
+            post_logout_redirect_uris=list(post_logout_redirect_uris),
+            id_token_signed_response_alg=id_token_signed_response_alg,
             now=utcnow(),
         )
     except TollgateError as exc:
@@ -245,6 +262,8 @@ def create_client(
         grant_types=client.grant_types,
         scope=client.scope,
         token_endpoint_auth_method=client.token_endpoint_auth_method,
+        post_logout_redirect_uris=client.post_logout_redirect_uris,
+        id_token_signed_response_alg=client.id_token_signed_response_alg,
     )
     _emit(payload)
 
@@ -260,6 +279,8 @@ def _client_json(client: OAuthClient) -> dict[str, Any]:
         "token_endpoint_auth_method": client.token_endpoint_auth_method,
         "first_party": client.first_party,
         "dynamically_registered": client.dynamically_registered,
+        "post_logout_redirect_uris": client.post_logout_redirect_uris,
+        "id_token_signed_response_alg": client.id_token_signed_response_alg,
         "disabled": client.disabled_at is not None,
         "created_at": rfc3339(client.created_at),
     }
@@ -418,6 +439,7 @@ def purge(batch_size: int | None) -> None:
     purged.update(secretkey_tokens.purge_expired(now=utcnow(), batch_size=size))
     purged["mail_outbox"] = mail_services.purge_sent(now=utcnow(), batch_size=size)
     purged.update(partner_tokens.purge_expired(now=utcnow(), batch_size=size))
+    purged.update(sso_codes.purge_expired(now=utcnow(), batch_size=size))
     _emit({"purged": purged})
 
 
@@ -490,6 +512,7 @@ def register_cli(app: Flask) -> None:
         mail,
         secretkeys,
         tenants,
+        oidc_keys,
     ):
         app.cli.add_command(group)
     app.cli.add_command(serve)

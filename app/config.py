@@ -63,6 +63,7 @@ class DefaultConfig:
     # (create_and_link | link_only), default_role]; in the environment a JSON array.
     SSO_PROVIDERS: list[dict[str, Any]] = []
     SSO_HTTP_TIMEOUT = 10  # seconds to wait for a provider (discovery, JWKS, token endpoint)
+    SSO_ID_TOKEN_LEEWAY = 60  # seconds of clock skew allowed on a provider's ID token exp/iat
 
     # --- passwords ----------------------------------------------------------------------------
     PASSWORD_MIN_LENGTH = 8  # the model rule every password path enforces
@@ -71,7 +72,8 @@ class DefaultConfig:
     ARGON2_PARALLELISM = 4  # argon2id lanes
 
     # --- OAuth 2.0 ----------------------------------------------------------------------------
-    OAUTH2_SCOPES_SUPPORTED = ["read", "read_write"]  # read_write includes read
+    # read_write includes read; openid, profile, email are OpenID Connect (no resource access)
+    OAUTH2_SCOPES_SUPPORTED = ["read", "read_write", "openid", "profile", "email"]
     OAUTH2_DEFAULT_SCOPE = "read"  # scope when a request names none
     OAUTH2_AUTHORIZATION_CODE_LIFETIME = 600  # seconds; RFC 6749 recommends at most 10 minutes
     OAUTH2_TOKEN_EXPIRES_IN = {  # access-token lifetime per grant, seconds
@@ -88,6 +90,8 @@ class DefaultConfig:
     OAUTH2_REFRESH_REUSE_INTERVAL = 0  # the same for third-party clients; 0 = strict (RFC 9700)
     OAUTH2_RESOURCE_PATHS = ["/api/v1"]  # RFC 8707 resources besides APP_URL: <APP_URL><path>
     TOKEN_PURGE_BATCH_SIZE = 1000  # rows deleted per statement by `flask tokens purge`
+    OIDC_ID_TOKEN_LIFETIME = 3600  # seconds an ID token lives (and a rotated key stays published)
+    OIDC_DEFAULT_SIGNING_ALG = "RS256"  # ID token alg of a client that chose none: RS256 | ES256
 
     # --- API keys ------------------------------------------------------------------------------
     API_KEY_PREFIX = "tgk_"  # prefix of personal API keys (recognisable when leaked)

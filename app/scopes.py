@@ -1,7 +1,9 @@
 """Scope algebra shared by the authorization server and every resource check.
 
-Two scopes exist: ``read`` and ``read_write``; ``read_write`` includes ``read``. A required
-``write`` is satisfied only by ``read_write``; any other name only by itself.
+Two resource scopes exist: ``read`` and ``read_write``; ``read_write`` includes ``read``. A
+required ``write`` is satisfied only by ``read_write``; any other name only by itself. The
+OpenID Connect scopes (``openid``, ``profile``, ``email``) reach the ID token and userinfo
+only: they never satisfy a resource scope.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flask import current_app
+
+OIDC_SCOPES = ("openid", "profile", "email")
 
 
 def to_list(scope: str | Iterable[str] | None) -> list[str]:
@@ -41,6 +45,11 @@ def includes(granted: str | Iterable[str] | None, requested: str | Iterable[str]
 
 def supported() -> list[str]:
     return list(current_app.config["OAUTH2_SCOPES_SUPPORTED"])
+
+
+def resource_scopes() -> list[str]:
+    """The supported scopes a protected resource checks (RFC 9728 ``scopes_supported``)."""
+    return [name for name in supported() if name not in OIDC_SCOPES]
 
 
 def default_for_client(client_scope: str) -> str:

@@ -5,6 +5,8 @@ issued token. Grants stay thin: they translate Authlib's hooks into calls to
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from authlib.oauth2 import OAuth2Request
@@ -116,6 +118,28 @@ class S256CodeChallenge(CodeChallenge):
         super().validate_code_verifier(grant, result)
 
 
+@dataclass(frozen=True)
+class Authentication:
+    """How and when the browser behind an authorization signed in: the authorize view puts
+    it on the request (``request.authentication``); ID tokens report it (auth_time, amr)."""
+
+    authenticated_at: datetime | None
+    amr: list[str]
+
+
+def _openid_details(request: OAuth2Request) -> dict[str, Any]:
+    """What an OpenID Connect code keeps for its ID tokens (OpenID Connect Core §3.1.2.1):
+    the nonce exactly as sent, and the sign-in behind the authorization."""
+    if "openid" not in scopes.to_list(request.scope):
+        return {}
+    authentication: Authentication | None = getattr(request, "authentication", None)
+    return {
+        "nonce": request.payload.data.get("nonce") or None,
+        "authenticated_at": authentication.authenticated_at if authentication else None,
+        "amr": authentication.amr if authentication else None,
+    }
+
+
 def _active_user(user_id: uuid.UUID | None) -> User | None:
     user = users.get_user(user_id)
     return user if user is not None and user.active else None
@@ -155,6 +179,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             code_challenge_method=data.get("code_challenge_method"),
             now=utcnow(),
             resource=resource_indicators.granted(request),
+            **_openid_details(request),
         )
 
     def query_authorization_code(self, code: str, client: OAuthClient) -> AuthorizationCode | None:

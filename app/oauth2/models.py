@@ -48,6 +48,12 @@ class OAuthClient(Model, ClientMixin):
     # removed row: its tokens, codes and audit events keep the foreign key they point at,
     # and its client_id can never be issued or authenticate again.
     deleted_at: Mapped[datetime | None] = mapped_column()
+    # OpenID Connect: where RP-initiated logout may send the browser back to (exact match),
+    # and the ID token's signature algorithm (None = OIDC_DEFAULT_SIGNING_ALG).
+    post_logout_redirect_uris: Mapped[list[str]] = mapped_column(
+        JSON, default=list, server_default="[]"
+    )
+    id_token_signed_response_alg: Mapped[str | None] = mapped_column(String(8))
 
     @property
     def is_public(self) -> bool:
@@ -109,6 +115,11 @@ class AuthorizationCode(Model, AuthorizationCodeMixin):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
     used_at: Mapped[datetime | None] = mapped_column()
+    # OpenID Connect, for the ID tokens of this code and of the lineage's refreshes: the
+    # request's nonce, when and how the user signed in on the browser (auth_time, amr).
+    nonce: Mapped[str | None] = mapped_column(String(255), index=True)
+    authenticated_at: Mapped[datetime | None] = mapped_column()
+    amr: Mapped[list[str] | None] = mapped_column(JSON)
 
     def get_redirect_uri(self) -> str | None:
         return self.redirect_uri

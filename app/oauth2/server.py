@@ -34,6 +34,7 @@ from app.oauth2.grants import (
     save_token,
 )
 from app.oauth2.models import OAuthClient
+from app.oauth2.oidc.extensions import OpenIDRefresh, TollgateOpenIDCode
 from app.oauth2.resource_indicators import ResourceIndicators
 from app.oauth2.services import clients
 from app.requestctx import request_base_url
@@ -81,9 +82,11 @@ class TollgateAuthorizationServer(AuthorizationServer):
 
 authorization = TollgateAuthorizationServer()
 authorization.register_grant(
-    AuthorizationCodeGrant, [S256CodeChallenge(required=True), ResourceIndicators()]
+    AuthorizationCodeGrant,
+    [S256CodeChallenge(required=True), ResourceIndicators(), TollgateOpenIDCode()],
 )
-authorization.register_grant(RefreshTokenGrant)  # checks resources itself, before its claim
+# Checks resources itself, before its claim; a lineage holding openid gets a new ID token.
+authorization.register_grant(RefreshTokenGrant, [OpenIDRefresh()])
 authorization.register_grant(PasswordGrant, [ResourceIndicators()])
 authorization.register_grant(ClientCredentialsGrant, [ResourceIndicators()])
 authorization.register_endpoint(Revocation)

@@ -60,9 +60,13 @@ def home() -> str:
 @bp.get("/login")
 def login() -> str | Redirect:
     next_path = safe_next(request.args.get("next"))
-    if current_user.is_authenticated:
+    # prompt=login (OpenID Connect): a signed-in browser signs in again, and the page says so.
+    fresh = request.args.get("prompt") == "login"
+    if current_user.is_authenticated and not fresh:
         return redirect(next_path)
-    return render_template("login.html", next=next_path, error=None, email="")
+    # login_hint (OpenID Connect): the email the relying party expects, prefilled.
+    email = request.args.get("login_hint", "")[:254]
+    return render_template("login.html", next=next_path, error=None, email=email, fresh=fresh)
 
 
 @bp.post("/login")

@@ -23,7 +23,14 @@ SURE_WINS = {"/auth/login", "/auth/refresh"}
 def test_json_routes_not_listed_are_under_api_v1_already(app) -> None:
     """A JSON route added later without a twin fails here: anything outside /api/v1 that is
     not a page, a static file or a listed OAuth endpoint is a mistake."""
-    pages = {"static", "oauth2.authorize", "oauth2.authorize_decision", "docs.explorer"}
+    pages = {
+        "static",
+        "oauth2.authorize",
+        "oauth2.authorize_decision",
+        "oauth2.end_session",  # OpenID Connect RP-initiated logout: pages, not JSON
+        "oauth2.end_session_confirm",
+        "docs.explorer",
+    }
     served = {(rule.rule, app.view_functions[rule.endpoint]) for rule in app.url_map.iter_rules()}
     for rule in app.url_map.iter_rules():
         # The web blueprint and the features' *_pages blueprints hold the browser pages

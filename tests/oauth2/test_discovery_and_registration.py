@@ -45,7 +45,7 @@ def test_authorization_server_metadata(client):
     assert len(data["grant_types_supported"]) == len(SUPPORTED_GRANTS)
     assert "implicit" not in data["grant_types_supported"]
     assert data["authorization_response_iss_parameter_supported"] is True
-    assert data["scopes_supported"] == ["read", "read_write"]
+    assert data["scopes_supported"] == ["read", "read_write", "openid", "profile", "email"]
     assert data["response_modes_supported"] == ["query"]
     assert "none" in data["token_endpoint_auth_methods_supported"]
     assert "none" not in data["introspection_endpoint_auth_methods_supported"]

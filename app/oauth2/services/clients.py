@@ -23,6 +23,8 @@ GRANT_TYPES = ("authorization_code", "refresh_token", "password", "client_creden
 # lifecycle refuses to delete it; firstparty/tokens.py and sessions/tokens.py issue for it.
 SURE_MOBILE_CLIENT_ID = "sure-mobile"
 SURE_MOBILE_REDIRECT_URI = "sureapp://oauth/callback"
+# The ID token signature algorithms a client may choose (OpenID Connect Registration §2).
+ID_TOKEN_ALGORITHMS = ("RS256", "ES256")
 
 
 class InvalidClientMetadata(TollgateError):
@@ -53,6 +55,8 @@ def create_client(
     public: bool,
     first_party: bool = False,
     dynamic: bool = False,
+    post_logout_redirect_uris: list[str] | None = None,
+    id_token_signed_response_alg: str | None = None,
     now: datetime,
     caller: Caller = SYSTEM,
 ) -> NewClient:
@@ -78,6 +82,16 @@ def create_client(
     requested_scope = scopes.to_list(scope)
     if not requested_scope or not set(requested_scope) <= set(scopes.supported()):
         raise InvalidClientMetadata(f"scope must be a subset of: {' '.join(scopes.supported())}")
+    if id_token_signed_response_alg not in (None, *ID_TOKEN_ALGORITHMS):
+        raise InvalidClientMetadata(
+            f"id_token_signed_response_alg must be one of: {', '.join(ID_TOKEN_ALGORITHMS)}"
+        )
+    try:
+        logout_uris = [
+            validate_redirect_uri(uri, dynamic=dynamic) for uri in post_logout_redirect_uris or []
+        ]
+    except InvalidRedirectURI as exc:
+        raise InvalidClientMetadata(f"post_logout_redirect_uris: {exc}") from exc
 
     secret = None if public else crypto.new_token(crypto.PREFIX_CLIENT_SECRET)
     client = OAuthClient(
@@ -90,6 +104,8 @@ def create_client(
         token_endpoint_auth_method="none" if public else "client_secret_basic",
         first_party=first_party,
         dynamically_registered=dynamic,
+        post_logout_redirect_uris=logout_uris,
+        id_token_signed_response_alg=id_token_signed_response_alg,
         created_at=now,
     )
     db.session.add(client)

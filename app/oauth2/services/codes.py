@@ -27,6 +27,9 @@ def save_authorization_code(
     code_challenge_method: str | None,
     now: datetime,
     resource: str | None = None,
+    nonce: str | None = None,
+    authenticated_at: datetime | None = None,
+    amr: list[str] | None = None,
 ) -> AuthorizationCode:
     """Store the digest of an issued code with what its redemption must match. Commits."""
     lifetime = current_app.config["OAUTH2_AUTHORIZATION_CODE_LIFETIME"]
@@ -40,6 +43,9 @@ def save_authorization_code(
         code_challenge=code_challenge,
         code_challenge_method=code_challenge_method,
         resource=resource,
+        nonce=nonce,
+        authenticated_at=authenticated_at,
+        amr=amr,
         created_at=now,
         expires_at=now + timedelta(seconds=lifetime),
     )
