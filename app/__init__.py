@@ -126,6 +126,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.secretkeys.views import bp as secretkeys_bp
     from app.secretkeys.views import pages_bp as secretkeys_pages_bp
     from app.sessions.views import bp as sessions_bp
+    from app.sso.views import blueprints as sso_blueprints
     from app.web.views import bp as web_bp
     from app.web.views import docs_bp
 
@@ -139,6 +140,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(partner_pages_bp)
     app.register_blueprint(auditlog_pages_bp)
     app.register_blueprint(breakglass_pages_bp)
+    for sso_bp in sso_blueprints:  # external OpenID Connect sign-in: web, mobile, desktop
+        app.register_blueprint(sso_bp)
     # The gate checks CSRF itself, and only for cookie-authenticated writes.
     for api in (
         resources_bp,

@@ -29,6 +29,10 @@ JIT_MODES = ("create_and_link", "link_only")
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 DOMAIN_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
 DEFAULT_SCOPES = ("openid", "email", "profile")
+# Paths under /auth/ that are routes of their own: no provider may be called so.
+RESERVED_KEYS = frozenset(
+    {"desktop", "failure", "link", "login", "logout", "me", "mobile", "refresh", "signup", "token"}
+)
 _OAUTH_EXTENSION = "tollgate.sso_oauth"
 _LOCK = threading.RLock()
 
@@ -91,6 +95,8 @@ def build_provider(
     issuer = (issuer or "").strip().rstrip("/")
     if not KEY_RE.match(key):
         errors.append("Key must be 1-64 lowercase letters, digits, '-' or '_'")
+    elif key in RESERVED_KEYS:
+        errors.append(f"Key {key!r} is reserved")
     if not (issuer.startswith("https://") or _loopback_http(issuer)):
         errors.append("Issuer must be an https URL (http only on a loopback host)")
     if not (client_id or "").strip():
