@@ -14,6 +14,7 @@ JSON_ENDPOINTS = {
     "oauth2.token_info",
     "oauth2.authorization_server_metadata",
     "oauth2.protected_resource_metadata",
+    "oauth2.path_resource_metadata",
     "oauth2.register",
     "oauth2.openid_configuration",
     "oauth2.jwks",
