@@ -59,8 +59,8 @@ def add_provider(app: Flask, **fields: Any) -> Any:
         )
 
 
-@pytest.fixture
-def provider(app: Flask) -> Any:
+@pytest.fixture(name="provider")
+def provider_fixture(app: Flask) -> Any:
     return add_provider(app)
 
 
@@ -158,8 +158,8 @@ def code_of(url: str, base: str = MOBILE_CALLBACK) -> str:
     return params["code"]
 
 
-@pytest.fixture
-def count(app: Flask) -> Callable[..., int]:
+@pytest.fixture(name="count")
+def count_fixture(app: Flask) -> Callable[..., int]:
     from app.extensions import db
 
     def counter(model: type, *where: Any) -> int:

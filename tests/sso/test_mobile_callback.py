@@ -14,12 +14,12 @@ from tests.sso.sure_sso import (
     SSO_EXCHANGE,
     block,
     code_of,
-    count,  # noqa: F401 - fixture
+    count_fixture,  # noqa: F401 - fixture
     invite,
     link,
     linking_payload,
     mobile_callback,
-    provider,  # noqa: F401 - fixture
+    provider_fixture,  # noqa: F401 - fixture
     query,
     raw_query,
     set_user,
