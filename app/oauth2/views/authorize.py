@@ -19,7 +19,7 @@ from flask_login import current_user
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from app import scopes
+from app import crypto, scopes
 from app.clock import epoch, utcnow
 from app.oauth2 import resource_indicators
 from app.oauth2.grants import Authentication, AuthorizationCodeGrant
@@ -37,9 +37,10 @@ SCOPE_DESCRIPTIONS = {
     "email": "See your email address",
 }
 # OpenID Connect request parameters the consent form carries to the decision, and the mark a
-# browser sent to sign in again comes back with (the epoch its new sign-in must not precede).
-SIGNED_IN_AFTER = "signed_in_after"
-OIDC_PARAMETERS = ("nonce", "prompt", "max_age", "login_hint", SIGNED_IN_AFTER)
+# browser sent to sign in again comes back with: which browser session it had then (a digest),
+# so only a sign-in after the request (a new session) satisfies it.
+REAUTH_FROM = "reauth_from"
+OIDC_PARAMETERS = ("nonce", "prompt", "max_age", "login_hint", REAUTH_FROM)
 
 
 # --- authorization endpoint (RFC 6749 §4.1.1) ------------------------------------------------
@@ -102,12 +103,12 @@ def _login_redirect(*, fresh: bool = False) -> WerkzeugResponse:
         kept = [
             (key, value)
             for key, value in request.args.items(multi=True)
-            if key not in ("prompt", SIGNED_IN_AFTER)
+            if key not in ("prompt", REAUTH_FROM)
         ]
         prompts = [p for p in _prompts() if p != "login"]
         if prompts:
             kept.append(("prompt", " ".join(prompts)))
-        kept.append((SIGNED_IN_AFTER, str(epoch(utcnow()))))
+        kept.append((REAUTH_FROM, _session_mark()))
         next_path = f"{request.path}?{urlencode(kept)}"
     else:
         next_path = request.full_path.rstrip("?")
@@ -128,19 +129,28 @@ def _auth_time() -> int | None:
     return value if isinstance(value, int) else None
 
 
+def _session_mark() -> str:
+    """Names this browser's sign-in without revealing it: every sign-in starts a new server-side
+    session (``begin_browser_session``), so a new sign-in has a new mark."""
+    sid = session.get("sid") if current_user.is_authenticated else None
+    return crypto.digest(str(sid))[:16] if sid else "none"
+
+
 def _needs_fresh_sign_in() -> bool:
     """OpenID Connect Core §3.1.2.1: ``prompt=login`` asks for a sign-in newer than the
     request, ``max_age`` for one no older than that many seconds. A browser sent to sign in
-    comes back with ``SIGNED_IN_AFTER``, which its new sign-in satisfies."""
+    comes back with ``REAUTH_FROM``, which only a sign-in made since satisfies."""
     params = _params()
-    auth_time = _auth_time()
-    after = params.get(SIGNED_IN_AFTER, "")
-    if after.isdigit():
-        return auth_time is None or auth_time < int(after)
+    mark = params.get(REAUTH_FROM)
+    if mark:
+        return not current_user.is_authenticated or crypto.constant_time_equals(
+            mark, _session_mark()
+        )
     if "login" in _prompts():
         return True
     max_age = params.get("max_age", "")
     if max_age.isdigit():
+        auth_time = _auth_time()
         return auth_time is None or auth_time + int(max_age) < epoch(utcnow())
     return False
 
@@ -191,7 +201,8 @@ def _authorize_for_current_user(grant: AuthorizationCodeGrant, *, approved: bool
 def authorize() -> WerkzeugResponse | str:
     if not current_user.is_authenticated:
         if "none" not in _prompts():
-            return _login_redirect()
+            # Any sign-in from here on is fresh: the way back must not ask for another.
+            return _login_redirect(fresh=_needs_fresh_sign_in())
         try:
             grant = _consent_grant(signed_in=False)
         except OAuth2Error as error:
