@@ -39,6 +39,7 @@ from app.resources import services as resources
 from app.secretkeys.services import ip_restrictions as secretkey_restrictions
 from app.secretkeys.services import keys as secretkeys_services
 from app.secretkeys.services import tokens as secretkey_tokens
+from app.sso import cli as sso_cli
 from app.sso.services import codes as sso_codes
 
 users = AppGroup("users", help="Manage users.")
@@ -516,6 +517,7 @@ def register_cli(app: Flask) -> None:
     ):
         app.cli.add_command(group)
     app.cli.add_command(serve)
+    sso_cli.register(app)  # sso providers|identities, invitations
 
 
 @click.command("serve")

@@ -1,0 +1,101 @@
+"""The callback refuses every ID token Authlib's parse_id_token must refuse (a bad signature,
+another issuer or audience, expired, another nonce or none) and a token response without an
+ID token: each ends at /auth/failure with sso_invalid_response, nobody signed in, nothing
+created. The provider is a real HTTP server that forges on demand (tests/sso/forging_op.py)."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from tests.sso.forging_op import ForgingOp, forging_op_fixture  # noqa: F401 - a fixture
+from tests.sso.web_sso import path_of, signed_in, start
+
+KEY = "forging"
+
+
+def _configure(app: Flask, op: ForgingOp) -> None:
+    app.config["SSO_PROVIDERS"] = [
+        {
+            "key": KEY,
+            "issuer": op.issuer,
+            "client_id": op.client_id,
+            "client_secret": op.client_secret,
+        }
+    ]
+
+
+def _round_trip(client: FlaskClient, op: ForgingOp) -> str:
+    started = start(client, KEY)
+    assert started.status_code == 302
+    at_provider = requests.get(started.headers["Location"], allow_redirects=False, timeout=10)
+    assert at_provider.status_code == 302
+    answer = client.get(path_of(at_provider.headers["Location"]))
+    assert answer.status_code == 302
+    return answer.headers["Location"]
+
+
+def _users(app: Flask) -> int:
+    from app.extensions import db
+    from app.identity.models import User
+
+    with app.app_context():
+        return db.session.scalar(select(func.count(User.id))) or 0
+
+
+def test_a_good_id_token_signs_in(app: Flask, client: FlaskClient, forging_op: ForgingOp) -> None:
+    """The control: the same provider, honest, signs the person in (so the refusals below are
+    the checks, not a broken harness)."""
+    _configure(app, forging_op)
+    assert _round_trip(client, forging_op) == "/"
+    assert signed_in(client)
+    assert _users(app) == 1
+    # PKCE: the code verifier went to the token endpoint (the provider checked it).
+    assert len(forging_op.token_requests[0]["code_verifier"]) >= 43
+
+
+@pytest.mark.parametrize(
+    "mode",
+    [
+        "bad_signature",
+        "wrong_issuer",
+        "wrong_audience",
+        "expired",
+        "wrong_nonce",
+        "no_nonce",
+        "no_id_token",
+    ],
+)
+def test_a_forged_or_missing_id_token_is_refused(
+    app: Flask, client: FlaskClient, forging_op: ForgingOp, mode: str
+) -> None:
+    _configure(app, forging_op)
+    forging_op.mode = mode
+    assert _round_trip(client, forging_op) == (
+        "/auth/failure?message=sso_invalid_response&strategy=forging"
+    )
+    assert not signed_in(client)
+    assert _users(app) == 0
+
+
+def test_discovery_naming_another_issuer_is_refused_before_leaving(
+    app: Flask, client: FlaskClient, forging_op: ForgingOp
+) -> None:
+    """A discovery document for another issuer (mix-up): the browser never goes there."""
+    app.config["SSO_PROVIDERS"] = [
+        {
+            "key": KEY,
+            "issuer": forging_op.issuer.replace("127.0.0.1", "localhost"),
+            "client_id": forging_op.client_id,
+            "client_secret": forging_op.client_secret,
+        }
+    ]
+    started = start(client, KEY)
+    assert started.status_code == 302
+    assert started.headers["Location"] == (
+        "/auth/failure?message=sso_invalid_response&strategy=forging"
+    )
+    assert forging_op.codes == {}
