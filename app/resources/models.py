@@ -54,6 +54,35 @@ transaction_tags = Table(
 )
 
 
+# Sure's accountable types (Accountable::TYPES, underscored as its API prints them) and its
+# classification: the generated column's CASE puts Loan, CreditCard, OtherLiability on the
+# liability side and everything else on the asset side.
+ACCOUNT_TYPES = (
+    "depository",
+    "investment",
+    "crypto",
+    "property",
+    "vehicle",
+    "other_asset",
+    "credit_card",
+    "loan",
+    "other_liability",
+)
+LIABILITY_TYPES = frozenset({"credit_card", "loan", "other_liability"})
+# Sure's account state machine; the API lists only the visible ones unless asked.
+ACCOUNT_STATUSES = ("active", "draft", "disabled", "pending_deletion")
+VISIBLE_STATUSES = ("draft", "active")
+# Account#balance_type: property, vehicle, loans and other assets/liabilities are illiquid
+# (no cash); depository and credit cards are all cash; investment and crypto accounts hold no
+# holdings here, so all of their balance is cash too.
+NON_CASH_TYPES = frozenset({"property", "vehicle", "other_asset", "loan", "other_liability"})
+
+
+def cash_part(account_type: str, balance: Decimal) -> Decimal:
+    """The cash share of a balance, as Sure's balance calculators derive it."""
+    return Decimal(0) if account_type in NON_CASH_TYPES else balance
+
+
 class Account(Model):
     __tablename__ = "accounts"
 
@@ -62,8 +91,23 @@ class Account(Model):
     name: Mapped[str] = mapped_column(String(255))
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     balance: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
+    # Sure's columns (db/schema.rb, accounts); subtype lives on Sure's accountable.
+    account_type: Mapped[str] = mapped_column(
+        String(32), default="depository", server_default="depository"
+    )
+    subtype: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(
+        String(32), default="active", server_default="active", index=True
+    )
+    cash_balance: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"), server_default="0")
+    institution_name: Mapped[str | None] = mapped_column(String(255))
+    institution_domain: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @property
+    def classification(self) -> str:
+        return "liability" if self.account_type in LIABILITY_TYPES else "asset"
 
 
 class Tag(Model):

@@ -5,9 +5,26 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    pre_dump,
+    validate,
+    validates_schema,
+)
 
-from app.resources.models import CLOUD_PROVIDERS, SCAN_STATUSES
+from app.resources.models import (
+    ACCOUNT_STATUSES,
+    ACCOUNT_TYPES,
+    CLOUD_PROVIDERS,
+    SCAN_STATUSES,
+    Account,
+)
+from app.resources.money import format_money, minor_units
+
+CLASSIFICATIONS = ("asset", "liability")
 
 CURRENCY = validate.Regexp(r"^[A-Z]{3}$", error="must be a 3-letter ISO currency code")
 AMOUNT_LIMIT = Decimal(10) ** 15  # NUMERIC(19, 4): up to 15 integer digits and 4 decimals
@@ -61,13 +78,64 @@ class AccountRef(Schema):
     name = fields.String(required=True)
 
 
+class AccountVisibility(Schema):
+    class Meta:
+        unknown = RAISE
+
+    # Sure shows only visible (draft, active) accounts unless include_disabled is true.
+    include_disabled = fields.Boolean(load_default=False)
+
+
+class AccountQuery(PageQuery):
+    include_disabled = fields.Boolean(load_default=False)
+
+
+def _formatted(**kwargs) -> fields.String:  # type: ignore[no-untyped-def]
+    return fields.String(
+        metadata={"description": 'Money#format, e.g. "$1,234.50"', "example": "$1,234.50"},
+        **kwargs,
+    )
+
+
 class AccountOut(Schema):
+    """Sure's account (app/views/api/v1/accounts/_account.json.jbuilder): money as Sure
+    formats it plus the amount in minor units; classification from the type."""
+
     id = fields.UUID(required=True)
     name = fields.String(required=True)
-    balance = _money(required=True)
+    balance = _formatted(required=True)
+    balance_cents = fields.Integer(required=True)
+    cash_balance = _formatted(required=True)
+    cash_balance_cents = fields.Integer(required=True)
     currency = fields.String(required=True)
+    classification = fields.String(required=True, validate=validate.OneOf(CLASSIFICATIONS))
+    account_type = fields.String(required=True, validate=validate.OneOf(ACCOUNT_TYPES))
+    subtype = fields.String(required=True, allow_none=True)
+    status = fields.String(required=True, validate=validate.OneOf(ACCOUNT_STATUSES))
+    institution_name = fields.String(required=True, allow_none=True)
+    institution_domain = fields.String(required=True, allow_none=True)
     created_at = fields.DateTime(required=True)
     updated_at = fields.DateTime(required=True)
+
+    @pre_dump
+    def _sure_shape(self, account: Account, **kwargs: object) -> dict[str, object]:
+        return {
+            "id": account.id,
+            "name": account.name,
+            "balance": format_money(account.balance, account.currency),
+            "balance_cents": minor_units(account.balance, account.currency),
+            "cash_balance": format_money(account.cash_balance, account.currency),
+            "cash_balance_cents": minor_units(account.cash_balance, account.currency),
+            "currency": account.currency,
+            "classification": account.classification,
+            "account_type": account.account_type,
+            "subtype": account.subtype,
+            "status": account.status,
+            "institution_name": account.institution_name,
+            "institution_domain": account.institution_domain,
+            "created_at": account.created_at,
+            "updated_at": account.updated_at,
+        }
 
 
 class TagOut(Schema):

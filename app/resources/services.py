@@ -17,6 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from app.errors import NotFound, ValidationFailed
 from app.extensions import db, execute_count
 from app.resources.models import (
+    ACCOUNT_STATUSES,
+    ACCOUNT_TYPES,
+    VISIBLE_STATUSES,
     Account,
     CloudAccount,
     Scan,
@@ -25,6 +28,7 @@ from app.resources.models import (
     Task,
     Transaction,
     Valuation,
+    cash_part,
     transaction_tags,
 )
 
@@ -87,17 +91,42 @@ def _invalid(message: str) -> ValidationFailed:
 
 
 def create_account(
-    *, family_id: uuid.UUID, name: str, currency: str, balance: Decimal, now: datetime
+    *,
+    family_id: uuid.UUID,
+    name: str,
+    currency: str,
+    balance: Decimal,
+    now: datetime,
+    account_type: str = "depository",
+    subtype: str | None = None,
+    status: str = "active",
+    institution_name: str | None = None,
+    institution_domain: str | None = None,
 ) -> Account:
     if not name.strip() or len(name) > 255:
         raise _invalid("Name must be 1 to 255 characters")
     if len(currency) != 3 or not currency.isalpha() or not currency.isupper():
         raise _invalid("Currency must be a 3-letter ISO code")
+    if account_type not in ACCOUNT_TYPES:
+        raise _invalid("Account type must be one of " + ", ".join(ACCOUNT_TYPES))
+    if status not in ACCOUNT_STATUSES:
+        raise _invalid("Status must be one of " + ", ".join(ACCOUNT_STATUSES))
+    if subtype is not None and not 0 < len(subtype) <= 64:
+        raise _invalid("Subtype must be 1 to 64 characters")
+    for label, text in (("Institution name", institution_name), ("domain", institution_domain)):
+        if text is not None and not 0 < len(text) <= 255:
+            raise _invalid(f"{label} must be 1 to 255 characters")
     account = Account(
         family_id=family_id,
         name=name.strip(),
         currency=currency,
         balance=balance,
+        account_type=account_type,
+        subtype=subtype,
+        status=status,
+        cash_balance=cash_part(account_type, balance),
+        institution_name=institution_name,
+        institution_domain=institution_domain,
         created_at=now,
         updated_at=now,
     )
@@ -111,13 +140,31 @@ def create_account(
     return account
 
 
-def list_accounts(family_id: uuid.UUID, page: int, per_page: int) -> Page:
-    query = select(Account).where(Account.family_id == family_id).order_by(Account.name, Account.id)
+def _accounts(family_id: uuid.UUID, include_disabled: bool) -> Select[Account]:
+    """Sure's ``accounts_scope``: the family's visible accounts (draft, active) unless the
+    caller asks for the disabled ones too."""
+    query = select(Account).where(Account.family_id == family_id)
+    return query if include_disabled else query.where(Account.status.in_(VISIBLE_STATUSES))
+
+
+def list_accounts(
+    family_id: uuid.UUID, page: int, per_page: int, *, include_disabled: bool = False
+) -> Page:
+    query = _accounts(family_id, include_disabled).order_by(Account.name, Account.id)
     return paginate(query, page, per_page)
 
 
-def get_account(family_id: uuid.UUID, account_id: str) -> Account:
-    return _get(Account, family_id, account_id)
+def get_account(
+    family_id: uuid.UUID, account_id: str, *, include_disabled: bool = False
+) -> Account:
+    try:
+        key = uuid.UUID(account_id)
+    except ValueError as exc:
+        raise NotFound() from exc
+    found = db.session.scalar(_accounts(family_id, include_disabled).where(Account.id == key))
+    if found is None:
+        raise NotFound()
+    return found
 
 
 # --- tags ----------------------------------------------------------------------------------
@@ -310,6 +357,7 @@ def sync_family(family_id: uuid.UUID, now: datetime) -> Sync:
         # Summed here, exactly: SQLite's SUM would go through floating point.
         moved = sum(db.session.scalars(since).all(), Decimal(0))
         account.balance = (anchor.amount if anchor else Decimal(0)) + moved
+        account.cash_balance = cash_part(account.account_type, account.balance)
         account.updated_at = now
     sync = Sync(
         family_id=family_id,

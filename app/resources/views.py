@@ -66,19 +66,22 @@ def _one(item: type[Schema], obj: Any, status: int = 200) -> tuple[Response, int
 
 @bp.get("/accounts")
 @require(scope="read", permission="accounts.view")
-@doc("List the family's accounts", response=schemas.AccountPage, query=schemas.PageQuery)
+@doc("List the family's accounts", response=schemas.AccountPage, query=schemas.AccountQuery)
 def accounts_index() -> Response:
-    q = _query(schemas.PageQuery)
-    return _page(
-        "accounts", svc.list_accounts(_family(), q["page"], q["per_page"]), schemas.AccountOut
+    q = _query(schemas.AccountQuery)
+    page = svc.list_accounts(
+        _family(), q["page"], q["per_page"], include_disabled=q["include_disabled"]
     )
+    return _page("accounts", page, schemas.AccountOut)
 
 
 @bp.get("/accounts/<account_id>")
 @require(scope="read", permission="accounts.view")
-@doc("Show an account", response=schemas.AccountOut)
+@doc("Show an account", response=schemas.AccountOut, query=schemas.AccountVisibility)
 def accounts_show(account_id: str) -> tuple[Response, int]:
-    return _one(schemas.AccountOut, svc.get_account(_family(), account_id))
+    q = _query(schemas.AccountVisibility)
+    account = svc.get_account(_family(), account_id, include_disabled=q["include_disabled"])
+    return _one(schemas.AccountOut, account)
 
 
 # --- transactions --------------------------------------------------------------------------

@@ -186,7 +186,7 @@ def test_try_it_out_with_the_session(context, live_server, explorer_user, tmp_pa
     status, response = execute(page, block)
     assert status == "200"
     assert [a["name"] for a in response.json()["accounts"]] == ["Explorer checking"]
-    assert response.json()["accounts"][0]["balance"] == "12.5000"
+    assert response.json()["accounts"][0]["balance"] == "$12.50"  # Sure's Money#format
 
     origin = urlsplit(live_server.base_url)
     assert all(urlsplit(u).netloc == origin.netloc for u in requested if not u.startswith("data:"))

@@ -31,7 +31,11 @@ def make_account(app: Flask) -> Callable[..., str]:
     from app.resources import services
 
     def factory(
-        family_id: uuid.UUID, name: str = "Checking", currency: str = "USD", balance: str = "0"
+        family_id: uuid.UUID,
+        name: str = "Checking",
+        currency: str = "USD",
+        balance: str = "0",
+        **sure_fields: Any,
     ) -> str:
         with app.app_context():
             account = services.create_account(
@@ -40,6 +44,7 @@ def make_account(app: Flask) -> Callable[..., str]:
                 currency=currency,
                 balance=Decimal(balance),
                 now=utcnow(),
+                **sure_fields,
             )
             return str(account.id)
 

@@ -117,14 +117,169 @@ def test_hostile_ids_are_client_errors(api, rw, account, bad_id) -> None:
 # --- shape ----------------------------------------------------------------------------------
 
 
-def test_show_shape_and_decimal_balance(api, rw, user, make_account) -> None:
-    account_id = make_account(user.family_id, name="Brokerage", currency="EUR", balance="1234.5")
+SURE_ACCOUNT_FIELDS = {
+    "id",
+    "name",
+    "balance",
+    "balance_cents",
+    "cash_balance",
+    "cash_balance_cents",
+    "currency",
+    "classification",
+    "account_type",
+    "subtype",
+    "status",
+    "institution_name",
+    "institution_domain",
+    "created_at",
+    "updated_at",
+}
+
+
+def test_show_has_sures_shape(api, rw, user, make_account) -> None:
+    """Sure's app/views/api/v1/accounts/_account.json.jbuilder, field for field."""
+    account_id = make_account(
+        user.family_id,
+        name="Brokerage",
+        currency="EUR",
+        balance="1234.5",
+        account_type="investment",
+        subtype="brokerage",
+        institution_name="Example Bank",
+        institution_domain="bank.example",
+    )
     body = api.get(f"/api/v1/accounts/{account_id}", headers=rw).get_json()
-    assert set(body) == {"id", "name", "balance", "currency", "created_at", "updated_at"}
+    assert set(body) == SURE_ACCOUNT_FIELDS
     assert body["id"] == account_id
     assert body["name"] == "Brokerage"
     assert body["currency"] == "EUR"
-    assert body["balance"] == "1234.5000"  # a decimal string, never a float
+    # Money#format under :en ("," thousands, "." decimals for EUR) and minor units.
+    assert body["balance"] == "€1,234.50"
+    assert body["balance_cents"] == 123450
+    assert body["cash_balance"] == "€1,234.50"  # no holdings: all cash
+    assert body["cash_balance_cents"] == 123450
+    assert body["account_type"] == "investment"
+    assert body["classification"] == "asset"
+    assert body["subtype"] == "brokerage"
+    assert body["status"] == "active"
+    assert body["institution_name"] == "Example Bank"
+    assert body["institution_domain"] == "bank.example"
+
+
+def test_optional_fields_are_null_not_missing(api, rw, user, make_account) -> None:
+    account_id = make_account(user.family_id)
+    body = api.get(f"/api/v1/accounts/{account_id}", headers=rw).get_json()
+    assert set(body) == SURE_ACCOUNT_FIELDS
+    assert body["account_type"] == "depository"
+    assert (body["subtype"], body["institution_name"], body["institution_domain"]) == (
+        None,
+        None,
+        None,
+    )
+    assert (body["balance"], body["balance_cents"]) == ("$0.00", 0)
+
+
+@pytest.mark.parametrize(
+    ("account_type", "classification", "cash"),
+    [
+        ("depository", "asset", "$-"),
+        ("investment", "asset", "$-"),
+        ("crypto", "asset", "$-"),
+        ("property", "asset", "$0.00"),
+        ("vehicle", "asset", "$0.00"),
+        ("other_asset", "asset", "$0.00"),
+        ("credit_card", "liability", "$-"),
+        ("loan", "liability", "$0.00"),
+        ("other_liability", "liability", "$0.00"),
+    ],
+)
+def test_classification_and_cash_follow_the_type(
+    api, rw, user, make_account, account_type, classification, cash
+) -> None:
+    """Sure's generated classification column and Account#balance_type (cash, non-cash)."""
+    account_id = make_account(user.family_id, balance="250", account_type=account_type)
+    body = api.get(f"/api/v1/accounts/{account_id}", headers=rw).get_json()
+    assert body["classification"] == classification
+    assert body["balance"] == "$250.00"
+    assert body["cash_balance"] == ("$250.00" if cash == "$-" else cash)
+    assert body["cash_balance_cents"] == (25000 if cash == "$-" else 0)
+
+
+@pytest.mark.parametrize(
+    ("currency", "balance", "formatted", "cents"),
+    [
+        ("USD", "-1234567.891", "-$1,234,567.89", -123456789),
+        ("USD", "0.005", "$0.01", 1),  # half up, as BigDecimal
+        ("USD", "-0.004", "$0.00", 0),  # rounds to zero: no minus sign
+        ("CAD", "10", "CA$10.00", 1000),  # other dollars are prefixed
+        ("JPY", "1234.5", "¥1,235", 1235),  # no decimals, minor unit 1
+        ("CHF", "99.9", "CHF 99.90", 9990),  # "%u %n"
+        ("SEK", "1000", "1 000,00 kr", 100000),  # "%n %u", space thousands
+        ("KWD", "1.2345", "د.ك1.235", 1235),  # three decimals, minor unit 1000
+        ("XYZ", "5", "5.00 XYZ", 500),  # unknown to Sure: its code after the number
+    ],
+)
+def test_money_is_formatted_as_sure_formats_it(
+    api, rw, user, make_account, currency, balance, formatted, cents
+) -> None:
+    account_id = make_account(user.family_id, currency=currency, balance=balance)
+    body = api.get(f"/api/v1/accounts/{account_id}", headers=rw).get_json()
+    assert (body["balance"], body["balance_cents"]) == (formatted, cents)
+
+
+def test_disabled_and_deleted_accounts_are_hidden_unless_asked(api, rw, user, make_account) -> None:
+    """Sure's ``accounts_scope``: visible (draft, active) unless include_disabled is true."""
+    ids = {
+        status: make_account(user.family_id, name=status, status=status)
+        for status in ("active", "draft", "disabled", "pending_deletion")
+    }
+    body = api.get("/api/v1/accounts", headers=rw).get_json()
+    assert sorted(a["status"] for a in body["accounts"]) == ["active", "draft"]
+    assert body["pagination"]["total_count"] == 2
+    every = api.get("/api/v1/accounts?include_disabled=true", headers=rw).get_json()
+    assert len(every["accounts"]) == 4
+    assert_error(api.get(f"/api/v1/accounts/{ids['disabled']}", headers=rw), 404, NOT_FOUND)
+    shown = api.get(f"/api/v1/accounts/{ids['disabled']}?include_disabled=1", headers=rw)
+    assert shown.get_json()["status"] == "disabled"
+
+
+def test_bad_include_disabled_is_422(api, rw, account) -> None:
+    for path in ("/api/v1/accounts", f"/api/v1/accounts/{account}"):
+        response = api.get(f"{path}?include_disabled=perhaps", headers=rw)
+        assert response.status_code == 422
+        assert response.get_json()["errors"][0].startswith("include_disabled: ")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("account_type", "boat", "Account type must be one of "),
+        ("status", "archived", "Status must be one of "),
+        ("subtype", "x" * 65, "Subtype must be 1 to 64 characters"),
+        ("institution_name", "", "Institution name must be 1 to 255 characters"),
+        ("institution_domain", "d" * 256, "domain must be 1 to 255 characters"),
+    ],
+)
+def test_create_account_refuses_what_sure_would(app, user, field, value, message) -> None:
+    from sqlalchemy import func, select
+
+    from app.errors import ValidationFailed
+    from app.extensions import db
+    from app.resources import services
+    from app.resources.models import Account
+
+    with app.app_context():
+        with pytest.raises(ValidationFailed) as caught:
+            services.create_account(
+                family_id=user.family_id,
+                name="Checking",
+                currency="USD",
+                balance=Decimal(0),
+                now=utcnow(),
+                **{field: value},
+            )
+        assert caught.value.extra["errors"][0].startswith(message)
+        assert db.session.scalar(select(func.count()).select_from(Account)) == 0
 
 
 def test_index_orders_by_name(api, rw, user, make_account) -> None:

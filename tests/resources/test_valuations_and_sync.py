@@ -4,6 +4,7 @@ POST /api/v1/sync (write): a family's balances recomputed from valuations and tr
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
@@ -271,7 +272,21 @@ def test_invalid_fields_are_422(api, rw, account, field, value, message) -> None
 
 
 def balance(api, headers, account: str) -> str:  # type: ignore[no-untyped-def]
+    """The balance as the API prints it: Sure's Money#format (currency precision)."""
     return api.get(f"/api/v1/accounts/{account}", headers=headers).get_json()["balance"]
+
+
+def stored_balance(app, account: str) -> Decimal:  # type: ignore[no-untyped-def]
+    """The exact stored balance (four decimals), which the formatted one rounds."""
+    import uuid
+
+    from app.extensions import db
+    from app.resources.models import Account
+
+    with app.app_context():
+        found = db.session.get(Account, uuid.UUID(account))
+        assert found is not None
+        return found.balance
 
 
 def post(api, headers, path: str, key: str, **fields) -> None:  # type: ignore[no-untyped-def]
@@ -325,7 +340,7 @@ def test_sync_builds_on_the_latest_valuation(request, api, account, credential) 
     assert body["status"] == "completed"
     assert body["accounts_synced"] == 1
     assert body["completed_at"] is not None
-    assert balance(api, headers, account) == "110.0000"
+    assert balance(api, headers, account) == "$110.00"
 
 
 def test_sync_uses_only_the_latest_valuation(
@@ -338,10 +353,26 @@ def test_sync_uses_only_the_latest_valuation(
     # Dated on the valuation's day: already part of that balance (transactions *after* it).
     make_transaction(user.family_id, account, amount="1000", on=date(2026, 1, 10))
     assert api.post("/api/v1/sync", headers=rw).status_code == 200
-    assert balance(api, rw, account) == "205.0000"
+    assert balance(api, rw, account) == "$205.00"
 
 
-def test_sync_without_valuations_sums_transactions(api, rw, user, make_account) -> None:
+def test_sync_keeps_cash_balance_as_sure_derives_it(
+    api, rw, user, make_account, make_valuation
+) -> None:
+    """Account#balance_type: a depository account is all cash, a property none."""
+    checking = make_account(user.family_id, name="Checking", balance="1")
+    house = make_account(user.family_id, name="House", balance="1", account_type="property")
+    for account in (checking, house):
+        make_valuation(user.family_id, account, amount="300000", on=date(2026, 1, 1))
+    assert api.post("/api/v1/sync", headers=rw).status_code == 200
+    bodies = {a: api.get(f"/api/v1/accounts/{a}", headers=rw).get_json() for a in (checking, house)}
+    assert bodies[checking]["cash_balance"] == "$300,000.00"
+    assert bodies[checking]["cash_balance_cents"] == 30000000
+    assert bodies[house]["balance"] == "$300,000.00"
+    assert (bodies[house]["cash_balance"], bodies[house]["cash_balance_cents"]) == ("$0.00", 0)
+
+
+def test_sync_without_valuations_sums_transactions(app, api, rw, user, make_account) -> None:
     account = make_account(user.family_id, name="Wallet", balance="1000")
     empty = make_account(user.family_id, name="Unused", balance="42")
     for amount in ("0.1", "0.2", "-0.05", "1e-4"):
@@ -357,11 +388,12 @@ def test_sync_without_valuations_sums_transactions(api, rw, user, make_account) 
         )
     body = api.post("/api/v1/sync", headers=rw).get_json()
     assert body["accounts_synced"] == 2
-    assert balance(api, rw, account) == "0.2501"  # exactly 0.1 + 0.2 - 0.05 + 0.0001
-    assert balance(api, rw, empty) == "0.0000"
+    assert stored_balance(app, account) == Decimal("0.2501")  # exactly 0.1 + 0.2 - 0.05 + 0.0001
+    assert balance(api, rw, account) == "$0.25"
+    assert balance(api, rw, empty) == "$0.00"
 
 
-def test_sync_decimal_sum_is_exact(api, rw, account) -> None:
+def test_sync_decimal_sum_is_exact(app, api, rw, account) -> None:
     for amount in ["0.1"] * 10 + ["0.2", "-0.3"]:
         post(
             api,
@@ -374,10 +406,11 @@ def test_sync_decimal_sum_is_exact(api, rw, account) -> None:
             name="x",
         )
     api.post("/api/v1/sync", headers=rw)
-    assert balance(api, rw, account) == "0.9000"
+    assert stored_balance(app, account) == Decimal("0.9000")
+    assert balance(api, rw, account) == "$0.90"
 
 
-def test_sync_keeps_full_precision(api, rw, account) -> None:
+def test_sync_keeps_full_precision(app, api, rw, account) -> None:
     """NUMERIC(19, 4) end to end: 15 integer digits and 4 decimals survive storage and the
     sync's sum (no detour through binary floats)."""
     post(
@@ -400,7 +433,10 @@ def test_sync_keeps_full_precision(api, rw, account) -> None:
         name="a tiny credit",
     )
     assert api.post("/api/v1/sync", headers=rw).status_code == 200
-    assert balance(api, rw, account) == "123456789012345.6790"
+    assert stored_balance(app, account) == Decimal("123456789012345.6790")
+    body = api.get(f"/api/v1/accounts/{account}", headers=rw).get_json()
+    assert body["balance"] == "$123,456,789,012,345.68"
+    assert body["balance_cents"] == 12345678901234568
 
 
 def test_sync_touches_only_the_callers_family(api, rw, account, stranger) -> None:
@@ -408,11 +444,11 @@ def test_sync_touches_only_the_callers_family(api, rw, account, stranger) -> Non
     assert body["accounts_synced"] == 1
     # The stranger's account still shows its stored balance (a sync of their family would
     # make it 5000 + 999).
-    assert balance(api, stranger.headers, stranger.account) == "5000.0000"
+    assert balance(api, stranger.headers, stranger.account) == "$5,000.00"
     theirs = api.post("/api/v1/sync", headers=stranger.headers).get_json()
     assert theirs["family_id"] != body["family_id"]
-    assert balance(api, stranger.headers, stranger.account) == "5999.0000"
-    assert balance(api, rw, account) == "0.0000"
+    assert balance(api, stranger.headers, stranger.account) == "$5,999.00"
+    assert balance(api, rw, account) == "$0.00"
 
 
 def test_sync_for_a_family_without_accounts(api, make_user, make_key) -> None:
