@@ -335,3 +335,40 @@ def test_every_metadata_resource_is_accepted_at_the_authorization_endpoint(
     ]
     body = tokens_for(signed_in, oauth_client, resources)
     assert aud(signed_in, oauth_client, body["access_token"]) == resources
+
+
+def test_the_client_credentials_grant_checks_resource_too(
+    client: FlaskClient, make_client: Any
+) -> None:
+    service = make_client(grant_types=["client_credentials"], redirect_uris=[])
+    data = {"grant_type": "client_credentials", "scope": "read", "resource": API}
+    response = client.post("/oauth/token", data=data, headers=service.basic_auth)
+    assert response.status_code == 200, response.get_json()
+    assert aud(client, service, response.get_json()["access_token"]) == API
+    data["resource"] = f"{BASE}/api/v2"
+    assert_invalid_target(client.post("/oauth/token", data=data, headers=service.basic_auth))
+
+
+def test_a_dynamically_registered_client_gets_the_error_page_not_a_redirect(
+    signed_in: FlaskClient,
+) -> None:
+    # Anyone can register one with any https URI: its errors are never redirected
+    # (RFC 9700 §4.11.2), an unknown resource included.
+    registered = signed_in.post(
+        "/register", json={"redirect_uris": ["https://mcp.example/cb"], "client_name": "MCP"}
+    ).get_json()
+    _, challenge = pkce_pair()
+    response = signed_in.get(
+        "/oauth/authorize",
+        query_string={
+            "response_type": "code",
+            "client_id": registered["client_id"],
+            "redirect_uri": "https://mcp.example/cb",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            "resource": "https://elsewhere.example/",
+        },
+    )
+    assert response.status_code == 400
+    assert "invalid_target" in response.get_data(as_text=True)
+    assert "Location" not in response.headers
