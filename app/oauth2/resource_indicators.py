@@ -69,7 +69,7 @@ def protected_resources(base: str | None = None) -> tuple[str, ...]:
     """Every resource identifier this server protects, broadest first."""
     root = canonical(base or server_base()) or (base or server_base())
     paths = current_app.config["OAUTH2_RESOURCE_PATHS"]
-    return (root, *(f"{root}/{path.strip('/')}" for path in paths))
+    return (root, *(f"{root}/{path.strip('/')}" for path in paths if path.strip("/")))
 
 
 def resource_for_path(path: str, base: str | None = None) -> str | None:

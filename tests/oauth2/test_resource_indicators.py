@@ -372,3 +372,14 @@ def test_a_dynamically_registered_client_gets_the_error_page_not_a_redirect(
     assert response.status_code == 400
     assert "invalid_target" in response.get_data(as_text=True)
     assert "Location" not in response.headers
+
+
+@pytest.mark.config(OAUTH2_RESOURCE_PATHS=[])
+def test_without_resource_paths_the_server_is_the_only_resource(
+    signed_in: FlaskClient, oauth_client: ClientInfo
+) -> None:
+    assert signed_in.get("/.well-known/oauth-protected-resource/api/v1").status_code == 404
+    auth = authorize(signed_in, oauth_client, scope="read")
+    assert_invalid_target(exchange_code(signed_in, oauth_client, auth, resource=API))
+    response = exchange_code(signed_in, oauth_client, auth, resource=BASE)
+    assert response.status_code == 200, response.get_json()
