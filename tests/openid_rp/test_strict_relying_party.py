@@ -110,7 +110,7 @@ def keys_cli(server: LiveServer, command: str, **config: str) -> dict[str, Any]:
 
 
 def key_state(server: LiveServer, kid: str) -> str:
-    return next(k["state"] for k in keys_cli(server, "list")["keys"] if k["kid"] == kid)
+    return str(next(k["state"] for k in keys_cli(server, "list")["keys"] if k["kid"] == kid))
 
 
 @pytest.mark.parametrize("alg", ["RS256", "ES256"])
