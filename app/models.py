@@ -31,7 +31,7 @@ from app.resources.models import (
     transaction_tags,
 )
 from app.secretkeys.models import RevealLink, SecretKey, SecretKeyToken, UserIpRestriction
-from app.sso.models import SsoIdentity, SsoProvider
+from app.sso.models import SsoCode, SsoIdentity, SsoProvider
 
 __all__ = [
     "AccessKey",
@@ -58,6 +58,7 @@ __all__ = [
     "SecretKey",
     "SecretKeyToken",
     "SigningKey",
+    "SsoCode",
     "SsoIdentity",
     "SsoProvider",
     "Sync",
