@@ -73,9 +73,10 @@ def test_unknown_provider_redirects_to_the_app(client):
 
 
 @pytest.mark.parametrize("missing", ["device_id", "device_name", "device_type"])
-@pytest.mark.parametrize("how", ["absent", "blank"])
+@pytest.mark.parametrize("how", ["absent", "blank", "oversized"])
 def test_missing_device_info_redirects_to_the_app(client, missing, how):
-    params = device(**{missing: None if how == "absent" else "  "})
+    value = {"absent": None, "blank": "  ", "oversized": "x" * 256}[how]
+    params = device(**{missing: value})
 
     response = start(client, **params)
 

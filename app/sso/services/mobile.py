@@ -105,12 +105,17 @@ def missing_device_info_url() -> str:
 def start_device(params: Mapping[str, object]) -> dict[str, str | None] | None:
     """The device the app announced at ``/auth/mobile/<provider>``: the five fields (the
     last two optional), or None when device_id, device_name or device_type is missing or
-    blank (Sure's presence check; the type is judged when the device is saved)."""
+    blank (Sure's presence check; the type is judged when the device is saved) or a field is
+    longer than any device field can be."""
     device: dict[str, str | None] = {}
     for key in DEVICE_FIELDS:
         value = params.get(key)
         device[key] = value.strip() if isinstance(value, str) and value.strip() else None
     if any(device[key] is None for key in REQUIRED_DEVICE_FIELDS):
+        return None
+    # The session cookie carries the device until the callback: nothing longer than the
+    # devices table takes goes into it.
+    if any(value is not None and len(value) > 255 for value in device.values()):
         return None
     return device
 
