@@ -305,7 +305,13 @@ NOT_FUZZED = {"firstparty.users_destroy.delete"}
 # Operations that take only a credential of their own, never the run's key or token: the
 # partner SSO exchange reads a partner-signed assertion (tests/partners cover its successes),
 # so here it can only refuse (401) — what the run checks for them is that nothing is a 5xx.
-OWN_CREDENTIAL_ONLY = {"partners.sso_exchange.get"}
+OWN_CREDENTIAL_ONLY = {
+    "partners.sso_exchange.get",
+    # Sure's SSO exchanges take a one-time code minted by a sign-in at a provider (tests/sso).
+    "sso_mobile.sso_exchange.post",
+    "sso_mobile.sso_link.post",
+    "sso_mobile.sso_create_account.post",
+}
 
 
 def _numeric_bounds(node: Any) -> None:
