@@ -182,3 +182,45 @@ def test_denying_at_the_provider_goes_back_to_the_app_as_sso_failed(
         "&message=Single+sign-on+authentication+failed.+Please+try+again."
     )
     assert "sso_flow" not in session_of(client)
+
+
+def started_at_provider(client: FlaskClient) -> dict[str, str]:
+    """A mobile flow started (the form posted); the provider's authorization parameters."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    page = client.get("/auth/mobile/idp", query_string=DEVICE)
+    started = client.post("/auth/idp", data={"csrf_token": csrf_from(page.get_data(as_text=True))})
+    return dict(parse_qsl(urlsplit(started.headers["Location"]).query))
+
+
+def test_a_provider_error_of_any_other_name_is_sanitised_to_sso_failed(
+    app: Flask, client: FlaskClient, upstream_idp: UpstreamIdp
+) -> None:
+    configure(app, upstream_idp)
+    params = started_at_provider(client)
+
+    answer = client.get(
+        "/auth/idp/callback",
+        query_string={"error": "interaction_required <script>", "state": params["state"]},
+    )
+
+    assert answer.headers["Location"] == (
+        "sureapp://oauth/callback?error=sso_failed"
+        "&message=Single+sign-on+authentication+failed.+Please+try+again."
+    )
+    assert "sso_flow" not in session_of(client)
+
+
+def test_a_forged_callback_is_an_invalid_response_for_the_app(
+    app: Flask, client: FlaskClient, upstream_idp: UpstreamIdp, count: Any
+) -> None:
+    configure(app, upstream_idp)
+    started_at_provider(client)
+
+    answer = client.get("/auth/idp/callback", query_string={"code": "stolen", "state": "forged"})
+
+    assert answer.headers["Location"] == (
+        "sureapp://oauth/callback?error=sso_invalid_response"
+        "&message=Single+sign-on+authentication+failed.+Please+try+again."
+    )
+    assert count(OAuthToken) == 0
