@@ -57,6 +57,10 @@ def home() -> str:
     return render_template("home.html", user=current_user)
 
 
+# Sure's sign-in page lives at /sessions/new; its mobile app's "test connection" button asks
+# for it (and wants a 2xx or 3xx) before it trusts a server. The outer decorator registers
+# its rule after /login's, so url_for("web.login") still builds /login.
+@bp.get("/sessions/new")
 @bp.get("/login")
 def login() -> str | Redirect:
     next_path = safe_next(request.args.get("next"))
