@@ -96,6 +96,27 @@ def _identity_rows(app: Flask) -> list[tuple[uuid.UUID, str, str, bool]]:
         ]
 
 
+def _logins(app: Flask, user_id: uuid.UUID) -> list[tuple[str, dict[str, Any]]]:
+    """The user's web sign-in audit events through a provider (outcome, the telling details)."""
+    from app.audit.models import AuditEvent
+    from app.extensions import db
+
+    with app.app_context():
+        rows = db.session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.event == "login", AuditEvent.actor_user_id == user_id)
+            .order_by(AuditEvent.occurred_at)
+        ).all()
+        return [
+            (
+                row.outcome,
+                {k: v for k, v in row.details.items() if k in ("reason", "second_factor")},
+            )
+            for row in rows
+            if row.details.get("method") == "sso"
+        ]
+
+
 def _session(client: FlaskClient) -> dict[str, Any]:
     with client.session_transaction() as stored:
         return dict(stored)
@@ -117,6 +138,7 @@ def test_a_linked_identity_signs_its_user_in_with_amr_ext(
     assert state["amr"] == ["ext"]
     assert state["_user_id"].startswith(str(owner.id))
     assert _identity_rows(app) == [(owner.id, upstream_idp.issuer, person.sub, False)]
+    assert _logins(app, owner.id) == [("success", {})]
 
 
 def test_a_provider_asserting_an_existing_users_email_does_not_sign_that_user_in(
@@ -290,10 +312,12 @@ def test_a_totp_user_passes_mfa_verify_before_the_session_starts(
     wrong = client.post("/mfa/verify", data={"csrf_token": csrf, "code": wrong_totp(owner.secret)})
     assert wrong.status_code == 401
     assert not signed_in(client)
+    assert _logins(app, owner.id) == [("failure", {"reason": "bad_otp"})]
     right = client.post("/mfa/verify", data={"csrf_token": csrf, "code": totp_now(owner.secret)})
     assert (right.status_code, right.headers["Location"]) == (302, "/")
     assert _session(client)["amr"] == ["ext", "otp", "mfa"]
     assert "mfa_pending" not in _session(client)
+    assert _logins(app, owner.id)[-1] == ("success", {"second_factor": True})
     assert signed_in(client)
 
 

@@ -226,8 +226,8 @@ def _may_create(provider: Provider, identity: UpstreamIdentity) -> bool:
 
 
 def _signed_in(user: User, identity: UpstreamIdentity) -> Redirect:
-    """A browser session for ``user`` now, or the second factor first."""
-    identities.record_sign_in(user, identity, now=utcnow(), caller=current_caller(), channel="web")
+    """A browser session for ``user`` now, or the second factor first (the sign-in is
+    audited once it is complete)."""
     if user.otp_required:
         session["mfa_pending"] = {
             "user_id": str(user.id),
@@ -236,6 +236,7 @@ def _signed_in(user: User, identity: UpstreamIdentity) -> Redirect:
             "at": epoch(utcnow()),
         }
         return redirect(url_for("sso.mfa_verify"))
+    identities.record_sign_in(user, identity, now=utcnow(), caller=current_caller(), channel="web")
     begin_browser_session(user, amr=[AMR_EXTERNAL])
     return redirect(url_for("web.home"))
 
@@ -332,8 +333,18 @@ def mfa_verify() -> Page | Redirect:
         db.session.commit()
         return render_template("sso/mfa_verify.html", error="The code is not valid."), 401
     OTP_PER_ACCOUNT.reset(key)
-    db.session.commit()
     first = AMR_PASSWORD if pending.get("first") == AMR_PASSWORD else AMR_EXTERNAL
+    record(
+        "login",
+        now=now,
+        caller=current_caller(),
+        actor_user_id=user.id,
+        family_id=user.family_id,
+        channel="web",
+        method="sso" if first == AMR_EXTERNAL else "password",
+        second_factor=True,
+    )
+    db.session.commit()
     next_path = _safe_path(pending.get("next"))
     begin_browser_session(user, amr=authentication_methods(second_factor=True, first=first))
     return redirect(next_path)
