@@ -23,7 +23,7 @@ def _issuer(grant: BaseGrant) -> str:
     return issuer
 
 
-class TollgateOpenIDCode(OpenIDCode):  # type: ignore[misc]
+class TollgateOpenIDCode(OpenIDCode):
     """``openid`` in the scope of a code flow: the nonce is checked for replay at the
     authorization endpoint (``prompt`` by Authlib) and the token response gains an ID token
     with the nonce, ``auth_time`` and ``amr`` stored on the code."""

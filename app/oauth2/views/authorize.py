@@ -16,7 +16,7 @@ from authlib.oidc.core.errors import (
 )
 from flask import Response, redirect, render_template, request, session, url_for
 from flask_login import current_user
-from werkzeug.datastructures import ImmutableMultiDict
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from app import crypto, scopes
@@ -89,7 +89,7 @@ def _consent_grant(*, signed_in: bool = True) -> AuthorizationCodeGrant:
     return grant
 
 
-def _params() -> ImmutableMultiDict[str, str]:
+def _params() -> MultiDict[str, str]:
     return request.form if request.method == "POST" else request.args  # as the grant reads
 
 
@@ -117,7 +117,7 @@ def _login_redirect(*, fresh: bool = False) -> WerkzeugResponse:
         query["login_hint"] = params["login_hint"]
     if fresh:
         query["prompt"] = "login"
-    return redirect(url_for("web.login", **query))
+    return redirect(f"{url_for('web.login')}?{urlencode(query)}")
 
 
 def _prompts() -> list[str]:
@@ -216,9 +216,9 @@ def authorize() -> WerkzeugResponse | str:
     except OAuth2Error as error:
         return _authorization_error(error)
     if "none" in _prompts():
-        error = _prompt_none_error(grant)
-        if error is not None:
-            return _authorization_error(error)
+        refusal = _prompt_none_error(grant)
+        if refusal is not None:
+            return _authorization_error(refusal)
         return _authorize_for_current_user(grant, approved=True)
     if _needs_fresh_sign_in():
         return _login_redirect(fresh=True)
