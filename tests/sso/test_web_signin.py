@@ -475,3 +475,43 @@ def test_the_login_page_shows_a_button_per_provider(
 
 def test_the_login_page_has_no_buttons_without_providers(client: FlaskClient) -> None:
     assert "Sign in with" not in client.get("/login").get_data(as_text=True)
+
+
+def test_the_callback_takes_a_form_post_too(
+    app: Flask, client: FlaskClient, upstream_idp: UpstreamIdp
+) -> None:
+    """response_mode=form_post: the provider's page posts code and state (no CSRF token: the
+    state is the check), and a forged state is refused the same way."""
+    configure(app, upstream_idp)
+    person = upstream_idp.add_user(_fresh())
+    started = start(client)
+    back = upstream_idp.sign_in_at_idp(
+        requests.Session(),
+        started.headers["Location"],
+        login=person.login,
+        password=person.password,
+    )
+    params = {k: v[0] for k, v in parse_qs(urlsplit(back).query).items()}
+    forged = client.post("/auth/idp/callback", data={**params, "state": "forged"})
+    assert forged.headers["Location"].startswith("/auth/failure?message=sso_invalid_response")
+    answer = client.post("/auth/idp/callback", data=params)
+    assert (answer.status_code, answer.headers["Location"]) == (302, "/")
+    assert signed_in(client)
+
+
+def test_a_deactivated_users_identity_signs_nobody_in(
+    app: Flask, client: FlaskClient, upstream_idp: UpstreamIdp, make_user: Any
+) -> None:
+    from app.extensions import db
+    from app.identity.models import User
+
+    configure(app, upstream_idp)
+    owner = make_user(_fresh("tollgate.example"))
+    person = upstream_idp.add_user(_fresh("elsewhere.example"))
+    _link_existing(app, owner.id, upstream_idp, person.sub)
+    with app.app_context():
+        db.session.get(User, owner.id).active = False
+        db.session.commit()
+    answer = sign_in(client, upstream_idp, person)
+    assert answer.headers["Location"] == "/auth/failure?message=sso_failed&strategy=idp"
+    assert not signed_in(client)

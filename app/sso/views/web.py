@@ -34,7 +34,7 @@ from werkzeug.wrappers import Response as Redirect
 from app.audit.services import record
 from app.clock import epoch, utcnow
 from app.errors import TooManyRequests
-from app.extensions import db
+from app.extensions import csrf, db
 from app.identity import mfa, signin, users
 from app.identity.budgets import OTP_PER_ACCOUNT, account_key
 from app.identity.models import User
@@ -114,6 +114,7 @@ def start(provider: str) -> Redirect:
 
 
 @bp.route("/auth/<provider>/callback", methods=["GET", "POST"])
+@csrf.exempt  # the provider posts here (response_mode=form_post); the state is the CSRF check
 def callback(provider: str) -> Redirect | Page:
     """OmniAuth's callback phase. The ID token is the only source of the identity."""
     found = providers.get_provider(provider)
@@ -274,6 +275,7 @@ def _failure(provider: Provider | None, raw_reason: str | None) -> Redirect:
 
 
 @bp.route("/auth/failure", methods=["GET", "POST"])
+@csrf.exempt  # changes nothing: it only shows the sanitised reason
 def failure() -> Page:
     """The sign-in page with what went wrong, in the three words the world may see."""
     reason = identities.sanitize_failure(request.values.get("message"))
