@@ -515,3 +515,19 @@ def test_a_deactivated_users_identity_signs_nobody_in(
     answer = sign_in(client, upstream_idp, person)
     assert answer.headers["Location"] == "/auth/failure?message=sso_failed&strategy=idp"
     assert not signed_in(client)
+
+
+def test_claims_we_could_not_store_are_not_trusted(
+    app: Flask, client: FlaskClient, upstream_idp: UpstreamIdp
+) -> None:
+    """An address that is no address (or too long for an account) counts as none: no account
+    is made from it; a subject longer than OpenID's 255 characters is an invalid response."""
+    configure(app, upstream_idp)
+    odd = upstream_idp.add_user("not an address", login=f"odd-{uuid.uuid4().hex}")
+    assert sign_in(client, upstream_idp, odd).headers["Location"] == "/auth/link"
+    long_one = upstream_idp.add_user(("x" * 250) + "@long.example", login=f"l-{uuid.uuid4().hex}")
+    assert sign_in(app.test_client(), upstream_idp, long_one).headers["Location"] == "/auth/link"
+    assert _identity_rows(app) == []
+    huge = upstream_idp.add_user(_fresh(), sub="s" * 256)
+    answer = sign_in(app.test_client(), upstream_idp, huge)
+    assert answer.headers["Location"] == "/auth/failure?message=sso_invalid_response&strategy=idp"

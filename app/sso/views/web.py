@@ -198,16 +198,26 @@ def _validated_identity(provider: Provider) -> UpstreamIdentity | str:
     claims = token.get("userinfo")
     if not claims or not claims.get("sub"):
         return "missing_id_token"  # no ID token, so nothing was validated
+    if not isinstance(claims["sub"], str) or len(claims["sub"]) > 255:
+        return "invalid_response"  # OIDC Core 2: at most 255 ASCII characters
     email = claims.get("email")
     return UpstreamIdentity(
         provider=provider.key,
         issuer=provider.issuer,
         subject=str(claims["sub"]),
-        email=email.strip().lower() if isinstance(email, str) and email.strip() else None,
+        email=_email(email),
         email_verified=claims.get("email_verified") is True,
         first_name=_claim(claims, "given_name"),
         last_name=_claim(claims, "family_name"),
     )
+
+
+def _email(value: object) -> str | None:
+    """The address as stored (normalised), or None when it is not one we could store."""
+    if not isinstance(value, str):
+        return None
+    email = users.normalize_email(value)
+    return email if users.EMAIL_RE.match(email) and len(email) <= 254 else None
 
 
 def _claim(claims: dict[str, Any], name: str) -> str | None:
