@@ -286,6 +286,18 @@ def test_a_dead_session_sends_the_app_to_login(phone, user) -> None:
     assert phone.get_accounts("not-a-token") == {"success": False, "error": "unauthorized"}
 
 
+def test_the_openapi_document_describes_sures_account(client) -> None:
+    """What the app requires is what the document promises (and schemathesis checks)."""
+    schema = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]["AccountOut"]
+    assert {"name", "balance", "currency", "account_type"} <= set(schema["required"])
+    props = schema["properties"]
+    assert props["balance"]["type"] == props["cash_balance"]["type"] == "string"
+    assert props["balance_cents"]["type"] == "integer"
+    assert props["classification"]["enum"] == ["asset", "liability"]
+    assert props["subtype"]["type"] == ["string", "null"]
+    assert "depository" in props["account_type"]["enum"]
+
+
 # --- settings: reset and delete -------------------------------------------------------------
 
 
