@@ -19,6 +19,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from app import crypto
+from app.audit.services import SYSTEM, Caller, record
 from app.errors import Conflict
 from app.extensions import db
 from app.oauth2.oidc.models import SigningKey
@@ -123,12 +124,14 @@ def verification_keys(*, now: datetime) -> KeySet:
     return KeySet.import_key_set(jwks(now=now))  # type: ignore[arg-type]
 
 
-def rotate(*, now: datetime) -> list[SigningKey]:
+def rotate(*, now: datetime, caller: Caller = SYSTEM) -> list[SigningKey]:
     """A new signer for every algorithm; the previous one retires (private half destroyed)
-    and stays published for the ID token lifetime. One transaction. Returns the new keys."""
+    and stays published for the ID token lifetime. One transaction, audited. Returns the new
+    keys."""
     ensure_keys(now=now)
     lifetime = timedelta(seconds=int(current_app.config["OIDC_ID_TOKEN_LIFETIME"]))
     created = []
+    retired = []
     for alg in ALGORITHMS:
         latest = db.session.scalar(
             select(func.max(SigningKey.generation)).where(SigningKey.alg == alg)
@@ -139,9 +142,18 @@ def rotate(*, now: datetime) -> list[SigningKey]:
             old.retired_at = now
             old.published_until = now + lifetime
             old.private_jwk_encrypted = None
+            retired.append(old.kid)
         row = _new_row(alg, (latest or 0) + 1, now)
         db.session.add(row)
         created.append(row)
+    record(
+        "oidc.signing_keys.rotated",
+        now=now,
+        caller=caller,
+        new_kids=[row.kid for row in created],
+        retired_kids=retired,
+        published_until=(now + lifetime).isoformat(),
+    )
     try:
         db.session.commit()
     except IntegrityError as exc:

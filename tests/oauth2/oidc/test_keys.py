@@ -90,12 +90,17 @@ def test_rotation_keeps_the_old_key_while_its_tokens_live(app, signed_in, oidc_c
     assert states[old_kid] == "expired"
 
 
-def test_a_retired_key_loses_its_private_half(app, client):
+def test_a_retired_key_loses_its_private_half_and_the_rotation_is_audited(app, client):
+    from app.audit.models import AuditEvent
     from app.extensions import db
     from app.oauth2.oidc.models import SigningKey
 
-    client.get("/.well-known/jwks.json")
-    _cli(app, "rotate")
+    before = client.get("/.well-known/jwks.json").get_json()["keys"]
+    rotated = _cli(app, "rotate")["active"]
+    with app.app_context():
+        event = db.session.query(AuditEvent).filter_by(event="oidc.signing_keys.rotated").one()
+        assert sorted(event.details["retired_kids"]) == sorted(key["kid"] for key in before)
+        assert sorted(event.details["new_kids"]) == sorted(key["kid"] for key in rotated)
     with app.app_context():
         retired = db.session.query(SigningKey).filter(SigningKey.retired_at.is_not(None)).all()
         assert len(retired) == 2

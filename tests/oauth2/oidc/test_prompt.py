@@ -195,3 +195,14 @@ def test_prompt_consent_shows_the_consent_page(signed_in, oidc_client):
     sign_in_with_openid(signed_in, oidc_client, scope="openid profile")
     auth = authorize(signed_in, oidc_client, scope="openid profile", prompt="consent")
     assert exchange_code(signed_in, oidc_client, auth).status_code == 200
+
+
+def test_prompt_login_without_a_session_asks_only_once(client, oidc_client, user):
+    """Any sign-in after the request satisfies prompt=login: the way back does not ask again."""
+    location = _follow_to_login(client, _request(oidc_client, prompt="login"))
+    next_path = parse_qs(urlsplit(location).query)["next"][0]
+    assert "prompt=login" not in next_path
+    _sign_in_again(client, location, user, next_path)
+    consent = client.get(next_path)
+    assert consent.status_code == 200
+    assert "Authorize" in consent.get_data(as_text=True)
