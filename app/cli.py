@@ -401,8 +401,24 @@ def create_api_key(email: str, name: str, scope: str, source: str, tier: str) ->
 @click.option("--name", required=True)
 @click.option("--currency", default="USD", show_default=True)
 @click.option("--balance", default="0", show_default=True)
-def create_account(family_id: str, name: str, currency: str, balance: str) -> None:
-    """Create an account in a family (accounts are read-only through the API)."""
+@click.option("--type", "account_type", default="depository", show_default=True)
+@click.option("--subtype", default=None)
+@click.option("--status", default="active", show_default=True)
+@click.option("--institution-name", default=None)
+@click.option("--institution-domain", default=None)
+def create_account(
+    family_id: str,
+    name: str,
+    currency: str,
+    balance: str,
+    account_type: str,
+    subtype: str | None,
+    status: str,
+    institution_name: str | None,
+    institution_domain: str | None,
+) -> None:
+    """Create an account in a family (accounts are read-only through the API). --type is
+    Sure's account type (depository, credit_card, loan, ...): it decides the classification."""
     try:
         family = uuid.UUID(family_id)
         amount = Decimal(balance)
@@ -412,7 +428,16 @@ def create_account(family_id: str, name: str, currency: str, balance: str) -> No
         raise click.ClickException("--balance is out of range")
     try:
         account = resources.create_account(
-            family_id=family, name=name, currency=currency, balance=amount, now=utcnow()
+            family_id=family,
+            name=name,
+            currency=currency,
+            balance=amount,
+            now=utcnow(),
+            account_type=account_type,
+            subtype=subtype,
+            status=status,
+            institution_name=institution_name,
+            institution_domain=institution_domain,
         )
     except TollgateError as exc:
         raise _fail(exc) from exc
@@ -423,6 +448,9 @@ def create_account(family_id: str, name: str, currency: str, balance: str) -> No
             "name": account.name,
             "currency": account.currency,
             "balance": str(account.balance),
+            "account_type": account.account_type,
+            "classification": account.classification,
+            "status": account.status,
         }
     )
 

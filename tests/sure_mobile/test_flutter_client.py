@@ -466,3 +466,51 @@ def test_sso_unlinked_account_goes_to_onboarding(app, phone) -> None:
     result = phone.handle_sso_callback(callback)
     assert result["success"] is False and result["account_not_linked"] is True
     assert result["linking_code"] and result["email"] == "stranger@example.com"
+
+
+# --- accounts as an operator creates them ---------------------------------------------------
+
+
+def test_cli_creates_accounts_of_sures_types(app, phone, user) -> None:
+    """``flask accounts create --type credit_card``: the dashboard shows a liability."""
+    import json
+
+    runner = app.test_cli_runner()
+    created = runner.invoke(
+        args=[
+            "accounts",
+            "create",
+            "--family-id",
+            str(user.family_id),
+            "--name",
+            "Visa",
+            "--balance",
+            "-42.5",
+            "--type",
+            "credit_card",
+            "--institution-name",
+            "Example Bank",
+        ]
+    )
+    assert created.exit_code == 0, created.output
+    printed = json.loads(created.output)
+    assert (printed["account_type"], printed["classification"]) == ("credit_card", "liability")
+    tokens = phone.login(user.email, user.password, device_info())["tokens"]
+    (visa,) = phone.get_accounts(tokens.access_token)["accounts"]
+    assert visa.is_liability and visa.balance == "-$42.50"
+    assert visa.institution_name == "Example Bank"
+
+    refused = runner.invoke(
+        args=[
+            "accounts",
+            "create",
+            "--family-id",
+            str(user.family_id),
+            "--name",
+            "X",
+            "--type",
+            "boat",
+        ]
+    )
+    assert refused.exit_code != 0
+    assert "Account type must be one of" in refused.output
