@@ -40,7 +40,7 @@ from app.identity.budgets import OTP_PER_ACCOUNT, account_key
 from app.identity.models import User
 from app.requestctx import current_caller, request_base_url
 from app.sso.errors import AccountCreationNotAllowed, IdentityAlreadyLinked
-from app.sso.services import identities, providers
+from app.sso.services import identities, mobile, providers
 from app.sso.services.identities import IdentityBlocked, UpstreamIdentity
 from app.sso.services.providers import Provider
 from app.web.browser import (
@@ -49,13 +49,6 @@ from app.web.browser import (
     authentication_methods,
     begin_browser_session,
 )
-
-try:  # sso-sure's mobile/desktop hand-off; absent until it is merged
-    from app.sso.services import mobile
-except ModuleNotFoundError as exc:  # pragma: no cover - only until mobile.py lands
-    if exc.name != "app.sso.services.mobile":
-        raise
-    mobile = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +120,7 @@ def callback(provider: str) -> Redirect | Page:
     now, caller = utcnow(), current_caller()
 
     flow = session.pop("sso_flow", None)
-    if flow in ("mobile", "desktop") and mobile is not None:
+    if flow in ("mobile", "desktop"):
         if flow == "mobile":
             device = session.pop("sso_device", None)
             return redirect(
@@ -273,10 +266,10 @@ def _failure(provider: Provider | None, raw_reason: str | None) -> Redirect:
     """OmniAuth's failure: the app flows get their redirect, the browser /auth/failure."""
     reason = identities.sanitize_failure(raw_reason)
     flow = session.pop("sso_flow", None)
-    if mobile is not None and flow == "mobile":
+    if flow == "mobile":
         session.pop("sso_device", None)
         return redirect(mobile.mobile_failure_url(reason))
-    if mobile is not None and flow == "desktop":
+    if flow == "desktop":
         session.pop("sso_code_challenge", None)
         return redirect(mobile.desktop_failure_url(reason))
     if provider is None:
