@@ -9,11 +9,13 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html import unescape
+from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
 import requests
 
+from tests.support.config import TEST_REDIS_URL
 from tests.support.oidc_rp import sign_in_and_consent_at_tollgate
 from tests.support.servers import PASSWORD, LiveServer, free_port, running_server, server_env
 
@@ -31,16 +33,22 @@ class Pair:
     b: LiveServer
 
 
-@pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
-    workdir_a = tmp_path_factory.mktemp("tollgate_a")
-    workdir_b = tmp_path_factory.mktemp("tollgate_b")
+@pytest.fixture
+def pair(database_url: str, tmp_path: Path) -> Iterator[Pair]:
+    """A on the suite's migrated database (PostgreSQL with TEST_DATABASE_URL), B on a SQLite
+    file of its own."""
+    workdir_a, workdir_b = tmp_path / "a", tmp_path / "b"
+    workdir_a.mkdir()
+    workdir_b.mkdir()
     port_a, port_b = free_port(), free_port()
     base_a, base_b = f"http://127.0.0.1:{port_a}", f"http://127.0.0.1:{port_b}"
     # Both listen on 127.0.0.1 and cookies ignore the port: A's session cookie gets its own
     # name, or it would overwrite B's (and B's state) in the one browser, as separate hosts
     # never would.
-    env_a = server_env(workdir_a, base_a, SESSION_COOKIE_NAME="tollgate_a_session")
+    env_a = server_env(
+        workdir_a, base_a, SESSION_COOKIE_NAME="tollgate_a_session",
+        DATABASE_URL=database_url, AUTO_MIGRATE="false", REDIS_URL=TEST_REDIS_URL or "",
+    )  # fmt: skip
     # B talks to A's token endpoint over plain http on loopback: Authlib needs telling.
     env_b = server_env(workdir_b, base_b, AUTHLIB_INSECURE_TRANSPORT="1")
     with (
