@@ -159,3 +159,23 @@ def test_a_client_not_registered_for_openid_cannot_ask_for_it(signed_in, oauth_c
     )
     assert page.status_code == 302
     assert query_of(page.headers["Location"])["error"] == "invalid_scope"
+
+
+@pytest.mark.parametrize("prompt", [None, "none"])
+def test_an_oversized_nonce_is_invalid_request(signed_in, oidc_client, prompt):
+    query = {
+        "response_type": "code",
+        "client_id": oidc_client.client_id,
+        "redirect_uri": oidc_client.redirect_uri,
+        "scope": "openid",
+        "state": "s1",
+        "nonce": "n" * 256,
+        "code_challenge": "x" * 43,
+        "code_challenge_method": "S256",
+    }
+    if prompt:
+        query["prompt"] = prompt
+    page = signed_in.get("/oauth/authorize", query_string=query)
+    assert page.status_code == 302
+    params = query_of(page.headers["Location"])
+    assert params["error"] == "invalid_request" and params["state"] == "s1"
