@@ -20,7 +20,7 @@ from app.clock import rfc3339
 from app.errors import Forbidden
 from app.extensions import db
 from app.identity import invitations
-from app.identity.models import Family, User
+from app.identity.models import Family, Invitation, User
 from app.identity.users import EMAIL_RE, count_users, find_by_email, normalize_email
 from app.sso.errors import AccountCreationNotAllowed, IdentityAlreadyLinked, IdentityNotFound
 from app.sso.models import SsoIdentity
@@ -201,6 +201,30 @@ def create_account(
     first_name = (first_name or "").strip()[:100] or None
     last_name = (last_name or "").strip()[:100] or None
     invitation = invitations.pending_invitation(email, now=now)
+    try:
+        user = _add_account(
+            provider, identity, email, first_name, last_name, invitation, now=now, caller=caller
+        )
+        db.session.commit()
+    except IntegrityError as exc:  # the address or the identity was taken meanwhile
+        db.session.rollback()
+        raise AccountCreationNotAllowed("The account exists already") from exc
+    return user
+
+
+def _add_account(
+    provider: Provider,
+    identity: UpstreamIdentity,
+    email: str,
+    first_name: str | None,
+    last_name: str | None,
+    invitation: Invitation | None,
+    *,
+    now: datetime,
+    caller: Caller,
+) -> User:
+    """create_account's writes, flushed (a unique column taken meanwhile raises
+    IntegrityError here or at the commit); the caller commits."""
     if invitation is not None:
         family_id, role = invitation.family_id, invitation.role
     else:
@@ -247,11 +271,6 @@ def create_account(
         issuer=identity.issuer,
         subject=identity.subject,
     )
-    try:
-        db.session.commit()
-    except IntegrityError as exc:  # the address or the identity was taken meanwhile
-        db.session.rollback()
-        raise AccountCreationNotAllowed("The account exists already") from exc
     return user
 
 
