@@ -95,6 +95,12 @@ def sign_in(server: LiveServer, client: dict[str, Any], **more: str | None) -> d
         code_verifier=started["code_verifier"],
     )
     finished["metadata"] = started["metadata"]
+    finished["replay"] = {  # what a second use of the same authorization response needs
+        "callback_url": callback,
+        "state": started["state"],
+        "nonce": started["nonce"],
+        "code_verifier": started["code_verifier"],
+    }
     return finished
 
 
@@ -166,6 +172,15 @@ def test_client_secret_post_works_as_well(op_server: LiveServer) -> None:
     client = new_client(op_server)
     result = sign_in(op_server, client, auth="client_secret_post")
     assert result["userinfo"]["email"] == EMAIL and result["refreshed"] is not None
+
+
+def test_an_authorization_code_works_once(op_server: LiveServer) -> None:
+    client = new_client(op_server)
+    result = sign_in(op_server, client)
+    with pytest.raises(RelyingPartyError) as replayed:
+        run_rp("finish", **rp_options(op_server, client), **result["replay"])
+    assert replayed.value.answer["code"] == "OAUTH_RESPONSE_BODY_ERROR"
+    assert "invalid_grant" in str(replayed.value.answer)
 
 
 def test_a_token_signed_before_a_rotation_verifies_until_its_key_leaves_the_jwks(

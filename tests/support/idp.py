@@ -8,7 +8,8 @@ does what a person does on the provider's pages with plain ``requests``. Users a
 in a JSON state file the provider re-reads on every lookup, so a test can add a user (another
 email, or the email of an existing Tollgate user) or a client with its own redirect URIs while the
 provider runs. Signing in with ``action="deny"`` makes the provider send ``error=access_denied``
-back to the relying party.
+back to the relying party. The provider speaks plain http on loopback: an Authlib client talking
+to it needs ``AUTHLIB_INSECURE_TRANSPORT=1`` in its process.
 
 ``tests/idp/node_modules`` is installed with ``npm ci`` when missing or stale (under a file lock,
 so parallel sessions install once). Without node/npm the fixture skips with the reason, unless
