@@ -79,6 +79,20 @@ def test_a_forged_or_missing_id_token_is_refused(
     )
     assert not signed_in(client)
     assert _users(app) == 0
+    from app.audit.models import AuditEvent
+    from app.extensions import db
+
+    with app.app_context():
+        [event] = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.event == "login", AuditEvent.outcome == "failure")
+        ).all()
+        assert event.details == {
+            "channel": "web",
+            "method": "sso",
+            "provider": KEY,
+            "reason": "sso_invalid_response",
+            "cause": "missing_id_token" if mode == "no_id_token" else "invalid_id_token",
+        }
 
 
 def test_discovery_naming_another_issuer_is_refused_before_leaving(

@@ -15,6 +15,7 @@ Every failure ends at /auth/failure with a sanitised reason (OmniAuth's words).
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import requests
@@ -56,6 +57,7 @@ bp = Blueprint("sso", __name__, template_folder="../templates")
 
 # How long a pending second factor or a pending link waits for the person (seconds).
 PENDING_LIFETIME = 600
+CAUSE_RE = re.compile(r"^[a-z_]{1,40}$")
 FLOW_KEYS = ("sso_flow", "sso_device", "sso_code_challenge")
 FAILURE_MESSAGES = {
     identities.PROVIDER_UNAVAILABLE: "The sign-in provider could not be reached. Try again later.",
@@ -266,6 +268,19 @@ def _failure(provider: Provider | None, raw_reason: str | None) -> Redirect:
     """OmniAuth's failure: the app flows get their redirect, the browser /auth/failure."""
     reason = identities.sanitize_failure(raw_reason)
     flow = session.pop("sso_flow", None)
+    record(
+        "login",
+        outcome="failure",
+        now=utcnow(),
+        caller=current_caller(),
+        channel=flow if flow in ("mobile", "desktop") else "web",
+        method="sso",
+        provider=provider.key if provider else None,
+        reason=reason,
+        # Our own word for it, or the provider's error code when it is a plain code.
+        cause=raw_reason if raw_reason and CAUSE_RE.match(raw_reason) else "other",
+    )
+    db.session.commit()
     if flow == "mobile":
         session.pop("sso_device", None)
         return redirect(mobile.mobile_failure_url(reason))
