@@ -215,7 +215,10 @@ class FlutterApp:
                 "account_not_linked": True,
                 "linking_code": params.get("linking_code", ""),
                 "email": params.get("email", ""),
+                "first_name": params.get("first_name", ""),
+                "last_name": params.get("last_name", ""),
                 "allow_account_creation": params.get("allow_account_creation") == "true",
+                "has_pending_invitation": params.get("has_pending_invitation") == "true",
             }
         if "error" in params:  # :436-441
             return {"success": False, "error": params.get("message") or params["error"]}
@@ -245,6 +248,35 @@ class FlutterApp:
             raise FormatException("Missing user payload")
         self._save_session(tokens, user)
         return {"success": True, "tokens": tokens, "user": user}
+
+    def sso_link(self, linking_code: str, email: str, password: str) -> dict[str, Any]:
+        """AuthService.ssoLink (auth_service.dart:513-562)."""
+        body = {"linking_code": linking_code, "email": email, "password": password}
+        response = self._send("POST", "/api/v1/auth/sso_link", self.json_headers(), body)
+        return self._session_answer(response, "Account linking failed")
+
+    def sso_create_account(
+        self, linking_code: str, first_name: str | None = None, last_name: str | None = None
+    ) -> dict[str, Any]:
+        """AuthService.ssoCreateAccount (auth_service.dart:564-616): names only when given."""
+        body: dict[str, Any] = {"linking_code": linking_code}
+        if first_name is not None:
+            body["first_name"] = first_name
+        if last_name is not None:
+            body["last_name"] = last_name
+        response = self._send("POST", "/api/v1/auth/sso_create_account", self.json_headers(), body)
+        return self._session_answer(response, "Account creation failed")
+
+    def _session_answer(self, response: TestResponse, fallback: str) -> dict[str, Any]:
+        """The 200 branch both SSO onboarding calls share (auth_service.dart:534-550,
+        :588-605): AuthTokens.fromJson on the body, then _parseResponseUser."""
+        data = dart_json_decode(response)
+        if response.status_code == 200:
+            tokens = AuthTokens.from_json(data)
+            user = parse_response_user(data)
+            self._save_session(tokens, user)
+            return {"success": True, "tokens": tokens, "user": user}
+        return {"success": False, "error": _response_error_message(data, fallback)}
 
     def enable_ai(self, access_token: str) -> dict[str, Any]:
         """AuthService.enableAi (auth_service.dart:618-654): a PATCH without a body."""

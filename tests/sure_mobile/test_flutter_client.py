@@ -466,6 +466,36 @@ def test_sso_unlinked_account_goes_to_onboarding(app, phone) -> None:
     result = phone.handle_sso_callback(callback)
     assert result["success"] is False and result["account_not_linked"] is True
     assert result["linking_code"] and result["email"] == "stranger@example.com"
+    assert result["allow_account_creation"] is True
+
+    # sso_onboarding_screen: "Create account" (auth_provider.dart:494).
+    created = phone.sso_create_account(result["linking_code"], first_name="Strange")
+    assert created["success"], created
+    assert_fresh_session(created["tokens"], created["user"], "stranger@example.com")
+    assert created["user"].first_name == "Strange"
+    assert phone.get_accounts(created["tokens"].access_token)["success"]
+
+
+def test_sso_link_to_an_existing_account(app, phone, make_user) -> None:
+    """sso_onboarding_screen: "Link existing account" (auth_provider.dart:440)."""
+    if not _sso_ready(app):
+        pytest.skip("app/sso's mobile routes are not on this tree")
+    from tests.sso.sure_sso import add_provider, mobile_callback, upstream
+
+    add_provider(app)
+    bob = make_user(email="bob@example.com")
+    identity = upstream(subject="bob-at-idp", email="bob.elsewhere@example.com")
+    pending = phone.handle_sso_callback(mobile_callback(app, identity, device=device_info()))
+    assert pending["account_not_linked"] is True
+    wrong = phone.sso_link(pending["linking_code"], bob.email, "wrong password")
+    assert wrong == {"success": False, "error": "Invalid email or password"}
+    linked = phone.sso_link(pending["linking_code"], bob.email, bob.password)
+    assert linked["success"], linked
+    assert_fresh_session(linked["tokens"], linked["user"], bob.email)
+    # Linked now: the next SSO sign-in goes straight through the exchange.
+    again = phone.handle_sso_callback(mobile_callback(app, identity, device=device_info()))
+    assert again["success"], again
+    assert again["user"].id == str(bob.id)
 
 
 # --- accounts as an operator creates them ---------------------------------------------------
