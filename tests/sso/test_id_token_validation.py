@@ -95,14 +95,21 @@ def test_a_forged_or_missing_id_token_is_refused(
         }
 
 
+@pytest.mark.parametrize("variant", ["other host", "trailing slash"])
 def test_discovery_naming_another_issuer_is_refused_before_leaving(
-    app: Flask, client: FlaskClient, forging_op: ForgingOp
+    app: Flask, client: FlaskClient, forging_op: ForgingOp, variant: str
 ) -> None:
-    """A discovery document for another issuer (mix-up): the browser never goes there."""
+    """A discovery document for another issuer (mix-up; the match is exact): the browser
+    never goes there."""
+    configured = (
+        forging_op.issuer.replace("127.0.0.1", "localhost")
+        if variant == "other host"
+        else forging_op.issuer + "/"
+    )
     app.config["SSO_PROVIDERS"] = [
         {
             "key": KEY,
-            "issuer": forging_op.issuer.replace("127.0.0.1", "localhost"),
+            "issuer": configured,
             "client_id": forging_op.client_id,
             "client_secret": forging_op.client_secret,
         }

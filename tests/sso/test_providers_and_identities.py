@@ -98,6 +98,25 @@ def test_an_invalid_provider_is_refused_whole(
         assert db.session.scalar(select(SsoProvider)) is None
 
 
+def test_an_issuer_is_kept_exactly_as_given(app: Flask) -> None:
+    """An ID token's iss must equal the issuer character for character, and some issuers end
+    in a slash: it is kept; discovery is at the issuer's root either way."""
+    from app.sso.services import providers
+
+    slash = providers.build_provider(
+        key="a", issuer="https://tenant.auth.example/", client_id="c", client_secret="s"
+    )
+    plain = providers.build_provider(
+        key="b", issuer="https://tenant.auth.example", client_id="c", client_secret="s"
+    )
+    assert slash.issuer == "https://tenant.auth.example/"
+    assert (
+        slash.discovery_url
+        == plain.discovery_url
+        == ("https://tenant.auth.example/.well-known/openid-configuration")
+    )
+
+
 def test_config_providers_come_first_and_win_their_key(app: Flask) -> None:
     from app.sso.errors import InvalidProvider
     from app.sso.services import providers

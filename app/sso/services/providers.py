@@ -92,7 +92,9 @@ def build_provider(
     """A validated Provider; raises InvalidProvider listing every problem."""
     errors: list[str] = []
     key = (key or "").strip().lower()
-    issuer = (issuer or "").strip().rstrip("/")
+    # Kept exactly as given: an ID token's iss must equal it character for character, and
+    # some issuers end in "/" (OpenID Connect Discovery 1.0 §4.3).
+    issuer = (issuer or "").strip()
     if not KEY_RE.match(key):
         errors.append("Key must be 1-64 lowercase letters, digits, '-' or '_'")
     elif key in RESERVED_KEYS:

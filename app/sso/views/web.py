@@ -96,7 +96,7 @@ def start(provider: str) -> Redirect:
     )
     try:
         metadata = client.load_server_metadata()
-        if metadata.get("issuer", "").rstrip("/") != found.issuer:
+        if metadata.get("issuer") != found.issuer:  # exactly (Discovery 1.0 §4.3)
             log.warning("sso %s: discovery names issuer %r", found.key, metadata.get("issuer"))
             return _failure(found, "invalid_response")
         return client.authorize_redirect(redirect_uri)  # type: ignore[no-any-return]
