@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, quote_plus, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit
 
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from tests.sure_mobile.dart_models import (
+    Account,
     AuthTokens,
     FormatException,
     User,
@@ -317,6 +318,17 @@ class FlutterApp:
             return {"success": False, "error": "unauthorized"}
         data = dart_json_decode(response)
         return {"success": False, "error": data.get("error") or "Failed to fetch accounts"}
+
+    # --- mobile/lib/services/account_detail_service.dart ----------------------------------
+
+    def get_account_detail(self, access_token: str, account_id: str) -> dict[str, Any]:
+        """AccountDetailService.getAccountDetail (account_detail_service.dart:26-46): the id
+        through Uri.encodeComponent, the body straight into Account.fromJson."""
+        url = f"/api/v1/accounts/{quote(account_id, safe='')}"
+        response = self._send("GET", url, self.get_auth_headers(access_token))
+        if response.status_code == 200:
+            return {"success": True, "account": Account.from_json(dart_json_decode(response))}
+        return {"success": False, "status": response.status_code}
 
     # --- mobile/lib/services/user_service.dart --------------------------------------------
 

@@ -255,6 +255,31 @@ def test_dashboard_parses_every_account(phone, user, make_account) -> None:
     assert livret.balance_as_double == 99.99
 
 
+def test_account_detail_screen(phone, user, make_account, make_user) -> None:
+    """account_detail_service.dart:26-46: one account, parsed by Account.fromJson."""
+    account_id = make_account(
+        user.family_id, "Mortgage", "-150000", account_type="loan", subtype="mortgage"
+    )
+    tokens = phone.login(user.email, user.password, device_info())["tokens"]
+    detail = phone.get_account_detail(tokens.access_token, account_id)
+    assert detail["success"], detail
+    mortgage = detail["account"]
+    assert (mortgage.id, mortgage.account_type, mortgage.subtype) == (
+        account_id,
+        "loan",
+        "mortgage",
+    )
+    assert mortgage.is_liability and mortgage.balance == "-$150,000.00"
+    assert mortgage.balance_cents == -15000000 and mortgage.cash_balance_cents == 0
+    # Another family's account is not found, as any unknown id.
+    other = make_user(email="other@example.com")
+    theirs = make_account(other.family_id, "Theirs", "1")
+    assert phone.get_account_detail(tokens.access_token, theirs) == {
+        "success": False,
+        "status": 404,
+    }
+
+
 def test_dashboard_pages_through_accounts(phone, user, make_account) -> None:
     for n in range(3):
         make_account(user.family_id, f"Account {n}", str(n))
