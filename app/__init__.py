@@ -29,9 +29,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     _init_extensions(app)
 
     from app import dbupgrade
+    from app.oauth2.oidc import keys as oidc_keys
 
     if app.config["AUTO_MIGRATE"]:
         dbupgrade.upgrade(app)
+        oidc_keys.generate_at_start(app)  # ID token signing keys, like the other secrets
 
     _register_credentials(app)
     from app import logredact

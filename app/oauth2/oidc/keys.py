@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app
+from flask import Flask, current_app
 from joserfc.jwk import ECKey, KeySet, RSAKey
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from app import crypto
 from app.audit.services import SYSTEM, Caller, record
+from app.clock import utcnow
 from app.errors import Conflict
 from app.extensions import db
 from app.oauth2.oidc.models import SigningKey
@@ -86,6 +87,13 @@ def ensure_keys(*, now: datetime) -> None:
             db.session.commit()
         except IntegrityError:
             db.session.rollback()
+
+
+def generate_at_start(app: Flask) -> None:
+    """The first start of a migrated database generates the keys (a concurrent starter that
+    wins the race is fine); later starts find them."""
+    with app.app_context():
+        ensure_keys(now=utcnow())
 
 
 def signer(alg: str, *, now: datetime) -> Signer:

@@ -48,6 +48,17 @@ def test_jwks_publishes_one_public_key_per_algorithm(client):
     assert _kids(client) == {key["kid"] for key in keys}
 
 
+@pytest.mark.config(AUTO_MIGRATE=True)
+def test_keys_are_generated_at_start(app):
+    """Like the other secrets, before anything needs them (a start that migrates)."""
+    from app.extensions import db
+    from app.oauth2.oidc.models import SigningKey
+
+    with app.app_context():
+        rows = db.session.query(SigningKey).all()
+        assert sorted(row.alg for row in rows) == ["ES256", "RS256"]
+
+
 def test_private_keys_are_stored_encrypted(app, client):
     from app.extensions import db
     from app.oauth2.oidc.models import SigningKey
