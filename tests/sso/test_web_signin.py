@@ -531,3 +531,23 @@ def test_claims_we_could_not_store_are_not_trusted(
     huge = upstream_idp.add_user(_fresh(), sub="s" * 256)
     answer = sign_in(app.test_client(), upstream_idp, huge)
     assert answer.headers["Location"] == "/auth/failure?message=sso_invalid_response&strategy=idp"
+
+
+def test_a_pending_link_or_second_factor_waits_ten_minutes(
+    app: Flask, client: FlaskClient, upstream_idp: UpstreamIdp, make_user: Any
+) -> None:
+    configure(app, upstream_idp, jit_mode="link_only")
+    person = upstream_idp.add_user(_fresh())
+    sign_in(client, upstream_idp, person)
+    with client.session_transaction() as stored:
+        stored["sso_link_pending"] = {**stored["sso_link_pending"], "at": 0}
+    assert client.get("/auth/link").headers["Location"] == "/login"
+
+    owner = enable_mfa(app, make_user(_fresh("tollgate.example")))
+    linked = upstream_idp.add_user(_fresh("elsewhere.example"))
+    _link_existing(app, owner.id, upstream_idp, linked.sub)
+    other = app.test_client()
+    assert sign_in(other, upstream_idp, linked).headers["Location"] == "/mfa/verify"
+    with other.session_transaction() as stored:
+        stored["mfa_pending"] = {**stored["mfa_pending"], "at": 0}
+    assert other.get("/mfa/verify").headers["Location"] == "/login"
