@@ -27,6 +27,7 @@ from app.identity.models import (
     BackupCode,
     Device,
     Family,
+    Invitation,
     InviteCode,
     User,
     UserRole,
@@ -36,6 +37,7 @@ from app.oauth2.models import AuthorizationCode, OAuthToken
 from app.partners.models import OrgAdminToken, PartnerAssertion
 from app.resources import services as resources
 from app.secretkeys.models import RevealLink, SecretKey, SecretKeyToken, UserIpRestriction
+from app.sso.models import SsoIdentity
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,7 @@ USER_ROWS = (
     RevealLink.user_id,
     SecretKey.user_id,
     UserIpRestriction.user_id,
+    SsoIdentity.user_id,  # the user's links to external identities go with it
 )
 # Rows that outlive the user and only forget who it was.
 USER_MENTIONS = (
@@ -62,6 +65,8 @@ USER_MENTIONS = (
     SecretKey.created_by_user_id,
     AccessKey.created_by_user_id,
     OrgAdminToken.issued_by_user_id,
+    SsoIdentity.blocked_by_user_id,
+    Invitation.accepted_by_user_id,
     *resources.USER_MENTION_COLUMNS,
 )
 # Rows of the family, deleted with its last member (its financial data: reset).
@@ -78,6 +83,7 @@ FAMILY_ROWS = (
     OrgAdminToken.family_id,
     OrgAdminToken.partner_family_id,
     PartnerAssertion.family_id,
+    Invitation.family_id,
 )
 # Rows that outlive the family and only forget it: a partner's organisations stay (their own
 # users and data) when the partner tenant goes, without an owner.
