@@ -133,13 +133,25 @@ def test_config_providers_come_first_and_win_their_key(app: Flask) -> None:
         providers.remove_provider("configured", now=utcnow())
 
 
-def test_a_broken_config_provider_says_which(app: Flask) -> None:
-    from app.sso.errors import InvalidProvider
+def test_a_broken_config_provider_is_logged_and_left_out(
+    app: Flask, client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A broken SSO_PROVIDERS entry cannot take the sign-in page down: it is left out (the
+    log names it) and the others still work."""
     from app.sso.services import providers
 
-    app.config["SSO_PROVIDERS"] = [{"key": "half", "issuer": ISSUER}]
-    with app.app_context(), pytest.raises(InvalidProvider, match="'half'"):
-        providers.list_providers()
+    app.config["SSO_PROVIDERS"] = [
+        {"key": "half", "issuer": ISSUER},
+        "not even a dict",
+        {"key": "whole", "issuer": ISSUER, "client_id": "a", "client_secret": "b"},
+    ]
+    with app.app_context():
+        assert [p.key for p in providers.list_providers()] == ["whole"]
+        assert providers.get_provider("half") is None
+    assert "SSO_PROVIDERS entry 'half' is ignored" in caplog.text
+    page = client.get("/login")
+    assert page.status_code == 200
+    assert 'action="/auth/whole"' in page.get_data(as_text=True)
 
 
 def test_sso_providers_from_the_environment_are_a_json_array(

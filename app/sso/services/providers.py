@@ -8,6 +8,7 @@ Authlib's ``parse_id_token`` (signature against the provider's JWKS, iss, aud, e
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ RESERVED_KEYS = frozenset(
 )
 _OAUTH_EXTENSION = "tollgate.sso_oauth"
 _LOCK = threading.RLock()
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -144,13 +146,15 @@ def _words(value: Any) -> list[str]:
 
 
 def _configured() -> list[Provider]:
-    """SSO_PROVIDERS (instance config): a list of dicts with Provider's field names."""
+    """SSO_PROVIDERS (instance config): a list of dicts with Provider's field names. A broken
+    entry is logged (naming its key) and left out, so it cannot take the sign-in page down."""
     providers = []
     for entry in current_app.config.get("SSO_PROVIDERS") or []:
         try:
             providers.append(build_provider(**entry))
         except (InvalidProvider, TypeError) as exc:
-            raise InvalidProvider(f"SSO_PROVIDERS entry {entry.get('key')!r}: {exc}") from exc
+            key = entry.get("key") if isinstance(entry, dict) else None
+            log.error("SSO_PROVIDERS entry %r is ignored: %s", key, exc)
     return providers
 
 

@@ -136,12 +136,10 @@ def callback(provider: str) -> Redirect | Page:
     link_row = identities.find_link(identity)
     if link_row is not None:
         if link_row.blocked_at is not None:
-            _audit_refusal(identity, "blocked")
-            return _failure(found, "sso_failed")
+            return _failure(found, "blocked")
         user = identities.linked_user(identity)
         if user is None:
-            _audit_refusal(identity, "inactive_user")
-            return _failure(found, "sso_failed")
+            return _failure(found, "inactive_user")
         return _signed_in(user, identity)
 
     if _may_create(found, identity):
@@ -245,20 +243,6 @@ def _signed_in(user: User, identity: UpstreamIdentity) -> Redirect:
     identities.record_sign_in(user, identity, now=utcnow(), caller=current_caller(), channel="web")
     begin_browser_session(user, amr=[AMR_EXTERNAL])
     return redirect(url_for("web.home"))
-
-
-def _audit_refusal(identity: UpstreamIdentity, reason: str) -> None:
-    record(
-        "login",
-        outcome="failure",
-        now=utcnow(),
-        caller=current_caller(),
-        channel="web",
-        method="sso",
-        provider=identity.provider,
-        reason=reason,
-    )
-    db.session.commit()
 
 
 # --- failure ----------------------------------------------------------------------------------
