@@ -3,7 +3,7 @@ encrypted), identities at them linked to users by (issuer, subject), and pending
 invitations to a family
 
 Revision ID: 0021
-Revises: 0018
+Revises: 0020
 Create Date: 2026-12-03 14:00:00.000000
 
 """
@@ -13,7 +13,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0021"
-down_revision = "0018"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 

@@ -5,7 +5,7 @@ an unlinked upstream identity and the device) and desktop codes (2 minutes, PKCE
 as SHA-256 digests with their payload encrypted, consumed by a conditional UPDATE.
 
 Revision ID: 0022
-Revises: 0018
+Revises: 0021
 Create Date: 2026-12-03 14:00:00.000000
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0022"
-down_revision = "0018"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 

@@ -7,7 +7,7 @@ active depository accounts whose cash balance is their balance (a depository acc
 cash in Sure). Classification is derived from the type, as Sure's generated column is.
 
 Revision ID: 0023
-Revises: 0018
+Revises: 0022
 Create Date: 2026-12-03 14:00:00.000000
 
 """
@@ -17,7 +17,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0023"
-down_revision = "0018"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
