@@ -154,6 +154,22 @@ def test_a_broken_config_provider_is_logged_and_left_out(
     assert 'action="/auth/whole"' in page.get_data(as_text=True)
 
 
+def test_a_stored_provider_whose_secret_no_longer_decrypts_is_left_out(
+    app: Flask, client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from cryptography.fernet import Fernet
+
+    from app.sso.services import providers
+
+    _add(app)
+    app.config["ENCRYPTION_KEYS"] = Fernet.generate_key().decode()  # the old key is gone
+    with app.app_context():
+        assert providers.list_providers() == []
+        assert providers.get_provider("corp") is None
+    assert "cannot be decrypted" in caplog.text
+    assert client.get("/login").status_code == 200
+
+
 def test_sso_providers_from_the_environment_are_a_json_array(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

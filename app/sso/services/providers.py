@@ -158,13 +158,20 @@ def _configured() -> list[Provider]:
     return providers
 
 
-def _from_row(row: SsoProvider) -> Provider:
+def _from_row(row: SsoProvider) -> Provider | None:
+    """The stored provider; None (logged) when its secret no longer decrypts (ENCRYPTION_KEYS
+    lost the key it was encrypted with): it cannot work, and must not take pages down."""
+    try:
+        client_secret = crypto.decrypt(row.client_secret_encrypted)
+    except ValueError:
+        log.error("SSO provider %r is ignored: its client secret cannot be decrypted", row.key)
+        return None
     return Provider(
         key=row.key,
         display_name=row.display_name,
         issuer=row.issuer,
         client_id=row.client_id,
-        client_secret=crypto.decrypt(row.client_secret_encrypted),
+        client_secret=client_secret,
         scopes=tuple(row.scopes or DEFAULT_SCOPES),
         allowed_domains=tuple(row.allowed_domains or ()),
         jit_mode=row.jit_mode,
@@ -177,7 +184,8 @@ def list_providers() -> list[Provider]:
     configured = _configured()
     keys = {p.key for p in configured}
     stored = db.session.scalars(select(SsoProvider).order_by(SsoProvider.key)).all()
-    return configured + [_from_row(row) for row in stored if row.key not in keys]
+    found = [_from_row(row) for row in stored if row.key not in keys]
+    return configured + [provider for provider in found if provider is not None]
 
 
 def get_provider(key: str) -> Provider | None:
