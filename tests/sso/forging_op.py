@@ -35,6 +35,7 @@ MODES = (
     "wrong_nonce",
     "no_nonce",
     "no_id_token",
+    "userinfo_other_subject",
 )
 
 
@@ -60,6 +61,7 @@ class ForgingOp:
             "authorization_endpoint": self.issuer + "/authorize",
             "token_endpoint": self.issuer + "/token",
             "jwks_uri": self.issuer + "/jwks",
+            "userinfo_endpoint": self.issuer + "/userinfo",
             "response_types_supported": ["code"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
@@ -93,6 +95,9 @@ class ForgingOp:
             claims["nonce"] = "not-the-nonce-you-sent"
         elif self.mode == "no_nonce":
             del claims["nonce"]
+        elif self.mode == "userinfo_other_subject":  # the profile only in userinfo
+            for name in ("email", "email_verified", "given_name", "family_name"):
+                del claims[name]
         return jwt.encode({"alg": "RS256", "kid": "k1"}, claims, key)
 
 
@@ -121,6 +126,10 @@ def _handler(op: ForgingOp) -> type[BaseHTTPRequestHandler]:
                 self._json(200, op.metadata())
             elif parts.path == "/jwks":
                 self._json(200, {"keys": [op.key.as_dict(private=False)]})
+            elif parts.path == "/userinfo":
+                # Answers for someone else in "userinfo_other_subject" mode (a mix-up).
+                subject = "someone-else" if op.mode == "userinfo_other_subject" else op.subject
+                self._json(200, {"sub": subject, "email": op.email, "email_verified": True})
             elif parts.path == "/authorize":
                 params = {k: v[0] for k, v in parse_qs(parts.query).items()}
                 code = secrets.token_urlsafe(16)

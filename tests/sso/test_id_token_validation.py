@@ -15,6 +15,7 @@ from tests.sso.forging_op import ForgingOp, forging_op_fixture  # noqa: F401 - a
 from tests.sso.web_sso import path_of, signed_in, start
 
 KEY = "forging"
+CAUSES = {"no_id_token": "missing_id_token", "userinfo_other_subject": "invalid_response"}
 
 
 def _configure(app: Flask, op: ForgingOp) -> None:
@@ -67,6 +68,7 @@ def test_a_good_id_token_signs_in(app: Flask, client: FlaskClient, forging_op: F
         "wrong_nonce",
         "no_nonce",
         "no_id_token",
+        "userinfo_other_subject",
     ],
 )
 def test_a_forged_or_missing_id_token_is_refused(
@@ -91,7 +93,7 @@ def test_a_forged_or_missing_id_token_is_refused(
             "method": "sso",
             "provider": KEY,
             "reason": "sso_invalid_response",
-            "cause": "missing_id_token" if mode == "no_id_token" else "invalid_id_token",
+            "cause": CAUSES.get(mode, "invalid_id_token"),
         }
 
 

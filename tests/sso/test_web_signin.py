@@ -551,3 +551,23 @@ def test_a_pending_link_or_second_factor_waits_ten_minutes(
     with other.session_transaction() as stored:
         stored["mfa_pending"] = {**stored["mfa_pending"], "at": 0}
     assert other.get("/mfa/verify").headers["Location"] == "/login"
+
+
+def test_a_profile_in_userinfo_only_is_read_from_there(
+    app: Flask, client: FlaskClient, upstream_idp: UpstreamIdp
+) -> None:
+    """Providers that put only sub in the ID token (OIDC Core 5.4): the address and names
+    come from userinfo, for the ID token's subject, and JIT creation works as usual."""
+    from app.identity.users import find_by_email
+
+    configure(app, upstream_idp)
+    person = upstream_idp.add_user(_fresh(), given_name="Info", family_name="Only")
+    upstream_idp.set_claims_in_id_token(False)
+    try:
+        assert sign_in(client, upstream_idp, person).headers["Location"] == "/"
+    finally:
+        upstream_idp.set_claims_in_id_token(True)
+    with app.app_context():
+        user = find_by_email(person.email)
+        assert user is not None
+        assert (user.first_name, user.last_name) == ("Info", "Only")

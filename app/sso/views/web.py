@@ -193,12 +193,23 @@ def _validated_identity(provider: Provider) -> UpstreamIdentity | str:
         return "missing_id_token"  # no ID token, so nothing was validated
     if not isinstance(claims["sub"], str) or len(claims["sub"]) > 255:
         return "invalid_response"  # OIDC Core 2: at most 255 ASCII characters
-    email = claims.get("email")
+    claims = dict(claims)
+    if "email" not in claims and client.load_server_metadata().get("userinfo_endpoint"):
+        # Some providers put the profile in userinfo only (OIDC Core 5.4). Its answer counts
+        # only for the ID token's subject (5.3.2); the ID token's own claims win.
+        try:
+            extra = client.userinfo(token=token)
+        except (requests.RequestException, OAuthError, ValueError) as exc:
+            log.warning("sso %s: userinfo failed: %s", provider.key, exc)
+            return "provider_unavailable"
+        if extra.get("sub") != claims["sub"]:
+            return "invalid_response"
+        claims = {**extra, **claims}
     return UpstreamIdentity(
         provider=provider.key,
         issuer=provider.issuer,
         subject=str(claims["sub"]),
-        email=_email(email),
+        email=_email(claims.get("email")),
         email_verified=claims.get("email_verified") is True,
         first_name=_claim(claims, "given_name"),
         last_name=_claim(claims, "family_name"),
