@@ -4,7 +4,6 @@ of one key leave exactly one complete role set (the key row is locked)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -14,41 +13,15 @@ from sqlalchemy import func, select
 from app.clock import utcnow
 from tests.support.database import requires_postgres
 from tests.support.factories import UserInfo
+from tests.support.races import race
 
 pytestmark = requires_postgres
-
-
-def _race(app: Flask, jobs: list[Callable[[], Any]]) -> list[tuple[str, Any]]:
-    from app.errors import Conflict
-
-    barrier = threading.Barrier(len(jobs))
-    results: list[tuple[str, Any]] = []
-    lock = threading.Lock()
-
-    def worker(job: Callable[[], Any]) -> None:
-        try:
-            with app.app_context():
-                barrier.wait(timeout=30)
-                outcome: tuple[str, Any] = ("ok", job())
-        except Conflict as exc:
-            outcome = ("conflict", exc.error)
-        except Exception as exc:  # collected and asserted on below
-            outcome = ("error", repr(exc))
-        with lock:
-            results.append(outcome)
-
-    threads = [threading.Thread(target=worker, args=(job,)) for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert len(results) == len(jobs)
-    return results
 
 
 def test_concurrent_additions_of_one_name_leave_one_key(app: Flask, admin: UserInfo) -> None:
     from app.accesskeys import services
     from app.accesskeys.models import AccessKey
+    from app.errors import Conflict
     from app.extensions import db
     from app.identity.models import User
 
@@ -60,10 +33,10 @@ def test_concurrent_additions_of_one_name_leave_one_key(app: Flask, admin: UserI
         )
         return created.token
 
-    results = _race(app, [add] * 10)
+    results = race(app, [add] * 10, refused=Conflict, describe=lambda exc: exc.error)
     assert [r for r in results if r[0] == "error"] == []
     assert len([r for r in results if r[0] == "ok"]) == 1, results
-    assert {r[1] for r in results if r[0] == "conflict"} == {"name_taken"}
+    assert {r[1] for r in results if r[0] == "refused"} == {"name_taken"}
     with app.app_context():
         count = db.session.scalar(
             select(func.count(AccessKey.id)).where(AccessKey.name == "contended")
@@ -97,7 +70,7 @@ def test_concurrent_role_edits_leave_one_complete_role_set(
 
         return run
 
-    results = _race(app, [edit(account) for account in accounts])
+    results = race(app, [edit(account) for account in accounts])
     assert [r for r in results if r[0] != "ok"] == []
     with app.app_context():
         final = [g.describe() for g in services.get_access_key(admin.family_id, key_id).roles]

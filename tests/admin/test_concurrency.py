@@ -4,7 +4,6 @@ sees the first and is refused (422 last_admin); the tenant always keeps an activ
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -15,37 +14,9 @@ from sqlalchemy import func, select
 from app.clock import utcnow
 from tests.support.database import requires_postgres
 from tests.support.factories import UserInfo
+from tests.support.races import race
 
 pytestmark = requires_postgres
-
-
-def _race(app: Flask, jobs: list[Callable[[], Any]]) -> list[str]:
-    from app.admin.services import LastAdmin
-
-    barrier = threading.Barrier(len(jobs))
-    results: list[str] = []
-    lock = threading.Lock()
-
-    def worker(job: Callable[[], Any]) -> None:
-        try:
-            with app.app_context():
-                barrier.wait(timeout=30)
-                job()
-                outcome = "ok"
-        except LastAdmin:
-            outcome = "last_admin"
-        except Exception as exc:  # collected and asserted on below
-            outcome = repr(exc)
-        with lock:
-            results.append(outcome)
-
-    threads = [threading.Thread(target=worker, args=(job,)) for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert len(results) == len(jobs)
-    return results
 
 
 def _change(actor: UserInfo, target: UserInfo, **change: Any) -> Callable[[], Any]:
@@ -86,21 +57,25 @@ def _active_admins(app: Flask, family_id: Any) -> int:
 def test_two_admins_stepping_each_other_down_leave_one(
     app: Flask, make_user: Callable[..., UserInfo], change: dict[str, Any]
 ) -> None:
+    from app.admin.services import LastAdmin
+
     for _ in range(3):  # a few rounds: one lucky interleaving proves little
         first = make_user(role="admin")
         second = make_user(role="admin", family_id=first.family_id)
-        results = _race(app, [_change(first, second, **change), _change(second, first, **change)])
-        assert sorted(results) == ["last_admin", "ok"], results
+        jobs = [_change(first, second, **change), _change(second, first, **change)]
+        results = race(app, jobs, refused=LastAdmin)
+        assert sorted(kind for kind, _ in results) == ["ok", "refused"], results
         assert _active_admins(app, first.family_id) == 1
 
 
 def test_two_admins_stepping_themselves_down_leave_one(
     app: Flask, make_user: Callable[..., UserInfo]
 ) -> None:
+    from app.admin.services import LastAdmin
+
     first = make_user(role="admin")
     second = make_user(role="admin", family_id=first.family_id)
-    results = _race(
-        app, [_change(first, first, role="guest"), _change(second, second, role="guest")]
-    )
-    assert sorted(results) == ["last_admin", "ok"], results
+    jobs = [_change(first, first, role="guest"), _change(second, second, role="guest")]
+    results = race(app, jobs, refused=LastAdmin)
+    assert sorted(kind for kind, _ in results) == ["ok", "refused"], results
     assert _active_admins(app, first.family_id) == 1

@@ -6,23 +6,15 @@ stays usable. Never a 5xx."""
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 
 from app.identity.models import Device, Family, InviteCode, User
 from app.oauth2.models import OAuthToken
-from tests.support.database import ON_POSTGRES
+from tests.support.races import ON_POSTGRES_ONLY, race_requests
 from tests.support.sure import ACCOUNTS, REFRESH, SIGNUP, mobile_login, signup_body
 
 pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.skipif(
-        not ON_POSTGRES,
-        reason="concurrency proofs need PostgreSQL: set "
-        "TEST_DATABASE_URL (SQLite serialises every writer anyway)",
-    ),
+    *ON_POSTGRES_ONLY,
     pytest.mark.config(
         SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 25, "max_overflow": 0},
         RATE_LIMIT_SIGNUP_IP="100 per 1 hour",
@@ -30,26 +22,12 @@ pytestmark = [
 ]
 
 
-def run_in_parallel(app, n: int, send):  # type: ignore[no-untyped-def]
-    """``send(test_client, i)`` from n threads, one Flask test client each, released at once."""
-    barrier = threading.Barrier(n)
-
-    def one(i: int):  # type: ignore[no-untyped-def]
-        http = app.test_client()
-        barrier.wait()
-        response = send(http, i)
-        return response.status_code, response.get_json()
-
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        return list(pool.map(one, range(n)))
-
-
 @pytest.mark.config(REQUIRE_INVITE_CODE=True)
 def test_one_invite_code_ten_parallel_signups_one_account(app, make_invites, count):
     [code] = make_invites(1)
     n = 10
 
-    results = run_in_parallel(
+    results = race_requests(
         app,
         n,
         lambda http, i: http.post(
@@ -76,7 +54,7 @@ def test_one_refresh_token_twenty_parallel_refreshes_one_successor(app, client, 
     tokens = mobile_login(client, user.email)
     n = 20
 
-    results = run_in_parallel(
+    results = race_requests(
         app, n, lambda http, i: http.post(REFRESH, json={"refresh_token": tokens["refresh_token"]})
     )
 
@@ -146,7 +124,7 @@ def test_twenty_parallel_presentations_all_get_a_pair_and_one_survives(app, clie
     tokens = mobile_login(client, user.email)
     n = 20
 
-    results = run_in_parallel(
+    results = race_requests(
         app, n, lambda http, i: http.post(REFRESH, json={"refresh_token": tokens["refresh_token"]})
     )
 
@@ -172,7 +150,7 @@ def test_two_parallel_presentations_both_200_then_the_kept_pair_refreshes(
 ):
     tokens = mobile_login(client, user.email)
 
-    results = run_in_parallel(
+    results = race_requests(
         app, 2, lambda http, i: http.post(REFRESH, json={"refresh_token": tokens["refresh_token"]})
     )
 
@@ -194,7 +172,7 @@ def test_retries_racing_a_successors_refresh_never_leave_two_live_successors(
     first = client.post(REFRESH, json={"refresh_token": tokens["refresh_token"]}).get_json()
     n = 20
 
-    results = run_in_parallel(
+    results = race_requests(
         app,
         n,
         lambda http, i: http.post(
@@ -226,7 +204,7 @@ def test_parallel_refreshes_of_two_siblings_leave_at_most_one_pair(app, client, 
     b = client.post(REFRESH, json={"refresh_token": tokens["refresh_token"]}).get_json()
     n = 10
 
-    results = run_in_parallel(
+    results = race_requests(
         app,
         n,
         lambda http, i: http.post(

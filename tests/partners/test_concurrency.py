@@ -4,9 +4,7 @@ organisation each get a version of their own (one atomic UPDATE), ending at vers
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
@@ -15,41 +13,15 @@ from sqlalchemy import func, select
 from app.clock import utcnow
 from tests.support.database import requires_postgres
 from tests.support.partners import assertion
+from tests.support.races import race
 
 pytestmark = requires_postgres
-
-
-def _race(app: Flask, jobs: list[Callable[[], Any]]) -> list[tuple[str, Any]]:
-    from app.errors import TollgateError
-
-    barrier = threading.Barrier(len(jobs))
-    results: list[tuple[str, Any]] = []
-    lock = threading.Lock()
-
-    def worker(job: Callable[[], Any]) -> None:
-        try:
-            with app.test_request_context():
-                barrier.wait(timeout=30)
-                outcome: tuple[str, Any] = ("ok", job())
-        except TollgateError as exc:
-            outcome = ("refused", (exc.status, exc.error, exc.description))
-        except Exception as exc:  # collected and asserted on below
-            outcome = ("error", repr(exc))
-        with lock:
-            results.append(outcome)
-
-    threads = [threading.Thread(target=worker, args=(job,)) for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert len(results) == len(jobs)
-    return results
 
 
 def test_twenty_parallel_exchanges_of_one_assertion_issue_exactly_one_token(
     app: Flask, organization: dict[str, Any]
 ) -> None:
+    from app.errors import TollgateError
     from app.extensions import db
     from app.partners import tokens
     from app.partners.models import OrgAdminToken, PartnerAssertion
@@ -59,7 +31,13 @@ def test_twenty_parallel_exchanges_of_one_assertion_issue_exactly_one_token(
     def present() -> str:
         return tokens.exchange(jwt, now=utcnow()).token
 
-    results = _race(app, [present] * 20)
+    results = race(
+        app,
+        [present] * 20,
+        refused=TollgateError,
+        describe=lambda exc: (exc.status, exc.error, exc.description),
+        request_context=True,
+    )
     assert [r for r in results if r[0] == "error"] == []
     winners = [r[1] for r in results if r[0] == "ok"]
     assert len(winners) == 1, results
@@ -91,7 +69,7 @@ def test_concurrent_rotations_each_get_their_own_version(
             partner, organization["organizationId"], now=utcnow(), region=app.config["REGION"]
         ).sso_secret
 
-    results = _race(app, [rotate] * 8)
+    results = race(app, [rotate] * 8, request_context=True)
     assert [r for r in results if r[0] != "ok"] == []
     secrets = {r[1] for r in results}
     assert len(secrets) == 8  # no two rotations handed out the same secret

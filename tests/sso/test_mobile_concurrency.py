@@ -5,9 +5,6 @@ created, one token. Never a 5xx."""
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 
 from app.identity.models import User
@@ -27,33 +24,14 @@ from tests.sso.sure_sso import (
     query,
     upstream,
 )
-from tests.support.database import ON_POSTGRES
 from tests.support.factories import PASSWORD
+from tests.support.races import ON_POSTGRES_ONLY, race_requests
 
 pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.skipif(
-        not ON_POSTGRES,
-        reason="concurrency proofs need PostgreSQL: set "
-        "TEST_DATABASE_URL (SQLite serialises every writer anyway)",
-    ),
+    *ON_POSTGRES_ONLY,
     pytest.mark.config(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 25, "max_overflow": 0}),
     pytest.mark.usefixtures("provider"),
 ]
-
-
-def run_in_parallel(app, n: int, send):  # type: ignore[no-untyped-def]
-    """``send(test_client, i)`` from n threads, one Flask test client each, released at once."""
-    barrier = threading.Barrier(n)
-
-    def one(i: int):  # type: ignore[no-untyped-def]
-        http = app.test_client()
-        barrier.wait()
-        response = send(http, i)
-        return response.status_code, response.get_json()
-
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        return list(pool.map(one, range(n)))
 
 
 def without_request_parts(body: dict) -> dict:  # type: ignore[type-arg]
@@ -67,7 +45,7 @@ def test_one_exchange_code_twenty_parallel_exchanges_one_winner(app, make_user, 
     code = code_of(mobile_callback(app, identity))
     n = 20
 
-    results = run_in_parallel(app, n, lambda http, i: http.post(SSO_EXCHANGE, json={"code": code}))
+    results = race_requests(app, n, lambda http, i: http.post(SSO_EXCHANGE, json={"code": code}))
 
     statuses = sorted(status for status, _ in results)
     assert statuses == [200] + [401] * (n - 1), results
@@ -82,7 +60,7 @@ def test_one_linking_code_ten_parallel_links_one_link(app, make_user, count):
     code = query(mobile_callback(app, upstream(subject="racing-link")))["linking_code"]
     n = 10
 
-    results = run_in_parallel(
+    results = race_requests(
         app,
         n,
         lambda http, i: http.post(
@@ -105,7 +83,7 @@ def test_one_linking_code_ten_parallel_creations_one_account(app, make_user, cou
     users_before = count(User)
     n = 10
 
-    results = run_in_parallel(
+    results = race_requests(
         app, n, lambda http, i: http.post(SSO_CREATE_ACCOUNT, json={"linking_code": code})
     )
 

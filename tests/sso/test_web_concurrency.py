@@ -5,8 +5,7 @@ half-written row. Likewise one invitation is accepted once."""
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -14,42 +13,31 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from app.clock import utcnow
-from tests.support.database import ON_POSTGRES
+from tests.support.races import ON_POSTGRES_ONLY, Outcome, race
 
 pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.skipif(
-        not ON_POSTGRES,
-        reason="concurrency proofs need PostgreSQL: set TEST_DATABASE_URL",
-    ),
+    *ON_POSTGRES_ONLY,
     pytest.mark.config(SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 15, "max_overflow": 0}),
 ]
 
 ISSUER = "https://login.example.test"
 
 
-def _create_in_parallel(app: Flask, identities_: list[Any]) -> list[str]:
+def _create_in_parallel(app: Flask, identities_: list[Any]) -> list[Outcome]:
     from app.sso.errors import AccountCreationNotAllowed, IdentityAlreadyLinked
     from app.sso.services import identities, providers
 
-    barrier = threading.Barrier(len(identities_))
+    provider = providers.build_provider(
+        key="corp", issuer=ISSUER, client_id="c", client_secret="s", jit_mode="link_only"
+    )
 
-    def one(identity: Any) -> str:
-        with app.app_context():
-            provider = providers.build_provider(
-                key="corp", issuer=ISSUER, client_id="c", client_secret="s", jit_mode="link_only"
-            )
-            barrier.wait()
-            try:
-                identities.create_account(
-                    provider, identity, first_name=None, last_name=None, now=utcnow()
-                )
-            except (AccountCreationNotAllowed, IdentityAlreadyLinked):
-                return "refused"
-            return "created"
+    def create(identity: Any) -> Callable[[], Any]:
+        return lambda: identities.create_account(
+            provider, identity, first_name=None, last_name=None, now=utcnow()
+        )
 
-    with ThreadPoolExecutor(max_workers=len(identities_)) as pool:
-        return list(pool.map(one, identities_))
+    refused = (AccountCreationNotAllowed, IdentityAlreadyLinked)
+    return race(app, [create(identity) for identity in identities_], refused=refused)
 
 
 def _count(app: Flask, model: type) -> int:
@@ -72,7 +60,7 @@ def test_one_identity_ten_parallel_creations_one_account(app: Flask, make_user: 
         )
     same = UpstreamIdentity("corp", ISSUER, "racer", "racer@corp.example", True, None, None)
     results = _create_in_parallel(app, [same] * 10)
-    assert sorted(results) == ["created"] + ["refused"] * 9
+    assert sorted(kind for kind, _ in results) == ["ok"] + ["refused"] * 9, results
     assert _count(app, User) == 2
     assert _count(app, SsoIdentity) == 1
     assert _count(app, Family) == 1  # the invitation's; no stray family from a loser
@@ -100,6 +88,6 @@ def test_one_invitation_two_identities_one_account(app: Flask, make_user: Any) -
         for i in range(6)
     ]
     results = _create_in_parallel(app, twins)
-    assert sorted(results) == ["created"] + ["refused"] * 5
+    assert sorted(kind for kind, _ in results) == ["ok"] + ["refused"] * 5, results
     assert _count(app, User) == 2
     assert _count(app, SsoIdentity) == 1
