@@ -4,9 +4,11 @@ identities, JIT accounts, the link page, the second factor, failures."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 import requests
 from flask import Flask
 from flask.testing import FlaskClient
@@ -14,8 +16,8 @@ from sqlalchemy import select
 
 from app.clock import utcnow
 from tests.sso.web_sso import CALLBACK, KEY, configure, path_of, sign_in, signed_in, start
-from tests.support.factories import enable_mfa
-from tests.support.idp import UpstreamIdp
+from tests.support.factories import MfaUser, UserInfo, enable_mfa
+from tests.support.idp import UpstreamIdp, UpstreamUser
 from tests.support.servers import free_port
 from tests.support.totp import totp_now, wrong_totp
 from tests.support.web import csrf_from
@@ -71,18 +73,33 @@ def _fresh(domain: str = "jit.example") -> str:
     return f"p{uuid.uuid4().hex[:12]}@{domain}"
 
 
-def _link_existing(app: Flask, user_id: uuid.UUID, idp: UpstreamIdp, sub: str) -> None:
+def _linked_person(app: Flask, idp: UpstreamIdp, owner: UserInfo) -> UpstreamUser:
+    """A user at the provider (another address) whose identity is already linked to ``owner``."""
     from app.extensions import db
     from app.identity.models import User
     from app.sso.services import identities
     from app.sso.services.identities import UpstreamIdentity
 
+    person = idp.add_user(_fresh("elsewhere.example"))
     with app.app_context():
         identities.link(
-            db.session.get(User, user_id),
-            UpstreamIdentity(KEY, idp.issuer, sub, None, False, None, None),
+            db.session.get(User, owner.id),
+            UpstreamIdentity(KEY, idp.issuer, person.sub, None, False, None, None),
             now=utcnow(),
         )
+    return person
+
+
+@pytest.fixture
+def owner(make_user: Callable[..., UserInfo]) -> UserInfo:
+    """An account here, with a password."""
+    return make_user(_fresh("tollgate.example"))
+
+
+@pytest.fixture
+def mfa_owner(app: Flask, make_user: Callable[..., UserInfo]) -> MfaUser:
+    """An account here with TOTP on."""
+    return enable_mfa(app, make_user(_fresh("tollgate.example")))
 
 
 def _identity_rows(app: Flask) -> list[tuple[uuid.UUID, str, str, bool]]:
@@ -126,12 +143,10 @@ def _session(client: FlaskClient) -> dict[str, Any]:
 
 
 def test_a_linked_identity_signs_its_user_in_with_amr_ext(
-    app: Flask, client: FlaskClient, upstream_idp: UpstreamIdp, make_user: Any
+    app: Flask, client: FlaskClient, upstream_idp: UpstreamIdp, owner: UserInfo
 ) -> None:
     configure(app, upstream_idp)
-    owner = make_user(_fresh("tollgate.example"))
-    person = upstream_idp.add_user(_fresh("elsewhere.example"))
-    _link_existing(app, owner.id, upstream_idp, person.sub)
+    person = _linked_person(app, upstream_idp, owner)
     answer = sign_in(client, upstream_idp, person)
     assert (answer.status_code, answer.headers["Location"]) == (302, "/")
     state = _session(client)
@@ -171,10 +186,9 @@ def test_a_provider_asserting_an_existing_users_email_does_not_sign_that_user_in
 
 
 def test_the_link_page_links_an_existing_account_after_its_password(
-    app: Flask, client: FlaskClient, upstream_idp: UpstreamIdp, make_user: Any
+    app: Flask, client: FlaskClient, upstream_idp: UpstreamIdp, owner: UserInfo
 ) -> None:
     configure(app, upstream_idp, jit_mode="link_only")
-    owner = make_user(_fresh("tollgate.example"))
     person = upstream_idp.add_user(_fresh("elsewhere.example"))
     http = requests.Session()
     assert sign_in(client, upstream_idp, person, http=http).headers["Location"] == "/auth/link"
@@ -197,22 +211,21 @@ def test_the_link_page_links_an_existing_account_after_its_password(
 
 
 def test_linking_an_mfa_account_needs_its_code_too(
-    app: Flask, client: FlaskClient, upstream_idp: UpstreamIdp, make_user: Any
+    app: Flask, client: FlaskClient, upstream_idp: UpstreamIdp, mfa_owner: MfaUser
 ) -> None:
     configure(app, upstream_idp, jit_mode="link_only")
-    owner = enable_mfa(app, make_user(_fresh("tollgate.example")))
     person = upstream_idp.add_user(_fresh("elsewhere.example"))
     sign_in(client, upstream_idp, person)
     page = client.get("/auth/link").get_data(as_text=True)
-    form = {"csrf_token": csrf_from(page), "email": owner.email, "password": owner.password}
+    form = {"csrf_token": csrf_from(page), "email": mfa_owner.email, "password": mfa_owner.password}
     asked = client.post("/auth/link", data=form)
     assert asked.status_code == 401
     assert 'name="otp_code"' in asked.get_data(as_text=True)
     assert _identity_rows(app) == []
-    linked = client.post("/auth/link", data={**form, "otp_code": totp_now(owner.secret)})
+    linked = client.post("/auth/link", data={**form, "otp_code": totp_now(mfa_owner.secret)})
     assert (linked.status_code, linked.headers["Location"]) == (302, "/")
     assert _session(client)["amr"] == ["pwd", "otp", "mfa", "ext"]
-    assert _identity_rows(app) == [(owner.id, upstream_idp.issuer, person.sub, False)]
+    assert _identity_rows(app) == [(mfa_owner.id, upstream_idp.issuer, person.sub, False)]
 
 
 def test_the_link_page_needs_a_pending_identity(client: FlaskClient) -> None:
@@ -297,41 +310,41 @@ def test_the_first_user_of_a_deployment_becomes_super_admin_later_ones_admin(
 
 
 def test_a_totp_user_passes_mfa_verify_before_the_session_starts(
-    app: Flask, client: FlaskClient, upstream_idp: UpstreamIdp, make_user: Any
+    app: Flask, client: FlaskClient, upstream_idp: UpstreamIdp, mfa_owner: MfaUser
 ) -> None:
     configure(app, upstream_idp)
-    owner = enable_mfa(app, make_user(_fresh("tollgate.example")))
-    person = upstream_idp.add_user(_fresh("elsewhere.example"))
-    _link_existing(app, owner.id, upstream_idp, person.sub)
+    person = _linked_person(app, upstream_idp, mfa_owner)
     answer = sign_in(client, upstream_idp, person)
     assert answer.headers["Location"] == "/mfa/verify"
     assert not signed_in(client)
     page = client.get("/mfa/verify")
     assert page.status_code == 200
     csrf = csrf_from(page.get_data(as_text=True))
-    wrong = client.post("/mfa/verify", data={"csrf_token": csrf, "code": wrong_totp(owner.secret)})
+    wrong = client.post(
+        "/mfa/verify", data={"csrf_token": csrf, "code": wrong_totp(mfa_owner.secret)}
+    )
     assert wrong.status_code == 401
     assert not signed_in(client)
-    assert _logins(app, owner.id) == [("failure", {"reason": "bad_otp"})]
-    right = client.post("/mfa/verify", data={"csrf_token": csrf, "code": totp_now(owner.secret)})
+    assert _logins(app, mfa_owner.id) == [("failure", {"reason": "bad_otp"})]
+    right = client.post(
+        "/mfa/verify", data={"csrf_token": csrf, "code": totp_now(mfa_owner.secret)}
+    )
     assert (right.status_code, right.headers["Location"]) == (302, "/")
     assert _session(client)["amr"] == ["ext", "otp", "mfa"]
     assert "mfa_pending" not in _session(client)
-    assert _logins(app, owner.id)[-1] == ("success", {"second_factor": True})
+    assert _logins(app, mfa_owner.id)[-1] == ("success", {"second_factor": True})
     assert signed_in(client)
 
 
 def test_a_backup_code_passes_mfa_verify_once(
-    app: Flask, client: FlaskClient, upstream_idp: UpstreamIdp, make_user: Any
+    app: Flask, client: FlaskClient, upstream_idp: UpstreamIdp, mfa_owner: MfaUser
 ) -> None:
     configure(app, upstream_idp)
-    owner = enable_mfa(app, make_user(_fresh("tollgate.example")))
-    person = upstream_idp.add_user(_fresh("elsewhere.example"))
-    _link_existing(app, owner.id, upstream_idp, person.sub)
+    person = _linked_person(app, upstream_idp, mfa_owner)
     http = requests.Session()
     sign_in(client, upstream_idp, person, http=http)
     csrf = csrf_from(client.get("/mfa/verify").get_data(as_text=True))
-    code = owner.backup_codes[0]
+    code = mfa_owner.backup_codes[0]
     assert client.post("/mfa/verify", data={"csrf_token": csrf, "code": code}).status_code == 302
     other = app.test_client()
     sign_in(other, upstream_idp, person, http=http)
@@ -347,14 +360,12 @@ def test_mfa_verify_without_a_pending_sign_in_goes_to_the_login(client: FlaskCli
 
 
 def test_a_blocked_identity_signs_nobody_in(
-    app: Flask, client: FlaskClient, upstream_idp: UpstreamIdp, make_user: Any
+    app: Flask, client: FlaskClient, upstream_idp: UpstreamIdp, owner: UserInfo
 ) -> None:
     from app.sso.services import identities
 
     configure(app, upstream_idp)
-    owner = make_user(_fresh("tollgate.example"))
-    person = upstream_idp.add_user(_fresh("elsewhere.example"))
-    _link_existing(app, owner.id, upstream_idp, person.sub)
+    person = _linked_person(app, upstream_idp, owner)
     with app.app_context():
         row = identities.identities_of(owner.id)[0]
         identities.set_blocked(row, True, now=utcnow())
@@ -500,15 +511,13 @@ def test_the_callback_takes_a_form_post_too(
 
 
 def test_a_deactivated_users_identity_signs_nobody_in(
-    app: Flask, client: FlaskClient, upstream_idp: UpstreamIdp, make_user: Any
+    app: Flask, client: FlaskClient, upstream_idp: UpstreamIdp, owner: UserInfo
 ) -> None:
     from app.extensions import db
     from app.identity.models import User
 
     configure(app, upstream_idp)
-    owner = make_user(_fresh("tollgate.example"))
-    person = upstream_idp.add_user(_fresh("elsewhere.example"))
-    _link_existing(app, owner.id, upstream_idp, person.sub)
+    person = _linked_person(app, upstream_idp, owner)
     with app.app_context():
         db.session.get(User, owner.id).active = False
         db.session.commit()
@@ -534,7 +543,7 @@ def test_claims_we_could_not_store_are_not_trusted(
 
 
 def test_a_pending_link_or_second_factor_waits_ten_minutes(
-    app: Flask, client: FlaskClient, upstream_idp: UpstreamIdp, make_user: Any
+    app: Flask, client: FlaskClient, upstream_idp: UpstreamIdp, mfa_owner: MfaUser
 ) -> None:
     configure(app, upstream_idp, jit_mode="link_only")
     person = upstream_idp.add_user(_fresh())
@@ -543,9 +552,7 @@ def test_a_pending_link_or_second_factor_waits_ten_minutes(
         stored["sso_link_pending"] = {**stored["sso_link_pending"], "at": 0}
     assert client.get("/auth/link").headers["Location"] == "/login"
 
-    owner = enable_mfa(app, make_user(_fresh("tollgate.example")))
-    linked = upstream_idp.add_user(_fresh("elsewhere.example"))
-    _link_existing(app, owner.id, upstream_idp, linked.sub)
+    linked = _linked_person(app, upstream_idp, mfa_owner)
     other = app.test_client()
     assert sign_in(other, upstream_idp, linked).headers["Location"] == "/mfa/verify"
     with other.session_transaction() as stored:
