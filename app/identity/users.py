@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -56,21 +58,27 @@ def create_user(
 def add_user(
     *,
     email: str,
-    password: str,
+    password: str | None,
     now: datetime,
     first_name: str | None = None,
     last_name: str | None = None,
     role: str = "member",
     family_id: uuid.UUID | None = None,
     caller: Caller = SYSTEM,
+    without_password: bool = False,
+    audit: Mapping[str, Any] | None = None,
 ) -> User:
     """Add a user (and a new family unless ``family_id`` is given) to the current unit of
-    work, without committing. Raises InvalidUser with every problem found."""
+    work, without committing. Raises InvalidUser with every problem found.
+
+    ``without_password=True`` makes a password-less user (one an external provider signs
+    in; ``password`` is then None); ``audit`` adds details to the ``user.created``
+    event."""
     email = normalize_email(email)
     errors = []
     if not EMAIL_RE.match(email) or len(email) > 254:
         errors.append("Email is invalid")
-    if len(password or "") < current_app.config["PASSWORD_MIN_LENGTH"]:
+    if not without_password and len(password or "") < current_app.config["PASSWORD_MIN_LENGTH"]:
         errors.append(
             f"Password must be at least {current_app.config['PASSWORD_MIN_LENGTH']} characters"
         )
@@ -90,7 +98,7 @@ def add_user(
         family_id = family.id
     user = User(
         email=email,
-        password_hash=crypto.hash_password(password),
+        password_hash=None if without_password else crypto.hash_password(password or ""),
         first_name=first_name,
         last_name=last_name,
         role=role,
@@ -107,6 +115,7 @@ def add_user(
         actor_user_id=user.id,
         family_id=family_id,
         role=role,
+        **(audit or {}),
     )
     return user
 

@@ -3,7 +3,7 @@
 A provider is added the way an operator does (the CLI's service); an upstream identity is what
 a validated ID token says. Until a test drives the real provider (tests/support/idp.py), the
 callback's decision is made by calling the same service sso-core's callback calls
-(app.sso.services.mobile), and everything after it — the app's exchanges — goes over HTTP.
+(app.sso.services.callbacks), and everything after it — the app's exchanges — goes over HTTP.
 The database is read only to count rows and to prove what is (not) stored.
 """
 
@@ -117,12 +117,12 @@ def mobile_callback(
 ) -> str:
     """What the callback redirects the browser to for a mobile flow."""
     from app.audit.services import SYSTEM
-    from app.sso.services import mobile, providers
+    from app.sso.services import callbacks, providers
 
     with app.app_context():
         found = providers.get_provider(identity.provider)
         assert found is not None
-        return mobile.mobile_callback_url(
+        return callbacks.mobile_callback_url(
             found, identity, device=device, now=now or utcnow(), caller=SYSTEM
         )
 
@@ -130,12 +130,12 @@ def mobile_callback(
 def desktop_callback(
     app: Flask, identity: Any, code_challenge: str | None, now: datetime | None = None
 ) -> str:
-    from app.sso.services import mobile, providers
+    from app.sso.services import callbacks, providers
 
     with app.app_context():
         found = providers.get_provider(identity.provider)
         assert found is not None
-        return mobile.desktop_callback_url(
+        return callbacks.desktop_callback_url(
             found, identity, code_challenge=code_challenge, now=now or utcnow()
         )
 

@@ -1,5 +1,5 @@
 """The callback hands the mobile and desktop flows (started by sso-sure's routes, which put
-``sso_flow`` in the session) to app.sso.services.mobile, end to end through the real test
+``sso_flow`` in the session) to app.sso.services.callbacks, end to end through the real test
 provider: Sure's custom-scheme redirects come back, success and failure alike. A web sign-in
 button clears a flow an abandoned app start left behind."""
 

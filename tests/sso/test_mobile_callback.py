@@ -296,10 +296,10 @@ def test_the_live_payload_is_encrypted(app, linked):
     ],
 )
 def test_failures_are_sanitised(app, reason, sent):
-    from app.sso.services import mobile
+    from app.sso.services import callbacks
 
-    assert mobile.mobile_failure_url(reason) == (
+    assert callbacks.mobile_failure_url(reason) == (
         f"sureapp://oauth/callback?error={sent}"
         "&message=Single+sign-on+authentication+failed.+Please+try+again."
     )
-    assert mobile.desktop_failure_url(reason) == f"sure://sso/callback?error={sent}"
+    assert callbacks.desktop_failure_url(reason) == f"sure://sso/callback?error={sent}"

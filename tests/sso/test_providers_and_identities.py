@@ -244,7 +244,7 @@ def test_an_identity_links_to_one_user_only(app: Flask, make_user: Any) -> None:
 
 def test_allow_account_creation(app: Flask, make_user: Any) -> None:
     from app.identity import invitations
-    from app.sso.services import identities, providers
+    from app.sso.services import accounts, providers
 
     family = make_user().family_id
     with app.app_context():
@@ -260,22 +260,22 @@ def test_allow_account_creation(app: Flask, make_user: Any) -> None:
         link_only = providers.build_provider(
             key="c", issuer=ISSUER, client_id="c", client_secret="s", jit_mode="link_only"
         )
-        assert identities.allow_account_creation(jit, "x@anything.example", now=now)
-        assert identities.allow_account_creation(narrow, "x@corp.example", now=now)
-        assert not identities.allow_account_creation(narrow, "x@sub.corp.example", now=now)
-        assert not identities.allow_account_creation(link_only, "x@corp.example", now=now)
-        assert not identities.allow_account_creation(jit, None, now=now)
+        assert accounts.allow_account_creation(jit, "x@anything.example", now=now)
+        assert accounts.allow_account_creation(narrow, "x@corp.example", now=now)
+        assert not accounts.allow_account_creation(narrow, "x@sub.corp.example", now=now)
+        assert not accounts.allow_account_creation(link_only, "x@corp.example", now=now)
+        assert not accounts.allow_account_creation(jit, None, now=now)
         invitations.create_invitation(email="X@Corp.example", family_id=family, now=now)
-        assert identities.has_pending_invitation("x@corp.example", now=now)
-        assert identities.allow_account_creation(link_only, "x@corp.example", now=now)
+        assert accounts.has_pending_invitation("x@corp.example", now=now)
+        assert accounts.allow_account_creation(link_only, "x@corp.example", now=now)
         later = now + invitations.DEFAULT_LIFETIME
-        assert not identities.has_pending_invitation("x@corp.example", now=later)
-        assert not identities.allow_account_creation(link_only, "x@corp.example", now=later)
+        assert not accounts.has_pending_invitation("x@corp.example", now=later)
+        assert not accounts.allow_account_creation(link_only, "x@corp.example", now=later)
 
 
 def test_create_account_refuses_what_it_must(app: Flask, make_user: Any) -> None:
     from app.sso.errors import AccountCreationNotAllowed
-    from app.sso.services import identities, providers
+    from app.sso.services import accounts, identities, providers
 
     make_user("taken@corp.example")
     with app.app_context():
@@ -286,14 +286,14 @@ def test_create_account_refuses_what_it_must(app: Flask, make_user: Any) -> None
             _identity(email=None),
         ):
             with pytest.raises(AccountCreationNotAllowed):
-                identities.create_account(
+                accounts.create_account(
                     jit, identity, first_name=None, last_name=None, now=utcnow()
                 )
         assert identities.find_link(_identity()) is None
 
 
 def test_create_account_roles(app: Flask, make_user: Any) -> None:
-    from app.sso.services import identities, providers
+    from app.sso.services import accounts, providers
 
     make_user()  # not the first user of the deployment
     with app.app_context():
@@ -301,14 +301,14 @@ def test_create_account_roles(app: Flask, make_user: Any) -> None:
         boss = providers.build_provider(
             key="b", issuer=ISSUER, client_id="c", client_secret="s", default_role="super_admin"
         )
-        one = identities.create_account(
+        one = accounts.create_account(
             plain,
             _identity("s1", "one@corp.example"),
             first_name="One",
             last_name=None,
             now=utcnow(),
         )
-        two = identities.create_account(
+        two = accounts.create_account(
             boss, _identity("s2", "two@corp.example"), first_name=None, last_name=None, now=utcnow()
         )
         assert (one.role, two.role) == ("admin", "super_admin")

@@ -25,14 +25,14 @@ ISSUER = "https://login.example.test"
 
 def _create_in_parallel(app: Flask, identities_: list[Any]) -> list[Outcome]:
     from app.sso.errors import AccountCreationNotAllowed, IdentityAlreadyLinked
-    from app.sso.services import identities, providers
+    from app.sso.services import accounts, providers
 
     provider = providers.build_provider(
         key="corp", issuer=ISSUER, client_id="c", client_secret="s", jit_mode="link_only"
     )
 
     def create(identity: Any) -> Callable[[], Any]:
-        return lambda: identities.create_account(
+        return lambda: accounts.create_account(
             provider, identity, first_name=None, last_name=None, now=utcnow()
         )
 

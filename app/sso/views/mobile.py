@@ -3,7 +3,7 @@ the browser to the upstream provider, the JSON exchanges the app calls afterward
 bodies, documented in the OpenAPI document), and the desktop exchange that signs the app's
 webview in.
 
-The callback itself is sso-core's (app.sso.views.web); it calls app.sso.services.mobile for
+The callback itself is sso-core's (app.sso.views.web); it calls app.sso.services.callbacks for
 the flow these starts put in the session (``sso_flow``, ``sso_device``,
 ``sso_code_challenge``: docs/notes sso-interface)."""
 
@@ -21,7 +21,7 @@ from app.extensions import csrf
 from app.openapi import doc
 from app.requestctx import current_caller, request_params
 from app.sso import errors
-from app.sso.services import mobile, providers
+from app.sso.services import callbacks, devices, exchanges, providers
 from app.sso.services.providers import Provider
 from app.web.browser import AMR_EXTERNAL, begin_browser_session
 
@@ -81,10 +81,10 @@ def mobile_start(provider: str) -> str | BaseResponse:
     (with the CSRF token) to the provider's start."""
     found = providers.get_provider(provider)
     if found is None:
-        return redirect(mobile.invalid_provider_url())
-    device = mobile.start_device(request.args.to_dict())
+        return redirect(callbacks.invalid_provider_url())
+    device = devices.start_device(request.args.to_dict())
     if device is None:
-        return redirect(mobile.missing_device_info_url())
+        return redirect(callbacks.missing_device_info_url())
     session.pop("sso_code_challenge", None)
     session["sso_flow"] = "mobile"
     session["sso_device"] = device
@@ -98,10 +98,10 @@ def desktop_start(provider: str) -> str | BaseResponse:
     verifier."""
     found = providers.get_provider(provider)
     if found is None:
-        return redirect(mobile.desktop_redirect(error="invalid_provider"))
+        return redirect(callbacks.desktop_redirect(error="invalid_provider"))
     challenge = request.args.get("code_challenge")
-    if not mobile.valid_code_challenge(challenge):
-        return redirect(mobile.desktop_redirect(error="invalid_code_challenge"))
+    if not callbacks.valid_code_challenge(challenge):
+        return redirect(callbacks.desktop_redirect(error="invalid_code_challenge"))
     session.pop("sso_device", None)
     session["sso_flow"] = "desktop"
     session["sso_code_challenge"] = challenge
@@ -122,7 +122,7 @@ def desktop_start(provider: str) -> str | BaseResponse:
 def sso_exchange() -> Response:
     data = request_params()
     return _no_store(
-        mobile.sso_exchange(_text(data, "code"), now=utcnow(), caller=current_caller())
+        exchanges.sso_exchange(_text(data, "code"), now=utcnow(), caller=current_caller())
     )
 
 
@@ -138,7 +138,7 @@ def sso_exchange() -> Response:
 def sso_link() -> Response:
     data = request_params()
     return _no_store(
-        mobile.sso_link(
+        exchanges.sso_link(
             _text(data, "linking_code"),
             email=_text(data, "email"),
             password=_text(data, "password"),
@@ -160,7 +160,7 @@ def sso_link() -> Response:
 def sso_create_account() -> Response:
     data = request_params()
     return _no_store(
-        mobile.sso_create_account(
+        exchanges.sso_create_account(
             _text(data, "linking_code"),
             first_name=_text(data, "first_name").strip() or None,
             last_name=_text(data, "last_name").strip() or None,
@@ -177,7 +177,7 @@ def sso_create_account() -> Response:
 def desktop_exchange() -> BaseResponse:
     data = request_params()
     try:
-        signed = mobile.desktop_exchange(
+        signed = exchanges.desktop_exchange(
             _text(data, "code"),
             _text(data, "code_verifier"),
             now=utcnow(),
