@@ -8,17 +8,23 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-import uuid
 from typing import Any
 
-import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from tests.sso.sure_sso import DESKTOP_CALLBACK, DESKTOP_EXCHANGE, code_of
-from tests.sso.test_mobile_idp import fresh, link_existing, session_of
-from tests.sso.web_sso import CALLBACK, configure, path_of, signed_in
+from tests.sso.web_sso import (
+    KEY,
+    configure,
+    fresh,
+    linked_person,
+    session_of,
+    signed_in,
+    start_on,
+    through_provider,
+)
 from tests.support.factories import enable_mfa
 from tests.support.idp import UpstreamIdp, UpstreamUser
 from tests.support.totp import totp_now
@@ -34,18 +40,8 @@ def pkce() -> tuple[str, str]:
 def desktop_round_trip(
     browser: FlaskClient, idp: UpstreamIdp, person: UpstreamUser, challenge: str
 ) -> TestResponse:
-    page = browser.get("/auth/desktop/idp", query_string={"code_challenge": challenge})
-    assert page.status_code == 200, page.get_data(as_text=True)[:300]
-    started = browser.post("/auth/idp", data={"csrf_token": csrf_from(page.get_data(as_text=True))})
-    assert started.status_code == 302
-    back = idp.sign_in_at_idp(
-        requests.Session(),
-        started.headers["Location"],
-        login=person.login,
-        password=person.password,
-    )
-    assert back.startswith(CALLBACK + "?"), back
-    return browser.get(path_of(back))
+    started = start_on(browser, f"/auth/desktop/{KEY}", {"code_challenge": challenge})
+    return through_provider(browser, idp, started, person)
 
 
 def test_the_desktop_app_gets_a_code_its_webview_exchanges_for_a_session(
@@ -53,8 +49,7 @@ def test_the_desktop_app_gets_a_code_its_webview_exchanges_for_a_session(
 ) -> None:
     configure(app, upstream_idp)
     owner = make_user(fresh("tollgate.example"))
-    person = upstream_idp.add_user(fresh("elsewhere.example"))
-    link_existing(app, owner.id, upstream_idp, person.sub)
+    person = linked_person(app, upstream_idp, owner)
     verifier, challenge = pkce()
     system_browser, webview = app.test_client(), app.test_client()
 
@@ -81,8 +76,7 @@ def test_a_totp_user_passes_mfa_verify_in_the_webview(
 ) -> None:
     configure(app, upstream_idp)
     owner = enable_mfa(app, make_user(fresh("tollgate.example")))
-    person = upstream_idp.add_user(fresh("elsewhere.example"))
-    link_existing(app, owner.id, upstream_idp, person.sub)
+    person = linked_person(app, upstream_idp, owner)
     verifier, challenge = pkce()
     webview = app.test_client()
 
@@ -107,7 +101,7 @@ def test_an_unlinked_person_is_sent_back_as_account_not_linked(
     app: Flask, client: FlaskClient, upstream_idp: UpstreamIdp
 ) -> None:
     configure(app, upstream_idp)
-    person = upstream_idp.add_user(f"d{uuid.uuid4().hex[:12]}@jit.example")
+    person = upstream_idp.add_user(fresh())
     _, challenge = pkce()
 
     answer = desktop_round_trip(client, upstream_idp, person, challenge)

@@ -5,10 +5,8 @@ rendered form, signs in at the provider, comes back to the callback (sso-core's)
 
 from __future__ import annotations
 
-import uuid
-from typing import Any
+from typing import Any, Literal
 
-import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
@@ -23,16 +21,20 @@ from tests.sso.sure_sso import (
     count_fixture,  # noqa: F401 - fixture
     query,
 )
-from tests.sso.web_sso import CALLBACK, configure, path_of, signed_in
+from tests.sso.web_sso import (
+    KEY,
+    configure,
+    fresh,
+    linked_person,
+    session_of,
+    signed_in,
+    start_on,
+    through_provider,
+)
 from tests.support.factories import PASSWORD, enable_mfa
 from tests.support.http import bearer
 from tests.support.idp import UpstreamIdp, UpstreamUser
 from tests.support.sure import DEVICE, assert_token_block, status_of
-from tests.support.web import csrf_from
-
-
-def fresh(domain: str) -> str:
-    return f"m{uuid.uuid4().hex[:12]}@{domain}"
 
 
 def mobile_round_trip(
@@ -40,44 +42,13 @@ def mobile_round_trip(
     idp: UpstreamIdp,
     person: UpstreamUser,
     *,
-    action: str = "login",
+    action: Literal["login", "deny"] = "login",
     device: dict[str, Any] = DEVICE,
 ) -> TestResponse:
     """What the phone's browser does between opening the start URL and being sent to
     sureapp://; returns the callback's answer (not followed)."""
-    page = client.get("/auth/mobile/idp", query_string=device)
-    assert page.status_code == 200, page.get_data(as_text=True)[:300]
-    started = client.post("/auth/idp", data={"csrf_token": csrf_from(page.get_data(as_text=True))})
-    assert started.status_code == 302
-    back = idp.sign_in_at_idp(
-        requests.Session(),
-        started.headers["Location"],
-        login=person.login,
-        password=person.password,
-        action=action,  # type: ignore[arg-type]
-    )
-    assert back.startswith(CALLBACK + "?"), back
-    return client.get(path_of(back))
-
-
-def link_existing(app: Flask, user_id: uuid.UUID, idp: UpstreamIdp, sub: str) -> None:
-    from app.clock import utcnow
-    from app.extensions import db
-    from app.identity.models import User
-    from app.sso.services import identities
-    from app.sso.services.identities import UpstreamIdentity
-
-    with app.app_context():
-        identities.link(
-            db.session.get(User, user_id),
-            UpstreamIdentity("idp", idp.issuer, sub, None, False, None, None),
-            now=utcnow(),
-        )
-
-
-def session_of(client: FlaskClient) -> dict[str, Any]:
-    with client.session_transaction() as session:
-        return dict(session)
+    started = start_on(client, f"/auth/mobile/{KEY}", device)
+    return through_provider(client, idp, started, person, action=action)
 
 
 def test_a_linked_user_gets_a_code_then_tokens_and_no_web_session(
@@ -85,8 +56,7 @@ def test_a_linked_user_gets_a_code_then_tokens_and_no_web_session(
 ) -> None:
     configure(app, upstream_idp)
     owner = make_user(fresh("tollgate.example"), first_name="Phone", last_name="Owner")
-    person = upstream_idp.add_user(fresh("elsewhere.example"))
-    link_existing(app, owner.id, upstream_idp, person.sub)
+    person = linked_person(app, upstream_idp, owner)
 
     answer = mobile_round_trip(client, upstream_idp, person)
 
@@ -108,8 +78,7 @@ def test_an_mfa_user_is_told_to_use_the_password_and_the_flow_is_cleared(
 ) -> None:
     configure(app, upstream_idp)
     owner = enable_mfa(app, make_user(fresh("tollgate.example")))
-    person = upstream_idp.add_user(fresh("elsewhere.example"))
-    link_existing(app, owner.id, upstream_idp, person.sub)
+    person = linked_person(app, upstream_idp, owner)
 
     answer = mobile_round_trip(client, upstream_idp, person)
 
@@ -188,8 +157,7 @@ def started_at_provider(client: FlaskClient) -> dict[str, str]:
     """A mobile flow started (the form posted); the provider's authorization parameters."""
     from urllib.parse import parse_qsl, urlsplit
 
-    page = client.get("/auth/mobile/idp", query_string=DEVICE)
-    started = client.post("/auth/idp", data={"csrf_token": csrf_from(page.get_data(as_text=True))})
+    started = start_on(client, f"/auth/mobile/{KEY}", DEVICE)
     return dict(parse_qsl(urlsplit(started.headers["Location"]).query))
 
 

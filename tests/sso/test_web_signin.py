@@ -15,9 +15,20 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app.clock import utcnow
-from tests.sso.web_sso import CALLBACK, KEY, configure, path_of, sign_in, signed_in, start
+from tests.sso.web_sso import (
+    CALLBACK,
+    KEY,
+    configure,
+    fresh,
+    linked_person,
+    path_of,
+    session_of,
+    sign_in,
+    signed_in,
+    start,
+)
 from tests.support.factories import MfaUser, UserInfo, enable_mfa
-from tests.support.idp import UpstreamIdp, UpstreamUser
+from tests.support.idp import UpstreamIdp
 from tests.support.servers import free_port
 from tests.support.totp import totp_now, wrong_totp
 from tests.support.web import csrf_from
@@ -69,37 +80,16 @@ def test_first_sign_in_creates_an_account_in_its_own_family_and_signs_in(
 # --- helpers ------------------------------------------------------------------------------------
 
 
-def _fresh(domain: str = "jit.example") -> str:
-    return f"p{uuid.uuid4().hex[:12]}@{domain}"
-
-
-def _linked_person(app: Flask, idp: UpstreamIdp, owner: UserInfo) -> UpstreamUser:
-    """A user at the provider (another address) whose identity is already linked to ``owner``."""
-    from app.extensions import db
-    from app.identity.models import User
-    from app.sso.services import identities
-    from app.sso.services.identities import UpstreamIdentity
-
-    person = idp.add_user(_fresh("elsewhere.example"))
-    with app.app_context():
-        identities.link(
-            db.session.get(User, owner.id),
-            UpstreamIdentity(KEY, idp.issuer, person.sub, None, False, None, None),
-            now=utcnow(),
-        )
-    return person
-
-
 @pytest.fixture
 def owner(make_user: Callable[..., UserInfo]) -> UserInfo:
     """An account here, with a password."""
-    return make_user(_fresh("tollgate.example"))
+    return make_user(fresh("tollgate.example"))
 
 
 @pytest.fixture
 def mfa_owner(app: Flask, make_user: Callable[..., UserInfo]) -> MfaUser:
     """An account here with TOTP on."""
-    return enable_mfa(app, make_user(_fresh("tollgate.example")))
+    return enable_mfa(app, make_user(fresh("tollgate.example")))
 
 
 def _identity_rows(app: Flask) -> list[tuple[uuid.UUID, str, str, bool]]:
@@ -134,11 +124,6 @@ def _logins(app: Flask, user_id: uuid.UUID) -> list[tuple[str, dict[str, Any]]]:
         ]
 
 
-def _session(client: FlaskClient) -> dict[str, Any]:
-    with client.session_transaction() as stored:
-        return dict(stored)
-
-
 # --- linked identities --------------------------------------------------------------------------
 
 
@@ -146,10 +131,10 @@ def test_a_linked_identity_signs_its_user_in_with_amr_ext(
     app: Flask, client: FlaskClient, upstream_idp: UpstreamIdp, owner: UserInfo
 ) -> None:
     configure(app, upstream_idp)
-    person = _linked_person(app, upstream_idp, owner)
+    person = linked_person(app, upstream_idp, owner)
     answer = sign_in(client, upstream_idp, person)
     assert (answer.status_code, answer.headers["Location"]) == (302, "/")
-    state = _session(client)
+    state = session_of(client)
     assert state["amr"] == ["ext"]
     assert state["_user_id"].startswith(str(owner.id))
     assert _identity_rows(app) == [(owner.id, upstream_idp.issuer, person.sub, False)]
@@ -163,7 +148,7 @@ def test_a_provider_asserting_an_existing_users_email_does_not_sign_that_user_in
     linked to anyone, the provider would allow JIT creation. Nobody is signed in, nothing is
     linked or created; the link page asks for the account's password."""
     configure(app, upstream_idp)
-    victim = make_user(_fresh("victim.example"))
+    victim = make_user(fresh("victim.example"))
     attacker = upstream_idp.add_user(victim.email, email_verified=True)
     answer = sign_in(client, upstream_idp, attacker)
     assert (answer.status_code, answer.headers["Location"]) == (302, "/auth/link")
@@ -189,7 +174,7 @@ def test_the_link_page_links_an_existing_account_after_its_password(
     app: Flask, client: FlaskClient, upstream_idp: UpstreamIdp, owner: UserInfo
 ) -> None:
     configure(app, upstream_idp, jit_mode="link_only")
-    person = upstream_idp.add_user(_fresh("elsewhere.example"))
+    person = upstream_idp.add_user(fresh("elsewhere.example"))
     http = requests.Session()
     assert sign_in(client, upstream_idp, person, http=http).headers["Location"] == "/auth/link"
     page = client.get("/auth/link").get_data(as_text=True)
@@ -198,7 +183,7 @@ def test_the_link_page_links_an_existing_account_after_its_password(
         data={"csrf_token": csrf_from(page), "email": owner.email, "password": owner.password},
     )
     assert (linked.status_code, linked.headers["Location"]) == (302, "/")
-    assert _session(client)["amr"] == ["pwd", "ext"]
+    assert session_of(client)["amr"] == ["pwd", "ext"]
     assert _identity_rows(app) == [(owner.id, upstream_idp.issuer, person.sub, False)]
     # Next time the provider alone is enough (its session skips its pages).
     client.post(
@@ -207,14 +192,14 @@ def test_the_link_page_links_an_existing_account_after_its_password(
     )
     assert not signed_in(client)
     assert sign_in(client, upstream_idp, person, http=http).headers["Location"] == "/"
-    assert _session(client)["_user_id"].startswith(str(owner.id))
+    assert session_of(client)["_user_id"].startswith(str(owner.id))
 
 
 def test_linking_an_mfa_account_needs_its_code_too(
     app: Flask, client: FlaskClient, upstream_idp: UpstreamIdp, mfa_owner: MfaUser
 ) -> None:
     configure(app, upstream_idp, jit_mode="link_only")
-    person = upstream_idp.add_user(_fresh("elsewhere.example"))
+    person = upstream_idp.add_user(fresh("elsewhere.example"))
     sign_in(client, upstream_idp, person)
     page = client.get("/auth/link").get_data(as_text=True)
     form = {"csrf_token": csrf_from(page), "email": mfa_owner.email, "password": mfa_owner.password}
@@ -224,7 +209,7 @@ def test_linking_an_mfa_account_needs_its_code_too(
     assert _identity_rows(app) == []
     linked = client.post("/auth/link", data={**form, "otp_code": totp_now(mfa_owner.secret)})
     assert (linked.status_code, linked.headers["Location"]) == (302, "/")
-    assert _session(client)["amr"] == ["pwd", "otp", "mfa", "ext"]
+    assert session_of(client)["amr"] == ["pwd", "otp", "mfa", "ext"]
     assert _identity_rows(app) == [(mfa_owner.id, upstream_idp.issuer, person.sub, False)]
 
 
@@ -239,7 +224,7 @@ def test_link_only_never_creates_an_account(
     app: Flask, client: FlaskClient, upstream_idp: UpstreamIdp
 ) -> None:
     configure(app, upstream_idp, jit_mode="link_only")
-    person = upstream_idp.add_user(_fresh())
+    person = upstream_idp.add_user(fresh())
     assert sign_in(client, upstream_idp, person).headers["Location"] == "/auth/link"
     assert not signed_in(client)
     assert _identity_rows(app) == []
@@ -249,10 +234,10 @@ def test_allowed_domains_limit_jit_creation(
     app: Flask, client: FlaskClient, upstream_idp: UpstreamIdp
 ) -> None:
     configure(app, upstream_idp, allowed_domains=["allowed.example"])
-    outsider = upstream_idp.add_user(_fresh("other.example"))
+    outsider = upstream_idp.add_user(fresh("other.example"))
     assert sign_in(client, upstream_idp, outsider).headers["Location"] == "/auth/link"
     assert _identity_rows(app) == []
-    insider = upstream_idp.add_user(_fresh("allowed.example"))
+    insider = upstream_idp.add_user(fresh("allowed.example"))
     assert sign_in(client, upstream_idp, insider).headers["Location"] == "/"
     assert [row[2] for row in _identity_rows(app)] == [insider.sub]
 
@@ -261,7 +246,7 @@ def test_an_unverified_email_creates_no_account(
     app: Flask, client: FlaskClient, upstream_idp: UpstreamIdp
 ) -> None:
     configure(app, upstream_idp)
-    person = upstream_idp.add_user(_fresh(), email_verified=False)
+    person = upstream_idp.add_user(fresh(), email_verified=False)
     assert sign_in(client, upstream_idp, person).headers["Location"] == "/auth/link"
     assert _identity_rows(app) == []
 
@@ -275,8 +260,8 @@ def test_an_invitation_lets_link_only_create_the_account_in_its_family(
     from app.identity.users import find_by_email
 
     configure(app, upstream_idp, jit_mode="link_only")
-    inviter = make_user(_fresh("tollgate.example"), role="admin")
-    email = _fresh("invited.example")
+    inviter = make_user(fresh("tollgate.example"), role="admin")
+    email = fresh("invited.example")
     with app.app_context():
         invitation_id = invitations.create_invitation(
             email=email, family_id=inviter.family_id, role="member", now=utcnow()
@@ -297,7 +282,7 @@ def test_the_first_user_of_a_deployment_becomes_super_admin_later_ones_admin(
     from app.identity.users import find_by_email
 
     configure(app, upstream_idp)
-    first, second = upstream_idp.add_user(_fresh()), upstream_idp.add_user(_fresh())
+    first, second = upstream_idp.add_user(fresh()), upstream_idp.add_user(fresh())
     sign_in(client, upstream_idp, first)
     sign_in(app.test_client(), upstream_idp, second)
     with app.app_context():
@@ -313,7 +298,7 @@ def test_a_totp_user_passes_mfa_verify_before_the_session_starts(
     app: Flask, client: FlaskClient, upstream_idp: UpstreamIdp, mfa_owner: MfaUser
 ) -> None:
     configure(app, upstream_idp)
-    person = _linked_person(app, upstream_idp, mfa_owner)
+    person = linked_person(app, upstream_idp, mfa_owner)
     answer = sign_in(client, upstream_idp, person)
     assert answer.headers["Location"] == "/mfa/verify"
     assert not signed_in(client)
@@ -330,8 +315,8 @@ def test_a_totp_user_passes_mfa_verify_before_the_session_starts(
         "/mfa/verify", data={"csrf_token": csrf, "code": totp_now(mfa_owner.secret)}
     )
     assert (right.status_code, right.headers["Location"]) == (302, "/")
-    assert _session(client)["amr"] == ["ext", "otp", "mfa"]
-    assert "mfa_pending" not in _session(client)
+    assert session_of(client)["amr"] == ["ext", "otp", "mfa"]
+    assert "mfa_pending" not in session_of(client)
     assert _logins(app, mfa_owner.id)[-1] == ("success", {"second_factor": True})
     assert signed_in(client)
 
@@ -340,7 +325,7 @@ def test_a_backup_code_passes_mfa_verify_once(
     app: Flask, client: FlaskClient, upstream_idp: UpstreamIdp, mfa_owner: MfaUser
 ) -> None:
     configure(app, upstream_idp)
-    person = _linked_person(app, upstream_idp, mfa_owner)
+    person = linked_person(app, upstream_idp, mfa_owner)
     http = requests.Session()
     sign_in(client, upstream_idp, person, http=http)
     csrf = csrf_from(client.get("/mfa/verify").get_data(as_text=True))
@@ -365,7 +350,7 @@ def test_a_blocked_identity_signs_nobody_in(
     from app.sso.services import identities
 
     configure(app, upstream_idp)
-    person = _linked_person(app, upstream_idp, owner)
+    person = linked_person(app, upstream_idp, owner)
     with app.app_context():
         row = identities.identities_of(owner.id)[0]
         identities.set_blocked(row, True, now=utcnow())
@@ -396,7 +381,7 @@ def test_a_state_from_another_browser_is_refused(
 ) -> None:
     """Login CSRF: a callback URL made for another browser's state is refused here."""
     configure(app, upstream_idp)
-    person = upstream_idp.add_user(_fresh())
+    person = upstream_idp.add_user(fresh())
     other = app.test_client()
     started = start(other)
     back = upstream_idp.sign_in_at_idp(
@@ -416,7 +401,7 @@ def test_a_callback_is_used_once(
     app: Flask, client: FlaskClient, upstream_idp: UpstreamIdp
 ) -> None:
     configure(app, upstream_idp)
-    person = upstream_idp.add_user(_fresh())
+    person = upstream_idp.add_user(fresh())
     started = start(client)
     back = upstream_idp.sign_in_at_idp(
         requests.Session(),
@@ -494,7 +479,7 @@ def test_the_callback_takes_a_form_post_too(
     """response_mode=form_post: the provider's page posts code and state (no CSRF token: the
     state is the check), and a forged state is refused the same way."""
     configure(app, upstream_idp)
-    person = upstream_idp.add_user(_fresh())
+    person = upstream_idp.add_user(fresh())
     started = start(client)
     back = upstream_idp.sign_in_at_idp(
         requests.Session(),
@@ -517,7 +502,7 @@ def test_a_deactivated_users_identity_signs_nobody_in(
     from app.identity.models import User
 
     configure(app, upstream_idp)
-    person = _linked_person(app, upstream_idp, owner)
+    person = linked_person(app, upstream_idp, owner)
     with app.app_context():
         db.session.get(User, owner.id).active = False
         db.session.commit()
@@ -537,7 +522,7 @@ def test_claims_we_could_not_store_are_not_trusted(
     long_one = upstream_idp.add_user(("x" * 250) + "@long.example", login=f"l-{uuid.uuid4().hex}")
     assert sign_in(app.test_client(), upstream_idp, long_one).headers["Location"] == "/auth/link"
     assert _identity_rows(app) == []
-    huge = upstream_idp.add_user(_fresh(), sub="s" * 256)
+    huge = upstream_idp.add_user(fresh(), sub="s" * 256)
     answer = sign_in(app.test_client(), upstream_idp, huge)
     assert answer.headers["Location"] == "/auth/failure?message=sso_invalid_response&strategy=idp"
 
@@ -546,13 +531,13 @@ def test_a_pending_link_or_second_factor_waits_ten_minutes(
     app: Flask, client: FlaskClient, upstream_idp: UpstreamIdp, mfa_owner: MfaUser
 ) -> None:
     configure(app, upstream_idp, jit_mode="link_only")
-    person = upstream_idp.add_user(_fresh())
+    person = upstream_idp.add_user(fresh())
     sign_in(client, upstream_idp, person)
     with client.session_transaction() as stored:
         stored["sso_link_pending"] = {**stored["sso_link_pending"], "at": 0}
     assert client.get("/auth/link").headers["Location"] == "/login"
 
-    linked = _linked_person(app, upstream_idp, mfa_owner)
+    linked = linked_person(app, upstream_idp, mfa_owner)
     other = app.test_client()
     assert sign_in(other, upstream_idp, linked).headers["Location"] == "/mfa/verify"
     with other.session_transaction() as stored:
@@ -568,7 +553,7 @@ def test_a_profile_in_userinfo_only_is_read_from_there(
     from app.identity.users import find_by_email
 
     configure(app, upstream_idp)
-    person = upstream_idp.add_user(_fresh(), given_name="Info", family_name="Only")
+    person = upstream_idp.add_user(fresh(), given_name="Info", family_name="Only")
     upstream_idp.set_claims_in_id_token(False)
     try:
         assert sign_in(client, upstream_idp, person).headers["Location"] == "/"
