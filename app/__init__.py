@@ -120,6 +120,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.gate.twins import add_api_v1_twins
     from app.oauth2.views import JSON_ENDPOINTS
     from app.oauth2.views import bp as oauth2_bp
+    from app.ops import views as ops_views
     from app.partners.views import bp as partners_bp
     from app.partners.views import pages_bp as partner_pages_bp
     from app.resources.scans.views import bp as redcloud_bp
@@ -132,6 +133,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.web.views import bp as web_bp
     from app.web.views import docs_bp
 
+    ops_views.init_app(app)  # /healthz, /readyz, /metrics; request timing, JSON logs
     app.register_blueprint(web_bp)
     app.register_blueprint(oauth2_bp)
     app.register_blueprint(docs_bp)

@@ -37,6 +37,10 @@ class DefaultConfig:
     # different regions may share one database. Set it before the first start.
     REGION = "default"
 
+    # --- what operators watch (app/ops: /healthz, /readyz, /metrics, logs) ---------------------
+    LOG_FORMAT = "text"  # "json": one JSON object per line on stderr, with an access line each
+    METRICS_TOKEN = ""  # bearer secret /metrics asks for (constant-time compare); empty = open
+
     # --- secrets (no defaults; generated into instance/ outside production) -----------------
     SECRET_KEY = ""  # signs session cookies and CSRF tokens
     ENCRYPTION_KEYS = ""  # comma-separated Fernet keys for secrets stored encrypted; first encrypts

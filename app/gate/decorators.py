@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 from flask import current_app, g, request
 from flask_login import current_user
 
+from app import metrics
 from app.audit.services import record
 from app.clock import utcnow
 from app.config import current_region
@@ -100,6 +101,16 @@ def _invalid(message: str) -> Unauthorized:
 
 
 def _verify(slot: Slot, value: str | None, failure_message: str) -> Principal:
+    try:
+        principal = _verify_slot(slot, value, failure_message)
+    except Unauthorized:
+        metrics.authentication(slot, "rejected")
+        raise
+    metrics.authentication(principal.credential_kind, "success")
+    return principal
+
+
+def _verify_slot(slot: Slot, value: str | None, failure_message: str) -> Principal:
     ip = request.remote_addr or "unknown"
     AUTH_FAILURES_PER_IP.check(ip)
     if value:
@@ -158,9 +169,15 @@ def resolve(allowed: frozenset[str] | None) -> Principal:
     if api_key is not None:
         return _verify("api_key", api_key.strip(), messages.CREDENTIAL_MISSING)
     if allowed is None or "session" in allowed:
-        principal = _session_principal()
+        try:
+            principal = _session_principal()
+        except Unauthorized:
+            metrics.authentication("session", "rejected")
+            raise
         if principal is not None:
+            metrics.authentication("session", "success")
             return principal
+    metrics.authentication("none", "missing")
     raise Unauthorized(messages.CREDENTIAL_MISSING, headers={"WWW-Authenticate": _challenge()})
 
 

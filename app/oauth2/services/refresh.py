@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import ColumnElement, func, or_, select, update
 
+from app import metrics
 from app.audit.services import SYSTEM, Caller, record
 from app.config import current_region
 from app.extensions import db, execute_count
@@ -204,3 +205,4 @@ def _settle_siblings(row: OAuthToken, *, now: datetime) -> None:
 def report_refresh_reuse(row: OAuthToken, *, now: datetime, caller: Caller) -> None:
     """A rotated refresh token came back outside any retry window: the lineage is revoked."""
     revoke_replayed_lineage("refresh_token.reused", row, now=now, caller=caller)
+    metrics.refresh_reuse(row.profile)

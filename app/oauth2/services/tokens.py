@@ -15,7 +15,7 @@ from typing import Any, Literal
 from flask import current_app
 from sqlalchemy import ColumnElement, select, update
 
-from app import crypto
+from app import crypto, metrics
 from app.audit.services import Caller, record
 from app.extensions import db, execute_count
 from app.identity.models import User
@@ -95,6 +95,7 @@ def save_token(
         db.session.commit()
     else:
         db.session.flush()
+    metrics.token_issued(grant_type, rotation=lineage.parent is not None)
     return row
 
 
@@ -207,6 +208,7 @@ def revoke_token(
         revoked_tokens=count,
     )
     db.session.commit()
+    metrics.token_revoked(kind)
 
 
 def revoke_all_for_user(user_id: uuid.UUID, *, now: datetime) -> int:
