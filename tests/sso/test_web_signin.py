@@ -18,6 +18,7 @@ from app.clock import utcnow
 from tests.sso.web_sso import (
     CALLBACK,
     KEY,
+    back_from_provider,
     configure,
     fresh,
     linked_person,
@@ -363,10 +364,7 @@ def test_denying_at_the_provider_is_sso_failed(
     app: Flask, client: FlaskClient, upstream_idp: UpstreamIdp
 ) -> None:
     configure(app, upstream_idp)
-    started = start(client)
-    back = upstream_idp.sign_in_at_idp(
-        requests.Session(), started.headers["Location"], action="deny"
-    )
+    back = back_from_provider(upstream_idp, start(client), upstream_idp.user, action="deny")
     assert "error=access_denied" in back
     answer = client.get(path_of(back))
     assert answer.headers["Location"] == "/auth/failure?message=sso_failed&strategy=idp"
@@ -383,13 +381,7 @@ def test_a_state_from_another_browser_is_refused(
     configure(app, upstream_idp)
     person = upstream_idp.add_user(fresh())
     other = app.test_client()
-    started = start(other)
-    back = upstream_idp.sign_in_at_idp(
-        requests.Session(),
-        started.headers["Location"],
-        login=person.login,
-        password=person.password,
-    )
+    back = back_from_provider(upstream_idp, start(other), person)
     start(client)  # this browser has a state of its own, not that one
     answer = client.get(path_of(back))
     assert answer.headers["Location"] == ("/auth/failure?message=sso_invalid_response&strategy=idp")
@@ -402,13 +394,7 @@ def test_a_callback_is_used_once(
 ) -> None:
     configure(app, upstream_idp)
     person = upstream_idp.add_user(fresh())
-    started = start(client)
-    back = upstream_idp.sign_in_at_idp(
-        requests.Session(),
-        started.headers["Location"],
-        login=person.login,
-        password=person.password,
-    )
+    back = back_from_provider(upstream_idp, start(client), person)
     assert client.get(path_of(back)).headers["Location"] == "/"
     # The state was spent by the first use: the same URL again is refused.
     assert (
@@ -480,13 +466,7 @@ def test_the_callback_takes_a_form_post_too(
     state is the check), and a forged state is refused the same way."""
     configure(app, upstream_idp)
     person = upstream_idp.add_user(fresh())
-    started = start(client)
-    back = upstream_idp.sign_in_at_idp(
-        requests.Session(),
-        started.headers["Location"],
-        login=person.login,
-        password=person.password,
-    )
+    back = back_from_provider(upstream_idp, start(client), person)
     params = {k: v[0] for k, v in parse_qs(urlsplit(back).query).items()}
     forged = client.post("/auth/idp/callback", data={**params, "state": "forged"})
     assert forged.headers["Location"].startswith("/auth/failure?message=sso_invalid_response")

@@ -82,6 +82,26 @@ def start_on(client: FlaskClient, page_url: str, query: dict[str, Any]) -> TestR
     return client.post(f"/auth/{KEY}", data={"csrf_token": csrf_from(page.get_data(as_text=True))})
 
 
+def back_from_provider(
+    idp: UpstreamIdp,
+    started: TestResponse,
+    user: UpstreamUser,
+    *,
+    http: requests.Session | None = None,
+    action: Literal["login", "deny"] = "login",
+) -> str:
+    """From the app's redirect to the provider (``started``) through the provider's pages as
+    ``user``: the URL the provider sends the browser back to (not followed)."""
+    assert started.status_code == 302, started.get_data(as_text=True)
+    return idp.sign_in_at_idp(
+        http or requests.Session(),
+        started.headers["Location"],
+        login=user.login,
+        password=user.password,
+        action=action,
+    )
+
+
 def through_provider(
     client: FlaskClient,
     idp: UpstreamIdp,
@@ -91,16 +111,9 @@ def through_provider(
     http: requests.Session | None = None,
     action: Literal["login", "deny"] = "login",
 ) -> TestResponse:
-    """From the app's redirect to the provider (``started``) through the provider's pages as
-    ``user``, back to our callback. Returns the callback's response (not followed)."""
-    assert started.status_code == 302, started.get_data(as_text=True)
-    back = idp.sign_in_at_idp(
-        http or requests.Session(),
-        started.headers["Location"],
-        login=user.login,
-        password=user.password,
-        action=action,
-    )
+    """:func:`back_from_provider`, then back at our callback. Returns the callback's response
+    (not followed)."""
+    back = back_from_provider(idp, started, user, http=http, action=action)
     assert back.startswith(CALLBACK + "?"), back
     return client.get(path_of(back))
 
