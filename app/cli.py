@@ -557,7 +557,10 @@ def serve(host: str, port: int, workers: int) -> None:
     from gunicorn.app.base import BaseApplication
 
     from app import create_app
+    from app.ops import multiprocess
 
+    multiprocess.prepare(current_app.instance_path)  # before gunicorn forks the workers
+    json_logs = current_app.config["LOG_FORMAT"] == "json"
     database = current_app.config["SQLALCHEMY_DATABASE_URI"].split("@")[-1]
     click.echo(
         f"Tollgate is listening on http://{host}:{port}  (database: {database})\n"
@@ -573,7 +576,9 @@ def serve(host: str, port: int, workers: int) -> None:
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
-            self.cfg.set("accesslog", "-")
+            # LOG_FORMAT=json: the app writes a JSON access line itself.
+            self.cfg.set("accesslog", None if json_logs else "-")
+            self.cfg.set("child_exit", multiprocess.child_exit)
 
         def load(self):  # type: ignore[no-untyped-def]
             return create_app({"AUTO_MIGRATE": False})  # the command already migrated
