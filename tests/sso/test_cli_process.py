@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import cli_env, flask_cli, flask_json
+from tests.support.sso import providers_add
 
 pytestmark = pytest.mark.slow  # real processes, ~1.5 s each
 
@@ -32,37 +33,14 @@ def _rows(env: dict[str, str], sql: str) -> list[tuple[object, ...]]:
 def test_providers_add_list_remove(env: dict[str, str]) -> None:
     added = flask_json(
         {**env, "SSO_CLIENT_SECRET": "secret from the environment"},
-        "sso",
-        "providers",
-        "add",
-        "--key",
-        "corp",
-        "--issuer",
-        ISSUER,
-        "--client-id",
-        "tollgate",
-        "--display-name",
-        "Corp",
-        "--jit-mode",
-        "link_only",
+        *providers_add("corp", ISSUER, "tollgate", display_name="Corp", jit_mode="link_only"),
     )
     assert added["key"] == "corp"
     assert "client_secret" not in added
     [(stored,)] = _rows(env, "SELECT client_secret_encrypted FROM sso_providers")
     assert "secret from the environment" not in str(stored)
     assert flask_json(env, "sso", "providers", "list")["providers"] == [added]
-    duplicate = flask_cli(
-        {**env, "SSO_CLIENT_SECRET": "x"},
-        "sso",
-        "providers",
-        "add",
-        "--key",
-        "corp",
-        "--issuer",
-        ISSUER,
-        "--client-id",
-        "t",
-    )
+    duplicate = flask_cli({**env, "SSO_CLIENT_SECRET": "x"}, *providers_add("corp", ISSUER, "t"))
     assert "exists already" in duplicate.assert_failed()
     assert flask_json(env, "sso", "providers", "remove", "corp") == {"removed": "corp"}
     assert flask_json(env, "sso", "providers", "list") == {"providers": []}

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from app.clock import utcnow
 from tests.support.factories import UserInfo
+from tests.support.sso import providers_add
 
 ISSUER = "https://login.example.test"
 
@@ -346,23 +347,15 @@ def _cli(app: Flask, *args: str, input: str | None = None) -> Any:
 def test_cli_providers_add_list_remove(app: Flask) -> None:
     added = _cli(
         app,
-        "sso",
-        "providers",
-        "add",
-        "--key",
-        "corp",
-        "--issuer",
-        ISSUER,
-        "--client-id",
-        "tollgate",
-        "--display-name",
-        "Corp SSO",
-        "--allowed-domains",
-        "corp.example",
-        "--jit-mode",
-        "link_only",
-        "--default-role",
-        "member",
+        *providers_add(
+            "corp",
+            ISSUER,
+            "tollgate",
+            display_name="Corp SSO",
+            allowed_domains="corp.example",
+            jit_mode="link_only",
+            default_role="member",
+        ),
         input="prompted secret\nprompted secret\n",
     )
     assert added.exit_code == 0, added.stderr
@@ -383,20 +376,7 @@ def test_cli_providers_add_list_remove(app: Flask) -> None:
         assert providers.require_provider("corp").client_secret == "prompted secret"
     listed = _cli(app, "sso", "providers", "list")
     assert json.loads(listed.stdout)["providers"] == [printed]
-    again = _cli(
-        app,
-        "sso",
-        "providers",
-        "add",
-        "--key",
-        "corp",
-        "--issuer",
-        ISSUER,
-        "--client-id",
-        "x",
-        "--client-secret",
-        "y",
-    )
+    again = _cli(app, *providers_add("corp", ISSUER, "x", client_secret="y"))
     assert again.exit_code == 1
     assert "exists already" in again.stderr
     assert _cli(app, "sso", "providers", "remove", "corp").exit_code == 0
