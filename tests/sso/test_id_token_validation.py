@@ -11,7 +11,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from tests.sso.forging_op import ForgingOp, forging_op_fixture  # noqa: F401 - a fixture
+from tests.sso.forging_op import (
+    FORGERIES,
+    ForgingOp,
+    forging_op_fixture,  # noqa: F401 - a fixture
+)
 from tests.sso.web_sso import path_of, signed_in, start
 
 KEY = "forging"
@@ -58,19 +62,7 @@ def test_a_good_id_token_signs_in(app: Flask, client: FlaskClient, forging_op: F
     assert len(forging_op.token_requests[0]["code_verifier"]) >= 43
 
 
-@pytest.mark.parametrize(
-    "mode",
-    [
-        "bad_signature",
-        "wrong_issuer",
-        "wrong_audience",
-        "expired",
-        "wrong_nonce",
-        "no_nonce",
-        "no_id_token",
-        "userinfo_other_subject",
-    ],
-)
+@pytest.mark.parametrize("mode", FORGERIES)
 def test_a_forged_or_missing_id_token_is_refused(
     app: Flask, client: FlaskClient, forging_op: ForgingOp, mode: str
 ) -> None:
