@@ -317,6 +317,52 @@ def test_create_account_roles(app: Flask, make_user: Any) -> None:
         assert one.family.name == "One's family"
 
 
+def test_create_account_for_an_invitation_is_audited_with_its_origin(
+    app: Flask, make_user: Any
+) -> None:
+    """The invitation's family and role; ``user.created`` says it came through SSO (which
+    provider, which invitation), then ``sso.identity_linked``, both for the new user."""
+    from app.audit.models import AuditEvent
+    from app.extensions import db
+    from app.identity import invitations
+    from app.sso.services import accounts, providers
+
+    family = make_user().family_id
+    with app.app_context():
+        now = utcnow()
+        link_only = providers.build_provider(
+            key="c", issuer=ISSUER, client_id="c", client_secret="s", jit_mode="link_only"
+        )
+        invitation = invitations.create_invitation(
+            email="guest@corp.example", family_id=family, role="member", now=now
+        )
+        user = accounts.create_account(
+            link_only,
+            _identity("s3", "guest@corp.example"),
+            first_name=None,
+            last_name=None,
+            now=now,
+        )
+        assert (user.family_id, user.role, user.password_hash) == (family, "member", None)
+        events = db.session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.actor_user_id == user.id)
+            .where(AuditEvent.event.in_(("user.created", "sso.identity_linked")))
+            .order_by(AuditEvent.id)
+        ).all()
+        assert [(e.event, e.family_id) for e in events] == [
+            ("user.created", family),
+            ("sso.identity_linked", family),
+        ]
+        assert events[0].details == {
+            "role": "member",
+            "via": "sso",
+            "provider": "corp",
+            "invitation_id": str(invitation.id),
+        }
+        assert not accounts.has_pending_invitation("guest@corp.example", now=now)
+
+
 @pytest.mark.parametrize(
     ("raw", "reason"),
     [
