@@ -100,24 +100,19 @@ def test_without_names_the_providers_are_used(app, client, root):
     assert (body["user"]["first_name"], body["user"]["last_name"]) == ("Up", "Stream")
 
 
-def test_provider_default_role_member_still_makes_the_family_creator_admin(app, client, root):
-    add_provider(app, key="members", default_role="member")
-    identity = upstream(subject="m1", email="m1@example.com", provider_key="members")
+@pytest.mark.parametrize(
+    ("default_role", "role"),
+    [("member", "admin"), ("super_admin", "super_admin")],
+    ids=["member-still-makes-the-family-creator-admin", "super_admin-makes-a-super-admin"],
+)
+def test_the_providers_default_role(app, client, root, default_role, role):
+    add_provider(app, key="roles", default_role=default_role)
+    identity = upstream(subject="r1", email="r1@example.com", provider_key="roles")
 
     body = send(client, SSO_CREATE_ACCOUNT, {"linking_code": linking_code(app, identity)})
 
     assert body.status_code == 200
-    assert role_of(app, body.get_json()["user"]["id"])[0] == "admin"
-
-
-def test_provider_default_role_super_admin_makes_a_super_admin(app, client, root):
-    add_provider(app, key="supers", default_role="super_admin")
-    identity = upstream(subject="s1", email="s1@example.com", provider_key="supers")
-
-    body = send(client, SSO_CREATE_ACCOUNT, {"linking_code": linking_code(app, identity)})
-
-    assert body.status_code == 200
-    assert role_of(app, body.get_json()["user"]["id"])[0] == "super_admin"
+    assert role_of(app, body.get_json()["user"]["id"])[0] == role
 
 
 def test_the_instances_first_user_is_a_super_admin(app, client):
