@@ -5,8 +5,10 @@ Flask + Flask-SQLAlchemy on SQLite (WAL), and nothing else.
 (b) GET /me   -> the bearer token looked up by the SHA-256 of the presented value in a unique
                indexed column, expiry and revocation checked, small JSON.
 
+Database: BENCH_BASELINE_URL (a SQLAlchemy URL, e.g. postgresql+psycopg://...), else the
+SQLite file BENCH_BASELINE_DB.
 Serve: BENCH_BASELINE_DB=/path.sqlite3 gunicorn -w N -b 127.0.0.1:PORT baseline_app:app
-Seed:  python baseline_app.py seed /path.sqlite3 TOKEN
+Seed:  python baseline_app.py seed /path.sqlite3 TOKEN   (the path is ignored with a URL)
 """
 
 import hashlib
@@ -32,8 +34,13 @@ class AccessToken(db.Model):
 
 
 app = Flask(__name__)
-app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.environ.get(
+URL = os.environ.get("BENCH_BASELINE_URL") or "sqlite:///" + os.environ.get(
     "BENCH_BASELINE_DB", "/tmp/tollgate-bench/data/baseline.sqlite3"
+)
+app.config["SQLALCHEMY_DATABASE_URI"] = URL
+# The engine options Tollgate ships (app/config.py): a pre-pinged pool on PostgreSQL.
+app.config["SQLALCHEMY_ENGINE_OPTIONS"] = (
+    {"connect_args": {"timeout": 30}} if URL.startswith("sqlite") else {"pool_pre_ping": True}
 )
 db.init_app(app)
 
@@ -58,10 +65,13 @@ def me():
 
 
 def seed(path: str, token: str, filler: int = 10_000) -> None:
-    if os.path.exists(path):
+    sqlite = URL.startswith("sqlite")
+    if sqlite and os.path.exists(path):
         os.remove(path)
     with app.app_context():  # BENCH_BASELINE_DB names the same file
-        db.session.execute(db.text("PRAGMA journal_mode=WAL"))
+        if sqlite:
+            db.session.execute(db.text("PRAGMA journal_mode=WAL"))
+        db.drop_all()
         db.create_all()
         far = int(time.time()) + 10 * 365 * 86400
         rows = [

@@ -18,14 +18,29 @@ Cases
   TA tollgate  GET /api/v1/tasks, access-key JWT HS256 verify + key and roles looked up per request
   TO tollgate  GET /api/v1/tasks, org admin token opaque UUID: digest lookup joined with its org
   G  tollgate  POST /api/v1/auth/token           secret key -> HS512 JWT (digest check, token row)
+  CC tollgate  POST /oauth/token client_credentials  client_secret_basic, digested secret
+  I  tollgate  POST /oauth/introspect            RFC 7662, client_secret_basic caller
+  AL authlib   GET /api/me                       stock ResourceProtector + SQLAlchemy validator
+  ALC authlib  POST /oauth/token client_credentials  plaintext secret (the stock client mixin)
+  DG dot       GET /api/me                       django-oauth-toolkit's ProtectedResourceView
+  DC dot       POST /o/token/ client_credentials plaintext secret (hash_client_secret=False)
+  DCH dot      POST /o/token/ client_credentials hashed secret (DOT's default, PBKDF2)
+  DR dot       POST /o/token/ refresh_token      rotation, a never-used token per request
+  DI dot       POST /o/introspect/               bearer-authenticated caller
 
-Run by bench/run.sh (which makes the venv and installs wrk); see bench/README.md.
+Every case runs on each database of ``--databases`` (BENCH_DATABASES: sqlite, postgres): on
+PostgreSQL every app has its own database on 127.0.0.1:5432 (psycopg 3) and Tollgate keeps
+its rate-limit counters in Redis db 15, as production runs it. The peers (bench/peers/) run
+from their own venv (bench/peers-requirements.txt) under the same gunicorn settings.
+
+Run by bench/run.sh (which makes the venvs and installs wrk); see bench/README.md.
 ``--cases`` (BENCH_CASES) runs only the named cases; a server none of them uses is not started.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import json
 import os
@@ -43,9 +58,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus, urlencode
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(HERE / "peers"))
+from consts import (  # noqa: E402 (bench/peers/consts.py: the peers' toy credentials)
+    AUTHLIB_BENCH_TOKEN,
+    AUTHLIB_CLIENT_ID,
+    AUTHLIB_CLIENT_SECRET,
+    DOT_AC_PLAIN_ID,
+    DOT_BENCH_TOKEN,
+    DOT_CC_HASHED_ID,
+    DOT_CC_PLAIN_ID,
+    DOT_SECRET,
+)
+
 BIN = Path(sys.executable).parent
 PASSWORD = "Bench-password-1!"
 DEVICE = {
@@ -71,9 +99,37 @@ CASES = {
     "TA": ("tollgate", "GET /api/v1/tasks with an access-key JWT (key and roles looked up)"),
     "TO": ("tollgate", "GET /api/v1/tasks with an org admin token (digest + organisation join)"),
     "G": ("tollgate", "POST /api/v1/auth/token: secret key -> HS512 JWT"),
+    "CC": ("tollgate", "POST /oauth/token client_credentials (digested secret, token row)"),
+    "I": ("tollgate", "POST /oauth/introspect (client_secret_basic caller, active token)"),
+    "AL": ("authlib", "stock Authlib: GET /api/me behind ResourceProtector"),
+    "ALC": ("authlib", "stock Authlib: POST /oauth/token client_credentials, plaintext secret"),
+    "DG": ("dot", "DOT: GET /api/me, ProtectedResourceView"),
+    "DC": ("dot", "DOT: POST /o/token/ client_credentials, plaintext secret"),
+    "DCH": ("dot", "DOT: POST /o/token/ client_credentials, hashed secret (DOT default)"),
+    "DR": ("dot", "DOT: POST /o/token/ refresh_token, rotation, never-used token per request"),
+    "DI": ("dot", "DOT: POST /o/introspect/ (bearer-authenticated caller)"),
 }
+SERVER_ORDER = ("baseline", "tollgate", "authlib", "dot")
+# Per case, the peers' case of the same kind: (stock Authlib, django-oauth-toolkit).
+GET_PEERS = ("AL", "DG")
+PEER_OF: dict[str, tuple[str | None, str | None]] = {
+    **{c: GET_PEERS for c in ("A", "B", "C0", "S", "D0", "C", "D", "T", "TS", "TA", "TO")},
+    **{c: GET_PEERS for c in ("AL", "DG")},
+    **{c: ("ALC", "DC") for c in ("G", "CC", "ALC", "DC", "DCH")},
+    **{c: (None, "DR") for c in ("F", "SR", "DR")},
+    **{c: (None, "DI") for c in ("I", "DI")},
+}
+PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+PEERS = HERE / "peers"
 SESSION_JWT_LIFETIME = 7200  # seconds: longer than any run (BENCH_BUDGET_S)
 _running: list[subprocess.Popen] = []
+
+
+def basic(client_id: str, secret: str) -> str:
+    """client_secret_basic (RFC 6749 §2.3.1: both parts form-encoded first)."""
+    raw = f"{quote_plus(client_id)}:{quote_plus(secret)}".encode()
+    return "Basic " + base64.b64encode(raw).decode()
 
 
 def log(message: str) -> None:
@@ -83,12 +139,53 @@ def log(message: str) -> None:
 # --- seeding ---------------------------------------------------------------------------------
 
 
-def tollgate_env(data: Path) -> dict[str, str]:
+def database_urls(data: Path, database: str) -> dict[str, str]:
+    """Where each app keeps its data: SQLite files under ``data``, or one PostgreSQL database
+    per app (created by ``create_pg_databases``)."""
+    if database == "sqlite":
+        return {
+            "tollgate": f"sqlite:///{data / 'tollgate.sqlite3'}",
+            "baseline": f"sqlite:///{data / 'baseline.sqlite3'}",
+            "authlib": f"sqlite:///{data / 'authlib.sqlite3'}",
+            "dot": str(data / "dot.sqlite3"),
+            "redis": "",
+        }
+    base = PG_ADMIN.rsplit("/", 1)[0]
+    return {
+        "tollgate": f"{base}/tollgate_bench",
+        "baseline": f"{base.replace('postgresql://', 'postgresql+psycopg://')}/tollgate_bench_baseline",
+        "authlib": f"{base.replace('postgresql://', 'postgresql+psycopg://')}/tollgate_bench_authlib",
+        "dot": f"{base}/tollgate_bench_dot",
+        "redis": REDIS_URL,
+    }
+
+
+def create_pg_databases() -> None:
+    """Fresh bench databases (dropped first) and an empty Redis db for the counters."""
+    import psycopg
+    import redis
+
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        for name in (
+            "tollgate_bench",
+            *(f"tollgate_bench_{a}" for a in ("baseline", "authlib", "dot")),
+        ):
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {name}")
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+def tollgate_env(data: Path, database: str = "sqlite") -> dict[str, str]:
     secrets_file = data / "secrets.json"
     stored = json.loads(secrets_file.read_text())
+    urls = database_urls(data, database)
     return {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{data / 'tollgate.sqlite3'}",
+        # PostgreSQL as production runs it: psycopg 3 with the engine options app/config.py
+        # sets (a pre-pinged QueuePool per worker), and the counters in Redis.
+        "DATABASE_URL": urls["tollgate"],
+        "REDIS_URL": urls["redis"],
+        "AUTHLIB_INSECURE_TRANSPORT": "1",  # plain http on loopback, as for the peers
         "INSTANCE_PATH": str(data / "instance"),
         "SECRET_KEY": stored["SECRET_KEY"],
         "ENCRYPTION_KEYS": stored["ENCRYPTION_KEYS"],
@@ -97,7 +194,6 @@ def tollgate_env(data: Path) -> dict[str, str]:
         "SESSION_JWT_KEY": stored["SESSION_JWT_KEY"],
         "APP_ENV": "development",
         "AUTO_MIGRATE": "false",
-        "REDIS_URL": "",
         # The per-key limiter still counts every request; it just never refuses one here.
         "API_KEY_RATE_LIMITS": json.dumps(
             {t: 10**12 for t in ("standard", "premium", "enterprise")}
@@ -112,10 +208,12 @@ def tollgate_env(data: Path) -> dict[str, str]:
         "RATE_LIMIT_SECRET_KEY_TOKEN_EMAIL": "1000000 per 1 minute",
         # The run outlasts a 15-minute session JWT; the seeded one must live through it.
         "SESSION_ACCESS_TOKEN_LIFETIME": str(SESSION_JWT_LIFETIME),
+        # The limiter still counts every introspection; it just never refuses one here.
+        "RATE_LIMIT_INTROSPECT_CLIENT": "1000000000 per 1 minute",
     }
 
 
-def seed(data: Path, refresh_tokens: int) -> dict[str, str]:
+def seed(data: Path, refresh_tokens: int, database: str = "sqlite") -> dict[str, str]:
     """A migrated Tollgate database with a user, a client, 10k filler tokens, a real access
     token, an API key, three accounts, a session, and ``refresh_tokens`` never-used refresh
     tokens of Sure device lineages and as many of session lineages (written to
@@ -135,7 +233,7 @@ def seed(data: Path, refresh_tokens: int) -> dict[str, str]:
             }
         )
     )
-    env = tollgate_env(data)
+    env = tollgate_env(data, database)
     os.environ.update({k: env[k] for k in ("INSTANCE_PATH",)})
     sys.path.insert(0, str(ROOT))
     from app import create_app, crypto, dbupgrade
@@ -168,14 +266,23 @@ def seed(data: Path, refresh_tokens: int) -> dict[str, str]:
         user = users.create_user(
             email="bench@example.com", password=PASSWORD, role="admin", now=now
         )
-        client = clients.create_client(
+        registered = clients.create_client(
             name="bench",
             redirect_uris=["https://bench.example/cb"],
             grant_types=["authorization_code", "refresh_token"],
             scope="read read_write",
             public=False,
             now=now,
-        ).client
+        )
+        client = registered.client
+        service = clients.create_client(
+            name="bench-service",
+            redirect_uris=[],
+            grant_types=["client_credentials"],
+            scope="read",
+            public=False,
+            now=now,
+        )
         access = {
             "access_token": crypto.new_token(crypto.PREFIX_ACCESS_TOKEN),
             "token_type": "Bearer",
@@ -246,11 +353,17 @@ def seed(data: Path, refresh_tokens: int) -> dict[str, str]:
             for start in range(0, len(batch), 5000):
                 db.session.execute(insert(OAuthToken), batch[start : start + 5000])
         db.session.commit()
+        assert registered.client_secret and service.client_secret
+        basics = {
+            "client_basic": basic(client.client_id, registered.client_secret),
+            "service_basic": basic(service.client.client_id, service.client_secret),
+        }
         db.engine.dispose()
     (data / "refresh_tokens.txt").write_text("\n".join(refresh_plain) + "\n")
     (data / "session_refresh_tokens.txt").write_text("\n".join(session_plain) + "\n")
     return {
         "access_token": access["access_token"],
+        **basics,
         "api_key": key,
         "session_jwt": session["access_token"],
         **jwts,
@@ -338,6 +451,8 @@ class Server:
     cwd: Path
     workers: int
     logs: Path
+    bin: Path = BIN  # where its gunicorn lives (the peers have their own venv)
+    probe: str = "/ping"  # answers 200 once the workers are up
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen | None = None
 
@@ -348,7 +463,7 @@ class Server:
         log_file = open(self.logs / f"{self.name}-{self.port}.log", "w")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [
-                str(BIN / "gunicorn"),
+                str(self.bin / "gunicorn"),
                 "-w",
                 str(self.workers),
                 "-b",
@@ -369,13 +484,40 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited; see {log_file.name}")
             try:
-                urllib.request.urlopen(
-                    self.url("/ping" if self.name == "baseline" else "/login"), timeout=2
-                )
+                urllib.request.urlopen(self.url(self.probe), timeout=2)
                 return
             except (urllib.error.URLError, OSError):
                 time.sleep(0.2)
         raise RuntimeError(f"{self.name} did not start")
+
+    def drain(self, limit: float = 90.0) -> None:
+        """Wait until the workers have answered every request wrk left queued (sync workers
+        serve the listen backlog in order, so a quick probe answer means it is empty): a
+        slow case (DOT's PBKDF2) must not eat into the next case's time."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            start = time.monotonic()
+            with contextlib.suppress(urllib.error.URLError, OSError):
+                urllib.request.urlopen(self.url(self.probe), timeout=limit)
+            if time.monotonic() - start < 0.25:
+                return
+
+    def worker_rss_mib(self) -> float | None:
+        """The largest resident set of this server's workers (MiB), read from /proc."""
+        if self.proc is None:
+            return None
+        try:
+            children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text()
+        except OSError:
+            return None
+        sizes = []
+        for pid in children.split():
+            with contextlib.suppress(OSError):
+                status = Path(f"/proc/{pid}/status").read_text()
+                found = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
+                if found:
+                    sizes.append(int(found.group(1)) / 1024)
+        return max(sizes) if sizes else None
 
     def stop(self) -> None:
         if self.proc is None:
@@ -406,14 +548,17 @@ def http(
     body: dict | None = None,
     *,
     raw: bool = False,
+    form: dict[str, str] | None = None,
 ) -> tuple[int, dict]:
-    """``raw``: the answer is not JSON (the bare JWT); only its status is read."""
+    """``raw``: the answer is not JSON (the bare JWT); only its status is read. ``form``: an
+    application/x-www-form-urlencoded body instead of JSON."""
     data = json.dumps(body).encode() if body is not None else None
+    content_type = {"Content-Type": "application/json"} if data else {}
+    if form is not None:
+        data = urlencode(form).encode()
+        content_type = {"Content-Type": "application/x-www-form-urlencoded"}
     request = urllib.request.Request(
-        url,
-        data=data,
-        method=method,
-        headers={**(headers or {}), **({"Content-Type": "application/json"} if data else {})},
+        url, data=data, method=method, headers={**(headers or {}), **content_type}
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -421,7 +566,10 @@ def http(
                 return response.status, {}
             return response.status, json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
+        try:
+            return error.code, json.loads(error.read() or b"{}")
+        except ValueError:
+            return error.code, {}
 
 
 def bearer_of(token: str) -> dict[str, str]:
@@ -433,6 +581,10 @@ def check(
 ) -> list[str]:
     """Each server must really work (and really refuse) before it is measured."""
     failures = []
+    if server.name == "authlib":
+        return check_authlib(server)
+    if server.name == "dot":
+        return check_dot(server, spare_refresh)
     if server.name == "baseline":
         if (
             http("GET", server.url("/me"), {"Authorization": f"Bearer {creds['baseline']}"})[0]
@@ -488,6 +640,79 @@ def check(
         if status != 200 or replay != 401:
             failures.append(f"F refresh {status}, replay {replay} (want 200, 401)")
     failures.extend(check_sessions(server, creds, spare_session))
+    failures.extend(check_oauth(server, creds))
+    return failures
+
+
+CC_FORM = {"grant_type": "client_credentials", "scope": "read"}
+
+
+def check_oauth(server: Server, creds: dict[str, str]) -> list[str]:
+    """CC: client_credentials issues a token (and a wrong secret is refused); I: the bench
+    client's access token introspects as active, a made-up one as inactive."""
+    failures = []
+    token_url = server.url("/oauth/token")
+    status, body = http("POST", token_url, {"Authorization": creds["service_basic"]}, form=CC_FORM)
+    if status != 200 or "access_token" not in body:
+        failures.append(f"CC client_credentials: {status} {body}")
+    wrong = {"Authorization": basic("nobody", "wrong")}
+    if http("POST", token_url, wrong, form=CC_FORM)[0] != 401:
+        failures.append("CC wrong client not 401")
+    introspect = server.url("/oauth/introspect")
+    caller = {"Authorization": creds["client_basic"]}
+    status, body = http("POST", introspect, caller, form={"token": creds["access_token"]})
+    if status != 200 or body.get("active") is not True:
+        failures.append(f"I introspection: {status} {body}")
+    status, body = http("POST", introspect, caller, form={"token": "tga_nope"})
+    if status != 200 or body.get("active") is not False:
+        failures.append(f"I unknown token not inactive: {status} {body}")
+    return failures
+
+
+def check_authlib(server: Server) -> list[str]:
+    failures = []
+    good = {"Authorization": f"Bearer {AUTHLIB_BENCH_TOKEN}"}
+    status, body = http("GET", server.url("/api/me"), good)
+    if status != 200 or body.get("sub") != "42":
+        failures.append(f"AL protected GET: {status}")
+    if http("GET", server.url("/api/me"), {"Authorization": "Bearer wrong"})[0] != 401:
+        failures.append("AL bad token not 401")
+    auth = {"Authorization": basic(AUTHLIB_CLIENT_ID, AUTHLIB_CLIENT_SECRET)}
+    status, body = http("POST", server.url("/oauth/token"), auth, form=CC_FORM)
+    if status != 200 or "access_token" not in body:
+        failures.append(f"ALC client_credentials: {status} {body}")
+    wrong = {"Authorization": basic(AUTHLIB_CLIENT_ID, "wrong")}
+    if http("POST", server.url("/oauth/token"), wrong, form=CC_FORM)[0] != 401:
+        failures.append("ALC wrong secret not 401")
+    return failures
+
+
+def check_dot(server: Server, spare_refresh: str | None) -> list[str]:
+    failures = []
+    good = {"Authorization": f"Bearer {DOT_BENCH_TOKEN}"}
+    if http("GET", server.url("/api/me"), good)[0] != 200:
+        failures.append("DG protected GET not 200")
+    if http("GET", server.url("/api/me"), {"Authorization": "Bearer wrong"})[0] != 403:
+        failures.append("DG bad token not 403 (DOT's answer)")
+    token_url = server.url("/o/token/")
+    for case, client_id in (("DC", DOT_CC_PLAIN_ID), ("DCH", DOT_CC_HASHED_ID)):
+        auth = {"Authorization": basic(client_id, DOT_SECRET)}
+        status, body = http("POST", token_url, auth, form=CC_FORM)
+        if status != 200 or "access_token" not in body:
+            failures.append(f"{case} client_credentials: {status} {body}")
+        wrong = {"Authorization": basic(client_id, "wrong")}
+        if http("POST", token_url, wrong, form=CC_FORM)[0] != 401:
+            failures.append(f"{case} wrong secret not 401")
+    if spare_refresh:
+        auth = {"Authorization": basic(DOT_AC_PLAIN_ID, DOT_SECRET)}
+        form = {"grant_type": "refresh_token", "refresh_token": spare_refresh}
+        status, body = http("POST", token_url, auth, form=form)
+        replay, _ = http("POST", token_url, auth, form=form)
+        if status != 200 or body.get("refresh_token") in (None, spare_refresh) or replay != 400:
+            failures.append(f"DR refresh {status}, replay {replay} (want 200, 400)")
+    status, body = http("POST", server.url("/o/introspect/"), good, form={"token": DOT_BENCH_TOKEN})
+    if status != 200 or body.get("active") is not True:
+        failures.append(f"DI introspection: {status} {body}")
     return failures
 
 
@@ -575,6 +800,131 @@ def argon2_verify_ms(samples: int = 15) -> tuple[float, float]:
 
 # --- the run ---------------------------------------------------------------------------------
 
+REFRESH_CASES = ("F", "SR", "DR")  # never warmed up: a warm-up would spend their tokens
+NO_WARM_UP = (*REFRESH_CASES, "DCH")  # DCH: a few requests a second, nothing to warm
+
+
+def seed_database(
+    args: argparse.Namespace, database: str, data: Path
+) -> tuple[dict[str, str], dict[str, list[str]], dict[str, list[str]]]:
+    """Seed every app that a selected case needs on ``database``; returns the credentials,
+    one spare refresh token per round for the checks, and the rest of each refresh pool."""
+    data.mkdir(parents=True, exist_ok=True)
+    servers = {CASES[case][0] for case in args.selected}
+    urls = database_urls(data, database)
+    if database == "postgres":
+        create_pg_databases()
+    creds: dict[str, str] = {}
+    spares: dict[str, list[str]] = {}
+    pools: dict[str, list[str]] = {}
+    peers_python = str(args.peers_venv / "bin" / "python")
+
+    def split(case: str, path: Path) -> None:
+        tokens = path.read_text().split()
+        spares[case], pools[case] = tokens[: args.rounds], tokens[args.rounds :]
+
+    if "tollgate" in servers:
+        # Enough never-used refresh tokens for every round at ~2000/s (an undersized file
+        # would show as non-2xx, never as reuse).
+        needed = args.rounds * args.duration * 2500 + 100
+        log(f"{database}: seeding Tollgate ({needed} refresh tokens per refresh case)")
+        subprocess.run(
+            [str(BIN / "python"), __file__, "--seed-only", str(data), database, str(needed)],
+            check=True,
+        )
+        creds.update(json.loads((data / "creds.json").read_text()))
+        split("F", data / "refresh_tokens.txt")
+        split("SR", data / "session_refresh_tokens.txt")
+    if "baseline" in servers:
+        creds["baseline"] = "bl_" + os.urandom(32).hex()
+        subprocess.run(
+            [
+                str(BIN / "python"),
+                str(HERE / "baseline_app.py"),
+                "seed",
+                str(data / "baseline.sqlite3"),
+                creds["baseline"],
+            ],
+            check=True,
+            env={**os.environ, **baseline_env(data, urls)},
+        )
+    if "authlib" in servers:
+        log(f"{database}: seeding stock Authlib")
+        subprocess.run(
+            [peers_python, "authlib_app.py", "seed"],
+            check=True,
+            cwd=PEERS,
+            env={**os.environ, "BENCH_PEER_DB_URL": urls["authlib"]},
+        )
+    if "dot" in servers:
+        # DOT rotates a few hundred per second; this leaves ample room.
+        needed = args.rounds * args.duration * 800 + args.rounds + 50
+        log(f"{database}: seeding django-oauth-toolkit ({needed} refresh tokens)")
+        subprocess.run(
+            [peers_python, "-m", "dotsite.seed", str(needed), str(data / "dot_refresh.txt")],
+            check=True,
+            cwd=PEERS,
+            env={**os.environ, "BENCH_DOT_DB": urls["dot"]},
+        )
+        split("DR", data / "dot_refresh.txt")
+    return creds, spares, pools
+
+
+def baseline_env(data: Path, urls: dict[str, str]) -> dict[str, str]:
+    env = {"BENCH_BASELINE_DB": str(data / "baseline.sqlite3")}
+    if not urls["baseline"].startswith("sqlite"):
+        env["BENCH_BASELINE_URL"] = urls["baseline"]
+    return env
+
+
+def make_servers(
+    args: argparse.Namespace, database: str, data: Path, logs: Path
+) -> dict[str, Server]:
+    urls = database_urls(data, database)
+    peers_bin = args.peers_venv / "bin"
+    return {
+        "baseline": Server(
+            "baseline",
+            "baseline_app:app",
+            {**os.environ, **baseline_env(data, urls)},
+            HERE,
+            args.workers,
+            logs,
+        ),
+        "tollgate": Server(
+            "tollgate",
+            "wsgi:app",
+            tollgate_env(data, database),
+            ROOT,
+            args.workers,
+            logs,
+            probe="/login",
+        ),
+        "authlib": Server(
+            "authlib",
+            "authlib_app:app",
+            {**os.environ, "BENCH_PEER_DB_URL": urls["authlib"], "AUTHLIB_INSECURE_TRANSPORT": "1"},
+            PEERS,
+            args.workers,
+            logs,
+            bin=peers_bin,
+        ),
+        "dot": Server(
+            "dot",
+            "dotsite.wsgi:application",
+            {
+                **os.environ,
+                "BENCH_DOT_DB": urls["dot"],
+                "DJANGO_SETTINGS_MODULE": "dotsite.settings",
+                "OAUTHLIB_INSECURE_TRANSPORT": "1",
+            },
+            PEERS,
+            args.workers,
+            logs,
+            bin=peers_bin,
+        ),
+    }
+
 
 def main() -> int:
     parser = argparse.ArgumentParser()
@@ -585,94 +935,89 @@ def main() -> int:
     parser.add_argument("--deadline", type=float, default=time.time() + 900)
     parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
     parser.add_argument("--cases", default="", help="comma-separated case ids; empty = all")
+    parser.add_argument("--databases", default="sqlite,postgres", help="sqlite, postgres or both")
+    parser.add_argument("--peers-venv", type=Path, default=None)
+    parser.add_argument("--seed-only", nargs=3, metavar=("DATA", "DATABASE", "REFRESH"))
     args = parser.parse_args()
+    if args.seed_only:  # run by seed_database in a fresh process per database
+        data, database, refresh = args.seed_only
+        creds = seed(Path(data), int(refresh), database)
+        (Path(data) / "creds.json").write_text(json.dumps(creds))
+        return 0
     args.selected = [c.strip() for c in args.cases.split(",") if c.strip()] or list(CASES)
     unknown = sorted(set(args.selected) - set(CASES))
     if unknown:
         parser.error(f"unknown cases: {', '.join(unknown)} (known: {', '.join(CASES)})")
+    args.databases = [d.strip() for d in args.databases.split(",") if d.strip()]
+    if not args.databases or set(args.databases) - {"sqlite", "postgres"}:
+        parser.error("--databases: sqlite, postgres or both (comma-separated)")
+    args.peers_venv = args.peers_venv or args.base / "peers-venv"
     signal.signal(signal.SIGTERM, lambda *_: (stop_all(), sys.exit(143)))
 
-    data, logs = args.base / "data", args.base / "logs"
+    logs = args.base / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    # Enough never-used refresh tokens for every round at ~2000/s (an undersized file would
-    # show as non-2xx, never as reuse).
-    refresh_needed = args.rounds * args.duration * 2500 + 100
-    log(f"seeding ({refresh_needed} refresh tokens)")
-    creds = seed(data, refresh_needed)
-    creds["baseline"] = "bl_" + os.urandom(32).hex()
-    subprocess.run(
-        [
-            str(BIN / "python"),
-            str(HERE / "baseline_app.py"),
-            "seed",
-            str(data / "baseline.sqlite3"),
-            creds["baseline"],
-        ],
-        check=True,
-        env={**os.environ, "BENCH_BASELINE_DB": str(data / "baseline.sqlite3")},
-    )
-    # Per refresh case: one spare token per round for the check, the rest split by round.
-    spares: dict[str, list[str]] = {}
-    pools: dict[str, list[str]] = {}
-    for case, name in (("F", "refresh_tokens.txt"), ("SR", "session_refresh_tokens.txt")):
-        tokens = (data / name).read_text().split()
-        spares[case], pools[case] = tokens[: args.rounds], tokens[args.rounds :]
-    per_round = len(pools["F"]) // args.rounds
+    seeded = {}
+    for database in args.databases:
+        data = args.base / "data" / database
+        seeded[database] = (data, *seed_database(args, database, data))
 
     log("argon2id verify timing")
     verify_ms, verify_cpu_ms = argon2_verify_ms()
     cores = os.cpu_count() or 1
-    servers = {
-        "baseline": Server(
-            "baseline",
-            "baseline_app:app",
-            {**os.environ, "BENCH_BASELINE_DB": str(data / "baseline.sqlite3")},
-            HERE,
-            args.workers,
-            logs,
-        ),
-        "tollgate": Server("tollgate", "wsgi:app", tollgate_env(data), ROOT, args.workers, logs),
+    servers = {d: make_servers(args, d, seeded[d][0], logs) for d in args.databases}
+    results: dict[str, dict[str, list[dict]]] = {
+        d: {case: [] for case in CASES} for d in args.databases
     }
-    results: dict[str, list[dict]] = {case: [] for case in CASES}
     notes: list[str] = []
     try:
         for round_no in range(1, args.rounds + 1):
-            order = ["baseline", "tollgate"] if round_no % 2 else ["tollgate", "baseline"]
-            for name in order:
-                if not any(CASES[case][0] == name for case in args.selected):
-                    continue
-                if time.time() + 8 * (args.duration + 5) > args.deadline:
-                    notes.append(f"round {round_no} {name}: skipped, out of time budget")
-                    continue
-                server = servers[name]
-                server.port = free_port()
-                server.start()
-                try:
-                    tollgate = name == "tollgate"
-                    failures = check(
-                        server,
-                        creds,
-                        spares["F"][round_no - 1] if tollgate else None,
-                        spares["SR"][round_no - 1] if tollgate else None,
-                    )
-                    notes.extend(f"round {round_no}: {f}" for f in failures)
-                    log(f"round {round_no} {name} on :{server.port} checks: {failures or 'ok'}")
-                    run_cases(
-                        server,
-                        name,
-                        creds,
-                        round_no,
-                        args,
-                        logs,
-                        results,
-                        {
-                            case: pool[(round_no - 1) * per_round : round_no * per_round]
-                            for case, pool in pools.items()
-                        },
-                        data,
-                    )
-                finally:
-                    server.stop()
+            forward = round_no % 2 == 1  # even rounds reverse the orders
+            for database in args.databases if forward else args.databases[::-1]:
+                data, creds, spares, pools = seeded[database]
+                for name in SERVER_ORDER if forward else SERVER_ORDER[::-1]:
+                    selected = [c for c in args.selected if CASES[c][0] == name]
+                    if not selected:
+                        continue
+                    needed = len(selected) * (args.duration + max(2, args.duration // 4) + 3)
+                    if time.time() + needed + 20 > args.deadline:
+                        notes.append(f"round {round_no} {database} {name}: skipped (time budget)")
+                        continue
+                    server = servers[database][name]
+                    server.port = free_port()
+                    server.start()
+                    try:
+                        spare = {c: spares[c][round_no - 1] for c in spares}
+                        failures = check(
+                            server,
+                            creds,
+                            spare.get("DR" if name == "dot" else "F"),
+                            spare.get("SR"),
+                        )
+                        notes.extend(f"round {round_no} {database}: {f}" for f in failures)
+                        log(
+                            f"round {round_no} {database} {name} on :{server.port} checks: "
+                            f"{failures or 'ok'}"
+                        )
+                        per_round = {c: len(pool) // args.rounds for c, pool in pools.items()}
+                        run_cases(
+                            server,
+                            name,
+                            creds,
+                            round_no,
+                            args,
+                            logs,
+                            results[database],
+                            {
+                                case: pool[
+                                    (round_no - 1) * per_round[case] : round_no * per_round[case]
+                                ]
+                                for case, pool in pools.items()
+                            },
+                            data,
+                            database,
+                        )
+                    finally:
+                        server.stop()
     finally:
         stop_all()
     report = render(results, verify_ms, verify_cpu_ms, cores, args, notes)
@@ -702,53 +1047,89 @@ def run_cases(
     results: dict[str, list[dict]],
     refresh_slices: dict[str, list[str]],
     data: Path,
+    database: str,
 ) -> None:
     warm = max(2, args.duration // 4)
+    token_files = {}
+    for case, refresh_slice in refresh_slices.items():
+        token_files[case] = data / f"refresh-{case}-round{round_no}.txt"
+        token_files[case].write_text("\n".join(refresh_slice) + "\n")
+    form = HERE / "form.lua"
+    cc_body = urlencode(CC_FORM)
     if name == "baseline":
         plan = [
             ("A", server.url("/ping"), {}, None, None),
             ("B", server.url("/me"), {"Authorization": f"Bearer {creds['baseline']}"}, None, None),
         ]
+    elif name == "authlib":
+        plan = [
+            ("AL", server.url("/api/me"), bearer_of(AUTHLIB_BENCH_TOKEN), None, None),
+            (
+                "ALC",
+                server.url("/oauth/token"),
+                {},
+                form,
+                {
+                    "BENCH_BODY": cc_body,
+                    "BENCH_AUTH": basic(AUTHLIB_CLIENT_ID, AUTHLIB_CLIENT_SECRET),
+                },
+            ),
+        ]
+    elif name == "dot":
+        plan = [
+            ("DG", server.url("/api/me"), bearer_of(DOT_BENCH_TOKEN), None, None),
+            *[
+                (
+                    case,
+                    server.url("/o/token/"),
+                    {},
+                    form,
+                    {"BENCH_BODY": cc_body, "BENCH_AUTH": basic(client_id, DOT_SECRET)},
+                )
+                for case, client_id in (("DC", DOT_CC_PLAIN_ID),)
+            ],
+            (
+                "DR",
+                server.url("/o/token/"),
+                {},
+                HERE / "form_refresh.lua",
+                {
+                    "BENCH_TOKENS": str(token_files.get("DR", "")),
+                    "BENCH_THREADS": "2",
+                    "BENCH_AUTH": basic(DOT_AC_PLAIN_ID, DOT_SECRET),
+                },
+            ),
+            (
+                "DI",
+                server.url("/o/introspect/"),
+                {},
+                form,
+                {
+                    "BENCH_BODY": urlencode({"token": DOT_BENCH_TOKEN}),
+                    "BENCH_AUTH": f"Bearer {DOT_BENCH_TOKEN}",
+                },
+            ),
+            # Last: PBKDF2 per request leaves a queue the drain below waits out.
+            (
+                "DCH",
+                server.url("/o/token/"),
+                {},
+                form,
+                {"BENCH_BODY": cc_body, "BENCH_AUTH": basic(DOT_CC_HASHED_ID, DOT_SECRET)},
+            ),
+        ]
     else:
-        token_files = {}
-        for case, refresh_slice in refresh_slices.items():
-            token_files[case] = data / f"refresh-{case}-round{round_no}.txt"
-            token_files[case].write_text("\n".join(refresh_slice) + "\n")
         login_body = json.dumps(
             {"email": "bench@example.com", "password": PASSWORD, "device": DEVICE}
         )
         plan = [
-            (
-                "C0",
-                server.url("/api/v1/usage"),
-                {"Authorization": f"Bearer {creds['access_token']}"},
-                None,
-                None,
-            ),
-            (
-                "S",
-                server.url("/api/v1/usage"),
-                {"Authorization": f"Bearer {creds['session_jwt']}"},
-                None,
-                None,
-            ),
+            ("C0", server.url("/api/v1/usage"), bearer_of(creds["access_token"]), None, None),
+            ("S", server.url("/api/v1/usage"), bearer_of(creds["session_jwt"]), None, None),
             ("D0", server.url("/api/v1/usage"), {"X-Api-Key": creds["api_key"]}, None, None),
-            (
-                "C",
-                server.url("/api/v1/accounts"),
-                {"Authorization": f"Bearer {creds['access_token']}"},
-                None,
-                None,
-            ),
+            ("C", server.url("/api/v1/accounts"), bearer_of(creds["access_token"]), None, None),
             ("D", server.url("/api/v1/accounts"), {"X-Api-Key": creds["api_key"]}, None, None),
             *[
-                (
-                    case,
-                    server.url("/api/v1/tasks"),
-                    {"Authorization": f"Bearer {token}"},
-                    None,
-                    None,
-                )
+                (case, server.url("/api/v1/tasks"), bearer_of(token), None, None)
                 for case, token in (
                     ("T", creds["access_token"]),
                     ("TS", creds["secret_key_jwt"]),
@@ -764,6 +1145,23 @@ def run_cases(
                 {"BENCH_BODY": ""},
             ),
             (
+                "CC",
+                server.url("/oauth/token"),
+                {},
+                form,
+                {"BENCH_BODY": cc_body, "BENCH_AUTH": creds["service_basic"]},
+            ),
+            (
+                "I",
+                server.url("/oauth/introspect"),
+                {},
+                form,
+                {
+                    "BENCH_BODY": urlencode({"token": creds["access_token"]}),
+                    "BENCH_AUTH": creds["client_basic"],
+                },
+            ),
+            (
                 "E",
                 server.url("/api/v1/auth/login"),
                 {},
@@ -775,126 +1173,192 @@ def run_cases(
                 server.url("/api/v1/auth/refresh"),
                 {},
                 HERE / "refresh.lua",
-                {"BENCH_TOKENS": str(token_files["F"]), "BENCH_THREADS": "2"},
+                {"BENCH_TOKENS": str(token_files.get("F", "")), "BENCH_THREADS": "2"},
             ),
             (
                 "SR",
                 server.url("/auth/refresh"),
                 {},
                 HERE / "refresh.lua",
-                {"BENCH_TOKENS": str(token_files["SR"]), "BENCH_THREADS": "2"},
+                {"BENCH_TOKENS": str(token_files.get("SR", "")), "BENCH_THREADS": "2"},
             ),
         ]
     for case, url, headers, script, env in plan:
         if case not in args.selected:
             continue
-        if case not in ("F", "SR"):  # warm-up (never for refreshes: it spends their tokens)
-            wrk(url, warm, logs, f"warm-{case}-{round_no}", headers, script, env)
-        result = wrk(url, args.duration, logs, f"{case}-{round_no}", headers, script, env)
+        tag = f"{database}-{case}-{round_no}"
+        if case not in NO_WARM_UP:
+            wrk(url, warm, logs, f"warm-{tag}", headers, script, env)
+            server.drain()
+        result = wrk(url, args.duration, logs, tag, headers, script, env)
         result["round"] = round_no
+        result["rss_mib"] = server.worker_rss_mib()
+        server.drain()
         results[case].append(result)
         log(
-            f"  {case}: {result['rps']:.0f} req/s  p50 {result['p50']} ms  "
-            f"p99 {result['p99']} ms  non-2xx {result['non2xx']}"
+            f"  {database} {case}: {result['rps']:.0f} req/s  p50 {result['p50']} ms  "
+            f"p99 {result['p99']} ms  non-2xx {result['non2xx']}  "
+            f"worker RSS {result['rss_mib'] or 0:.0f} MiB"
         )
 
 
+# --- the report ------------------------------------------------------------------------------
+
+
+def _ratio(results: dict[str, list[dict]], case: str, base: str | None) -> float | None:
+    """The median of per-round ratios of two cases' req/s (same run, same database)."""
+    if base is None:
+        return None
+    a = {r["round"]: r["rps"] for r in results.get(case, [])}
+    b = {r["round"]: r["rps"] for r in results.get(base, [])}
+    values = [a[r] / b[r] for r in a if b.get(r)]
+    return statistics.median(values) if values else None
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+# (hot path, target text, case, yardstick case or "login", minimum ratio)
+TARGETS: list[tuple[str, str, str, str, float]] = [
+    ("protected GET, gate alone, Bearer (C0)", "≥ 1.1 × stock Authlib (AL)", "C0", "AL", 1.1),
+    ("protected GET, gate alone, Bearer (C0)", "≥ 0.95 × minimal baseline (B)", "C0", "B", 0.95),
+    ("protected GET, gate alone, X-Api-Key (D0)", "≥ 1.1 × stock Authlib (AL)", "D0", "AL", 1.1),
+    ("protected GET, gate alone, X-Api-Key (D0)", "≥ 0.95 × minimal baseline (B)", "D0", "B", 0.95),
+    ("resource list, Bearer (C)", "≥ 1.5 × DOT's protected view (DG)", "C", "DG", 1.5),
+    ("resource list, X-Api-Key (D)", "≥ 1.5 × DOT's protected view (DG)", "D", "DG", 1.5),
+    ("client_credentials, digested secrets (CC)", "≥ 1.2 × stock Authlib, plaintext (ALC)",
+     "CC", "ALC", 1.2),
+    ("refresh rotation (F)", "≥ 3 × DOT's rotation (DR)", "F", "DR", 3.0),
+    ("introspection (I)", "≥ 3 × DOT's introspection (DI)", "I", "DI", 3.0),
+    ("password login (E)", "≥ 0.9 × cores ÷ argon2id CPU time", "E", "login", 0.9),
+]  # fmt: skip
+
+
 def render(
-    results: dict[str, list[dict]],
+    results: dict[str, dict[str, list[dict]]],
     verify_ms: float,
     verify_cpu_ms: float,
     cores: int,
     args: argparse.Namespace,
     notes: list[str],
 ) -> str:
-    def per_round(case: str) -> dict[int, float]:
-        return {r["round"]: r["rps"] for r in results[case]}
-
-    def ratio(case: str, base: str) -> float | None:
-        a, b = per_round(case), per_round(base)
-        values = [a[r] / b[r] for r in a if b.get(r)]
-        return statistics.median(values) if values else None
-
+    cpu_bound = cores / (verify_cpu_ms / 1000)
     lines = [
-        "# Tollgate benchmark (measured here)",
+        "# Tollgate benchmark, peers in the same run (measured here)",
         "",
         f"- Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}; nproc={cores}; "
         f"Python {sys.version.split()[0]}",
         f"- Load: wrk -t2 -c16 -d{args.duration}s --latency on 127.0.0.1 (same 2 cores as "
-        f"the servers); gunicorn sync workers = {args.workers}; SQLite (WAL) for both apps; "
-        f"{args.rounds} interleaved rounds (even rounds reverse the server order).",
-        "- Command: `bash bench/run.sh` (knobs: BENCH_DURATION, BENCH_ROUNDS, BENCH_WORKERS).",
+        f"the servers); gunicorn sync workers = {args.workers} for every app; "
+        f"{args.rounds} interleaved round(s) (even rounds reverse the database and server "
+        "order).",
+        f"- Databases: {', '.join(args.databases)}. SQLite: one WAL file per app. PostgreSQL: "
+        "one database per app on 127.0.0.1:5432 (psycopg 3, pre-pinged pool, Django with "
+        "persistent connections); Tollgate's rate-limit counters in Redis db 15.",
+        "- Command: `bash bench/run.sh` (knobs: BENCH_DATABASES, BENCH_CASES, BENCH_DURATION, "
+        "BENCH_ROUNDS, BENCH_WORKERS). Ratios are medians of per-round ratios, same database.",
         "",
-        "| case | what | req/s per round | req/s median | p50 ms | p99 ms | vs A | vs B | "
-        "non-2xx |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "## Targets (issue 12 §2; ratios within this run)",
+        "",
+        "| hot path | target | " + " | ".join(args.databases) + " |",
+        "|---|---|" + "---|" * len(args.databases),
     ]
-    for case, (_, what) in CASES.items():
+    for hot_path, target, case, base, minimum in TARGETS:
+        cells = []
+        for database in args.databases:
+            if base == "login":
+                login = [r["rps"] for r in results[database]["E"]]
+                value = statistics.median(login) / cpu_bound if login else None
+            else:
+                value = _ratio(results[database], case, base)
+            if value is None:
+                cells.append("not measured")
+            else:
+                cells.append(f"{value:.2f} {'met' if value >= minimum else '**not met**'}")
+        lines.append(f"| {hot_path} | {target} | " + " | ".join(cells) + " |")
+    lines.append(
+        "| scale (10 k → 1 M live tokens; purge under load) | p50 within ±10 %; p99 ≤ 2 × | "
+        + " | ".join("not measured by this harness" for _ in args.databases)
+        + " |"
+    )
+    for database in args.databases:
+        lines += ["", *render_database(results[database], database, verify_ms, verify_cpu_ms,
+                                       cores)]  # fmt: skip
+    if notes:
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
+    return "\n".join(lines) + "\n"
+
+
+def render_database(
+    results: dict[str, list[dict]],
+    database: str,
+    verify_ms: float,
+    verify_cpu_ms: float,
+    cores: int,
+) -> list[str]:
+    lines = [
+        f"## {database}",
+        "",
+        "| case | server | what | req/s per round | req/s median | p50 ms | p99 ms | vs A "
+        "| vs B | vs Authlib | vs DOT | worker RSS MiB | non-2xx |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for case, (server, what) in CASES.items():
         rows = results[case]
         if not rows:
-            lines.append(f"| {case} | {what} | – | – | – | – | – | – | – |")
+            lines.append(f"| {case} | {server} | {what} |" + " – |" * 10)
             continue
         rps = [r["rps"] for r in rows]
         p50 = statistics.median([r["p50"] for r in rows if r["p50"] is not None] or [0])
         p99 = statistics.median([r["p99"] for r in rows if r["p99"] is not None] or [0])
-        vs_a, vs_b = ratio(case, "A"), ratio(case, "B")
+        rss = [r["rss_mib"] for r in rows if r.get("rss_mib")]
+        authlib, dot = PEER_OF.get(case, (None, None))
+        ratios = [
+            _ratio(results, case, "A"),
+            _ratio(results, case, "B"),
+            _ratio(results, case, authlib),
+            _ratio(results, case, dot),
+        ]
         lines.append(
-            f"| {case} | {what} | {' / '.join(f'{v:.0f}' for v in rps)} | "
+            f"| {case} | {server} | {what} | {' / '.join(f'{v:.0f}' for v in rps)} | "
             f"{statistics.median(rps):.0f} | {p50:.1f} | {p99:.1f} | "
-            f"{'' if vs_a is None else f'{vs_a:.3f}'} | {'' if vs_b is None else f'{vs_b:.3f}'} "
+            + " | ".join(_fmt(v, 3) for v in ratios)
+            + f" | {_fmt(statistics.median(rss) if rss else None, 0)} "
             f"| {sum(r['non2xx'] for r in rows)} |"
         )
-    jwt_ratios = {case: ratio(case, "T") for case in ("TS", "TA")}
-    session_ratios = {"S": ratio("S", "C0"), "SR": ratio("SR", "F")}
-    login = [r["rps"] for r in results["E"]]
     ideal = cores / (verify_ms / 1000)
     cpu_bound = cores / (verify_cpu_ms / 1000)
+    login = [r["rps"] for r in results["E"]]
     login_median = statistics.median(login) if login else 0.0
     lines += [
         "",
-        "## Reading it",
+        f"Reading it ({database}):",
         "",
-        "- Gate overhead: C / B and D / B (goal ≥ 0.95). C and D also run the resource's own "
-        "query (a page of accounts with its total): two queries against B's one. C0 / B and "
-        "D0 / B isolate the gate (resolution, limiter, usage, correlation id, headers) on an "
-        "endpoint with no query of its own.",
+        '- "vs Authlib" / "vs DOT": against the peer\'s case of the same kind in the same '
+        "round (GETs against AL / DG, client_credentials and G against ALC / DC, refreshes "
+        "against DR, introspection against DI).",
+        "- Gate overhead: C0 / B and D0 / B isolate the gate (resolution, limiter, usage, "
+        "correlation id, headers) on an endpoint with no query of its own; C and D also run "
+        "the resource's query (a page of accounts with its total).",
         f"- Login: one argon2id verify (argon2-cffi defaults: t=3, m=64 MiB, p=4) takes "
-        f"{verify_ms:.1f} ms wall-clock and {verify_cpu_ms:.1f} ms of CPU here (its 4 lanes "
-        f"run in parallel). cores / wall-clock = {ideal:.1f} verifies/s; cores / CPU time = "
-        f"{cpu_bound:.1f} verifies/s, the real ceiling. Login reached {login_median:.1f} req/s "
-        f"= {login_median / ideal:.2f} × the first and {login_median / cpu_bound:.2f} × the "
-        "second (goal: within 10 % of cores / verify time).",
+        f"{verify_ms:.1f} ms wall-clock and {verify_cpu_ms:.1f} ms of CPU here; cores / CPU "
+        f"time = {cpu_bound:.1f} verifies/s (cores / wall-clock = {ideal:.1f}). Login reached "
+        f"{login_median:.1f} req/s = {login_median / cpu_bound:.2f} × the first.",
         "- JWT credentials: TS / T = "
-        + ", TA / T = ".join(
-            "–" if value is None else f"{value:.2f}"
-            for value in (jwt_ratios["TS"], jwt_ratios["TA"])
-        )
-        + " (goal ≥ 0.9: a JWT-protected GET with its per-request revocation, user and IP "
-        "checks against the opaque-token GET of the same route, per round). G issues a "
-        "secret-key JWT per request (constant-time digest check, a token row written).",
-        "- Organisation admin token: TO / T = "
-        + ("–" if ratio("TO", "T") is None else f"{ratio('TO', 'T'):.2f}")
-        + " (goal ≥ 0.9: the opaque UUID's digest looked up in one query joined with its "
-        "organisation and partner tenant, against the OAuth token's GET of the same route).",
-        "- Session tokens: S / C0 = "
-        + ", SR / F = ".join(
-            "–" if value is None else f"{value:.2f}"
-            for value in (session_ratios["S"], session_ratios["SR"])
-        )
-        + " (goal S / C0 ≥ 0.9: the session-JWT GET, with its HS256 verify and the per-request "
-        "row, session, epoch and user checks, against the opaque-token GET of the same route, "
-        "per round; SR rotates a session — a new JWT signed, a new row — against F's "
-        "opaque rotation).",
-        "- Refresh: every request presents a never-used refresh token (F); the peers' "
-        "measurement on this machine kind has django-oauth-toolkit rotating about 230/s on "
-        "SQLite (goal ≥ 3 ×, i.e. ≥ 690/s).",
-        "- Peers' published anchors (shared/bench/peers/RESULTS.md, not measured in this run): "
-        "minimal baseline B ≈ 0.52 × /ping, django-oauth-toolkit's protected view ≈ 0.27 ×, "
-        "Authlib's ResourceProtector ≈ 0.44 ×.",
+        + ", TA / T = ".join(_fmt(_ratio(results, c, "T")) for c in ("TS", "TA"))
+        + ", TO / T = "
+        + _fmt(_ratio(results, "TO", "T"))
+        + " (goal ≥ 0.9 each). Session tokens: S / C0 = "
+        + _fmt(_ratio(results, "S", "C0"))
+        + " (goal ≥ 0.9), SR / F = "
+        + _fmt(_ratio(results, "SR", "F"))
+        + ".",
+        "- DOT's hashed client secret (DCH) pays Django's PBKDF2 per request: CC / DCH = "
+        + _fmt(_ratio(results, "CC", "DCH"))
+        + ".",
     ]
-    if notes:
-        lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""Peer: a minimal django-oauth-toolkit project (SQLite or PostgreSQL)."""
