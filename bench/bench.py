@@ -1285,6 +1285,13 @@ def render(
     for database in args.databases:
         lines += ["", *render_database(results[database], database, verify_ms, verify_cpu_ms,
                                        cores)]  # fmt: skip
+        for case, rows in results[database].items():
+            for row in rows:  # a run that did not measure what it says is said so
+                if row["rps"] == 0 or row["non2xx"] or row["socket_errors"]:
+                    notes.append(
+                        f"round {row['round']} {database} {case}: {row['rps']:.0f} req/s, "
+                        f"{row['non2xx']} non-2xx, socket errors: {row['socket_errors'] or '0'}"
+                    )
     if notes:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
     return "\n".join(lines) + "\n"
