@@ -22,6 +22,7 @@ from app.errors import TollgateError
 from app.firstparty import purge as user_purge
 from app.firstparty import reset
 from app.identity import grants, mfa
+from app.identity import invitations as invitation_services
 from app.identity import invites as invite_services
 from app.identity import sessions as web_sessions
 from app.identity import tenants as tenant_services
@@ -469,6 +470,7 @@ def purge(batch_size: int | None) -> None:
     purged["mail_outbox"] = mail_services.purge_sent(now=utcnow(), batch_size=size)
     purged.update(partner_tokens.purge_expired(now=utcnow(), batch_size=size))
     purged.update(sso_codes.purge_expired(now=utcnow(), batch_size=size))
+    purged.update(invitation_services.purge_expired(now=utcnow(), batch_size=size))
     _emit({"purged": purged})
 
 

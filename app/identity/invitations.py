@@ -13,6 +13,7 @@ from app.errors import ValidationFailed
 from app.extensions import db, execute_count
 from app.identity.models import ROLES, Family, Invitation
 from app.identity.users import EMAIL_RE, normalize_email
+from app.purging import purge_in_batches
 
 DEFAULT_LIFETIME = timedelta(days=7)
 
@@ -85,3 +86,16 @@ def claim_invitation(invitation: Invitation, user_id: uuid.UUID, *, now: datetim
         .execution_options(synchronize_session=False)
     )
     return claimed == 1
+
+
+def purge_expired(*, now: datetime, batch_size: int) -> dict[str, int]:
+    """Delete invitations that expired unaccepted: they can no longer let anyone in. An
+    accepted one stays (it names who it let in); its creation stays in the audit log."""
+    return {
+        "invitations": purge_in_batches(
+            Invitation.id,
+            Invitation.accepted_at.is_(None),
+            Invitation.expires_at <= now,
+            batch_size=batch_size,
+        )
+    }
