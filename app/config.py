@@ -299,6 +299,9 @@ def _generate_missing_secrets(app: Flask, production: bool) -> None:
         app.config[key] = stored[key]
 
 
+POSTGRES_CONNECT_TIMEOUT = 5  # seconds; SQLALCHEMY_ENGINE_OPTIONS' connect_args override it
+
+
 def _configure_engine(app: Flask) -> None:
     uri: str = app.config["SQLALCHEMY_DATABASE_URI"]
     if uri.startswith("postgres://"):
@@ -312,6 +315,9 @@ def _configure_engine(app: Flask) -> None:
         options.setdefault("connect_args", {"timeout": 30})
     else:
         options.setdefault("pool_pre_ping", True)
+        # A database host that drops packets must not hold a request (or /readyz) until TCP
+        # gives up: libpq stops trying after this many seconds.
+        options.setdefault("connect_args", {"connect_timeout": POSTGRES_CONNECT_TIMEOUT})
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 

@@ -62,6 +62,48 @@ def test_readyz_names_an_unreachable_database(instance_dir: Path, tmp_path: Path
     assert response.get_json() == {"status": "unavailable", "checks": {"database": "unreachable"}}
 
 
+def test_readyz_gives_up_on_a_database_host_that_never_answers(instance_dir: Path):
+    """A host that accepts the connection and then says nothing (a black hole, a hung proxy):
+    libpq's connect_timeout ends the wait, so the probe answers 503 instead of hanging."""
+    import socket
+    import time
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # the kernel accepts; nobody ever reads or answers
+    try:
+        url = f"postgresql://postgres@127.0.0.1:{silent.getsockname()[1]}/nowhere"
+        app = create_app(
+            {
+                **base_config(url, instance_dir),
+                "REDIS_URL": "",
+                "RATE_LIMIT_ENABLED": False,
+                "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"connect_timeout": 2}},
+            }
+        )
+        started = time.monotonic()
+        response = app.test_client().get("/readyz")
+        waited = time.monotonic() - started
+    finally:
+        silent.close()
+    assert response.status_code == 503
+    assert response.get_json()["checks"] == {"database": "unreachable"}
+    assert waited < 10, waited
+
+
+def test_postgres_connections_have_a_connect_timeout_by_default(instance_dir: Path):
+    from app.config import POSTGRES_CONNECT_TIMEOUT
+
+    app = create_app(
+        {
+            **base_config("postgresql://postgres@127.0.0.1:1/x", instance_dir),
+            "REDIS_URL": "",
+        }
+    )
+    options = app.config["SQLALCHEMY_ENGINE_OPTIONS"]
+    assert options["connect_args"] == {"connect_timeout": POSTGRES_CONNECT_TIMEOUT}
+
+
 def test_an_unknown_log_format_stops_start_up(instance_dir: Path, database_url: str):
     with pytest.raises(ConfigurationError, match="LOG_FORMAT"):
         create_app({**base_config(database_url, instance_dir), "LOG_FORMAT": "xml"})
