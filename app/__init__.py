@@ -10,6 +10,11 @@ from flask import Blueprint, Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# An installed wheel carries the migrations inside the package (setup.py maps migrations/ to
+# app/migrations); a checkout has them at its root, next to instance/.
+_PACKAGED_MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+INSTALLED = _PACKAGED_MIGRATIONS.is_dir()
+MIGRATIONS_DIR = _PACKAGED_MIGRATIONS if INSTALLED else PROJECT_ROOT / "migrations"
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -17,7 +22,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     (OAuth server first) -> log redaction -> blueprints -> security headers -> errors -> CLI."""
     app = Flask(
         __name__,
-        instance_path=os.environ.get("INSTANCE_PATH", str(PROJECT_ROOT / "instance")),
+        # Installed, Flask's default (<prefix>/var/app-instance), never inside site-packages.
+        instance_path=os.environ.get("INSTANCE_PATH")
+        or (None if INSTALLED else str(PROJECT_ROOT / "instance")),
         instance_relative_config=True,
         template_folder="web/templates",
         static_folder="web/static",
@@ -67,7 +74,7 @@ def _init_extensions(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     app.session_interface = SessionCookies()
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     login_manager.init_app(app)
     from app.web.views import load_user
 
