@@ -1092,7 +1092,7 @@ def run_cases(
                 "DR",
                 server.url("/o/token/"),
                 {},
-                HERE / "form_refresh.lua",
+                HERE / "refresh.lua",
                 {
                     "BENCH_TOKENS": str(token_files.get("DR", "")),
                     "BENCH_THREADS": "2",

@@ -1,7 +1,10 @@
--- wrk: POST /api/v1/auth/refresh where every request presents a refresh token that was never
--- used. Tokens come from $BENCH_TOKENS (one per line); of $BENCH_THREADS threads, thread i
--- takes lines i, i+n, ... so no token is sent twice. A thread that runs out sends "exhausted",
--- which the server refuses (401): an undersized file shows up as non-2xx, never as reuse.
+-- wrk: a refresh where every request presents a refresh token that was never used. Tokens
+-- come from $BENCH_TOKENS (one per line); of $BENCH_THREADS threads, thread i takes lines i,
+-- i+n, ... so no token is sent twice. A thread that runs out sends "exhausted", which the
+-- server refuses: an undersized file shows up as non-2xx, never as reuse.
+-- Sure's JSON body ({"refresh_token": …}) by default; with $BENCH_AUTH set, RFC 6749 §6's form
+-- (grant_type=refresh_token, the peers' token endpoint) with that Authorization header.
+
 local counter = 0
 local threads = {}
 
@@ -23,12 +26,24 @@ function init(args)
    end
    idx = 0
    ntok = #tokens
+   auth = os.getenv("BENCH_AUTH")
+   if auth then
+      hdrs = {["Content-Type"] = "application/x-www-form-urlencoded", ["Authorization"] = auth}
+   else
+      hdrs = {["Content-Type"] = "application/json"}
+   end
 end
 
 function request()
    idx = idx + 1
-   local body = '{"refresh_token": "' .. (tokens[idx] or "exhausted") .. '"}'
-   return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
+   local token = tokens[idx] or "exhausted"
+   local body
+   if auth then
+      body = "grant_type=refresh_token&refresh_token=" .. token
+   else
+      body = '{"refresh_token": "' .. token .. '"}'
+   end
+   return wrk.format("POST", nil, hdrs, body)
 end
 
 function done(summary, latency, requests)
