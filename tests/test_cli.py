@@ -129,12 +129,16 @@ def test_clients_create_confidential_secret_is_stored_as_digest(cli):
         "grant_types",
         "scope",
         "token_endpoint_auth_method",
+        "post_logout_redirect_uris",
+        "id_token_signed_response_alg",
     }
     assert payload["name"] == "Budget App"
     assert payload["redirect_uris"] == ["https://budget.example/cb", "sureapp://oauth/callback"]
     assert payload["grant_types"] == ["authorization_code", "refresh_token"]
     assert payload["scope"] == "read read_write"
     assert payload["token_endpoint_auth_method"] == "client_secret_basic"
+    assert payload["post_logout_redirect_uris"] == []
+    assert payload["id_token_signed_response_alg"] is None  # OIDC_DEFAULT_SIGNING_ALG applies
     secret = payload["client_secret"]
     assert secret.startswith("tgs_") and len(secret) >= 40
 
@@ -270,6 +274,8 @@ CLIENT_KEYS = {
     "dynamically_registered",
     "disabled",
     "created_at",
+    "post_logout_redirect_uris",
+    "id_token_signed_response_alg",
 }
 
 

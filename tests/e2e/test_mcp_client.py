@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
@@ -142,7 +143,11 @@ def test_the_mcp_sdk_completes_the_flow_unmodified(
         ) as http:
             return await http.get(f"{base}/api/v1/auth/me")
 
-    response = anyio.run(main)
+    # On a thread of its own: in the slow run, Playwright's sync API (the browser suites of
+    # the same process) keeps an asyncio loop running on the main thread, and anyio.run
+    # refuses to start a second one there.
+    with ThreadPoolExecutor(max_workers=1) as runner:
+        response = runner.submit(anyio.run, main).result(timeout=120)
 
     # The retried call succeeded, as the signed-in user.
     assert response.status_code == 200, response.text
