@@ -21,27 +21,31 @@ ID_TOKEN_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_
 # --- discovery --------------------------------------------------------------------------------
 
 
+def _authorization_server_metadata(base: str) -> dict[str, object]:
+    """What RFC 8414 and OpenID Connect Discovery both say about this server."""
+    return {
+        "issuer": base,
+        "authorization_endpoint": f"{base}/oauth/authorize",
+        "token_endpoint": f"{base}/oauth/token",
+        "revocation_endpoint": f"{base}/oauth/revoke",
+        "introspection_endpoint": f"{base}/oauth/introspect",
+        "registration_endpoint": f"{base}/register",
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": list(clients.GRANT_TYPES),
+        "token_endpoint_auth_methods_supported": ANY_CLIENT_AUTH,
+        "revocation_endpoint_auth_methods_supported": ANY_CLIENT_AUTH,
+        "introspection_endpoint_auth_methods_supported": CONFIDENTIAL_AUTH,
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": scopes.supported(),
+        "authorization_response_iss_parameter_supported": True,
+    }
+
+
 @bp.get("/.well-known/oauth-authorization-server")
 def authorization_server_metadata() -> Response:
     """RFC 8414 §2; everything listed here is what the server really does."""
-    base = authorization.issuer()
-    return jsonify(
-        issuer=base,
-        authorization_endpoint=f"{base}/oauth/authorize",
-        token_endpoint=f"{base}/oauth/token",
-        revocation_endpoint=f"{base}/oauth/revoke",
-        introspection_endpoint=f"{base}/oauth/introspect",
-        registration_endpoint=f"{base}/register",
-        response_types_supported=["code"],
-        response_modes_supported=["query"],
-        grant_types_supported=list(clients.GRANT_TYPES),
-        token_endpoint_auth_methods_supported=ANY_CLIENT_AUTH,
-        revocation_endpoint_auth_methods_supported=ANY_CLIENT_AUTH,
-        introspection_endpoint_auth_methods_supported=CONFIDENTIAL_AUTH,
-        code_challenge_methods_supported=["S256"],
-        scopes_supported=scopes.supported(),
-        authorization_response_iss_parameter_supported=True,
-    )
+    return jsonify(_authorization_server_metadata(authorization.issuer()))
 
 
 @bp.get("/.well-known/oauth-protected-resource")
@@ -79,31 +83,17 @@ def openid_configuration() -> Response:
     """OpenID Connect Discovery 1.0 §3: only what this provider really does."""
     base = authorization.issuer()
     return jsonify(
-        issuer=base,
-        authorization_endpoint=f"{base}/oauth/authorize",
-        token_endpoint=f"{base}/oauth/token",
+        **_authorization_server_metadata(base),
         userinfo_endpoint=f"{base}/oauth/userinfo",
         jwks_uri=f"{base}/.well-known/jwks.json",
         end_session_endpoint=f"{base}/oauth/end_session",
-        revocation_endpoint=f"{base}/oauth/revoke",
-        introspection_endpoint=f"{base}/oauth/introspect",
-        registration_endpoint=f"{base}/register",
-        scopes_supported=scopes.supported(),
-        response_types_supported=["code"],
-        response_modes_supported=["query"],
-        grant_types_supported=list(clients.GRANT_TYPES),
         subject_types_supported=["public"],
         id_token_signing_alg_values_supported=list(keys.ALGORITHMS),
-        token_endpoint_auth_methods_supported=ANY_CLIENT_AUTH,
-        revocation_endpoint_auth_methods_supported=ANY_CLIENT_AUTH,
-        introspection_endpoint_auth_methods_supported=CONFIDENTIAL_AUTH,
-        code_challenge_methods_supported=["S256"],
         claims_supported=[*ID_TOKEN_CLAIMS, *claims.PROFILE_CLAIMS, *claims.EMAIL_CLAIMS],
         prompt_values_supported=["none", "login", "consent"],
         claims_parameter_supported=False,
         request_parameter_supported=False,
         request_uri_parameter_supported=False,
-        authorization_response_iss_parameter_supported=True,
     )
 
 
