@@ -27,10 +27,16 @@ Cases
   DCH dot      POST /o/token/ client_credentials hashed secret (DOT's default, PBKDF2)
   DR dot       POST /o/token/ refresh_token      rotation, a never-used token per request
   DI dot       POST /o/introspect/               bearer-authenticated caller
+  X10K scale10k GET /api/v1/usage, Bearer        C0's request on a database of 10k live tokens
+  X1M scale1m  GET /api/v1/usage, Bearer         the same on 1M live tokens (BENCH_SCALE_ROWS)
+  XP scale1m   GET /api/v1/usage, Bearer         the same while `flask tokens purge` deletes 1M
+                                                 expired rows (re-seeded before each run)
 
 Every case runs on each database of ``--databases`` (BENCH_DATABASES: sqlite, postgres): on
-PostgreSQL every app has its own database on 127.0.0.1:5432 (psycopg 3) and Tollgate keeps
-its rate-limit counters in Redis db 15, as production runs it. The peers (bench/peers/) run
+PostgreSQL every app has its own database on 127.0.0.1:5432 (psycopg 3; names start with
+BENCH_PG_PREFIX) and Tollgate keeps its rate-limit counters in Redis (BENCH_REDIS_URL, db 15),
+as production runs it. The scale cases run Tollgate on two databases of their own (10k and
+BENCH_SCALE_ROWS live tokens), seeded once per run and database kind. The peers (bench/peers/) run
 from their own venv (bench/peers-requirements.txt) under the same gunicorn settings.
 
 Run by bench/run.sh (which makes the venvs and installs wrk); see bench/README.md.
@@ -108,12 +114,27 @@ CASES = {
     "DCH": ("dot", "DOT: POST /o/token/ client_credentials, hashed secret (DOT default)"),
     "DR": ("dot", "DOT: POST /o/token/ refresh_token, rotation, never-used token per request"),
     "DI": ("dot", "DOT: POST /o/introspect/ (bearer-authenticated caller)"),
+    "X10K": ("scale10k", "GET /api/v1/usage with Bearer, 10k live tokens (scale yardstick)"),
+    "X1M": ("scale1m", "GET /api/v1/usage with Bearer, 1M live tokens"),
+    "XP": ("scale1m", "the same while `flask tokens purge` deletes 1M expired rows"),
 }
-SERVER_ORDER = ("baseline", "tollgate", "authlib", "dot")
+SERVER_ORDER = ("baseline", "tollgate", "scale10k", "scale1m", "authlib", "dot")
+# The scale servers are Tollgate on databases of their own: how many live filler tokens each.
+SCALE_ROWS = int(os.environ.get("BENCH_SCALE_ROWS", "1000000"))
+SCALE_FILLER = {"scale10k": 10_000, "scale1m": SCALE_ROWS}
+# XP: seconds to wait for the purge after its wrk run (then it is stopped and said so), the
+# --batch-size it is given (empty: the app's TOKEN_PURGE_BATCH_SIZE, as production runs), and
+# in how many rounds it runs (the first ones: each re-seeds SCALE_ROWS expired rows first).
+PURGE_TIMEOUT = int(os.environ.get("BENCH_PURGE_TIMEOUT", "180"))
+PURGE_BATCH = os.environ.get("BENCH_PURGE_BATCH", "")
+XP_ROUNDS = int(os.environ.get("BENCH_XP_ROUNDS", "1"))
 # Per case, the peers' case of the same kind: (stock Authlib, django-oauth-toolkit).
 GET_PEERS = ("AL", "DG")
 PEER_OF: dict[str, tuple[str | None, str | None]] = {
-    **{c: GET_PEERS for c in ("A", "B", "C0", "S", "D0", "C", "D", "T", "TS", "TA", "TO")},
+    **{
+        c: GET_PEERS
+        for c in ("A", "B", "C0", "S", "D0", "C", "D", "T", "TS", "TA", "TO", "X10K", "X1M", "XP")
+    },
     **{c: GET_PEERS for c in ("AL", "DG")},
     **{c: ("ALC", "DC") for c in ("G", "CC", "ALC", "DC", "DCH")},
     **{c: (None, "DR") for c in ("F", "SR", "DR")},
@@ -121,6 +142,10 @@ PEER_OF: dict[str, tuple[str | None, str | None]] = {
 }
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+# Every bench database's name starts with this (dropped and created again on each run).
+PG_PREFIX = os.environ.get("BENCH_PG_PREFIX", "tollgate_bench")
+if not re.fullmatch(r"[a-z_][a-z0-9_]*", PG_PREFIX):
+    raise SystemExit("BENCH_PG_PREFIX: lower-case letters, digits and _ only")
 PEERS = HERE / "peers"
 SESSION_JWT_LIFETIME = 7200  # seconds: longer than any run (BENCH_BUDGET_S)
 _running: list[subprocess.Popen] = []
@@ -139,43 +164,54 @@ def log(message: str) -> None:
 # --- seeding ---------------------------------------------------------------------------------
 
 
+def pg_database_name(app: str) -> str:
+    """The PostgreSQL database of ``app`` (``tollgate`` is the prefix itself)."""
+    return PG_PREFIX if app == "tollgate" else f"{PG_PREFIX}_{app}"
+
+
 def database_urls(data: Path, database: str) -> dict[str, str]:
     """Where each app keeps its data: SQLite files under ``data``, or one PostgreSQL database
-    per app (created by ``create_pg_databases``)."""
+    per app (created by ``create_pg_databases``). The scale apps are Tollgate instances: their
+    ``data`` is a folder of their own (``scale_data``)."""
     if database == "sqlite":
         return {
-            "tollgate": f"sqlite:///{data / 'tollgate.sqlite3'}",
-            "baseline": f"sqlite:///{data / 'baseline.sqlite3'}",
-            "authlib": f"sqlite:///{data / 'authlib.sqlite3'}",
+            **{
+                app: f"sqlite:///{data / f'{app}.sqlite3'}"
+                for app in ("tollgate", "baseline", "authlib", *SCALE_FILLER)
+            },
             "dot": str(data / "dot.sqlite3"),
             "redis": "",
         }
     base = PG_ADMIN.rsplit("/", 1)[0]
+    psycopg_base = base.replace("postgresql://", "postgresql+psycopg://")
     return {
-        "tollgate": f"{base}/tollgate_bench",
-        "baseline": f"{base.replace('postgresql://', 'postgresql+psycopg://')}/tollgate_bench_baseline",
-        "authlib": f"{base.replace('postgresql://', 'postgresql+psycopg://')}/tollgate_bench_authlib",
-        "dot": f"{base}/tollgate_bench_dot",
+        **{app: f"{base}/{pg_database_name(app)}" for app in ("tollgate", "dot", *SCALE_FILLER)},
+        **{app: f"{psycopg_base}/{pg_database_name(app)}" for app in ("baseline", "authlib")},
         "redis": REDIS_URL,
     }
 
 
-def create_pg_databases() -> None:
-    """Fresh bench databases (dropped first) and an empty Redis db for the counters."""
+def scale_data(data: Path, app: str) -> Path:
+    """A scale app's own folder (its secrets, credentials and SQLite file) under ``data``."""
+    return data / app
+
+
+def create_pg_databases(apps: set[str]) -> None:
+    """Fresh bench databases (dropped first) for ``apps`` and an empty Redis db for the
+    counters."""
     import psycopg
     import redis
 
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        for name in (
-            "tollgate_bench",
-            *(f"tollgate_bench_{a}" for a in ("baseline", "authlib", "dot")),
-        ):
+        for app in sorted(apps):
+            name = pg_database_name(app)
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
             conn.execute(f"CREATE DATABASE {name}")
     redis.Redis.from_url(REDIS_URL).flushdb()
 
 
-def tollgate_env(data: Path, database: str = "sqlite") -> dict[str, str]:
+def tollgate_env(data: Path, database: str = "sqlite", app: str = "tollgate") -> dict[str, str]:
+    """The environment of a Tollgate server (and its CLI) on ``app``'s database."""
     secrets_file = data / "secrets.json"
     stored = json.loads(secrets_file.read_text())
     urls = database_urls(data, database)
@@ -183,7 +219,7 @@ def tollgate_env(data: Path, database: str = "sqlite") -> dict[str, str]:
         **os.environ,
         # PostgreSQL as production runs it: psycopg 3 with the engine options app/config.py
         # sets (a pre-pinged QueuePool per worker), and the counters in Redis.
-        "DATABASE_URL": urls["tollgate"],
+        "DATABASE_URL": urls[app],
         "REDIS_URL": urls["redis"],
         "AUTHLIB_INSECURE_TRANSPORT": "1",  # plain http on loopback, as for the peers
         "INSTANCE_PATH": str(data / "instance"),
@@ -213,11 +249,130 @@ def tollgate_env(data: Path, database: str = "sqlite") -> dict[str, str]:
     }
 
 
-def seed(data: Path, refresh_tokens: int, database: str = "sqlite") -> dict[str, str]:
-    """A migrated Tollgate database with a user, a client, 10k filler tokens, a real access
-    token, an API key, three accounts, a session, and ``refresh_tokens`` never-used refresh
-    tokens of Sure device lineages and as many of session lineages (written to
-    refresh_tokens.txt and session_refresh_tokens.txt)."""
+SEED_BATCH = 5000  # rows per INSERT executemany
+
+
+def token_rows(
+    count: int,
+    ids: dict[str, Any],
+    *,
+    now: datetime,
+    access_expires_at: datetime,
+    refresh: bool = False,
+    profile: str = "mobile",
+    session_epoch: int | None = None,
+) -> tuple[list[dict], list[str]]:
+    """``count`` oauth2_tokens rows of the bench user (``ids``: ``user_id``, ``family_id``,
+    ``client_id`` of the bench client, ``mobile_client_id`` of the first-party one) and the
+    plaintext refresh tokens of those that have one."""
+    from app import crypto
+    from app.sessions import tokens as sessions
+
+    plain, batch = [], []
+    for _ in range(count):
+        value = (
+            sessions.new_refresh_token(session_epoch)
+            if profile == "session"
+            else crypto.new_token(crypto.PREFIX_REFRESH_TOKEN)
+        )
+        plain.append(value)
+        batch.append(
+            {
+                "id": uuid.uuid4(),
+                "lineage_id": uuid.uuid4(),
+                "client_id": ids["mobile_client_id"] if refresh else ids["client_id"],
+                "user_id": ids["user_id"],
+                "family_id": ids["family_id"],
+                "grant_type": "password",
+                "profile": profile,
+                "scope": "read_write",
+                "lineage_scope": "read_write",
+                "access_token_digest": crypto.digest(crypto.new_token("tga_")),
+                "refresh_token_digest": crypto.digest(value) if refresh else None,
+                "issued_at": now,
+                "access_expires_at": access_expires_at,
+                "refresh_expires_at": (now + timedelta(days=14) if profile == "session" else None),
+            }
+        )
+    return batch, plain
+
+
+def insert_tokens(count: int, ids: dict[str, Any], **row_options: Any) -> None:
+    """Bulk-insert ``count`` token rows (``token_rows``' options), ``SEED_BATCH`` per
+    executemany and a commit per 10 batches, so a million rows never sit in memory at once."""
+    from sqlalchemy import insert
+
+    from app.extensions import db
+    from app.oauth2.models import OAuthToken
+
+    for number, start in enumerate(range(0, count, SEED_BATCH)):
+        batch, _ = token_rows(min(SEED_BATCH, count - start), ids, **row_options)
+        db.session.execute(insert(OAuthToken), batch)
+        if number % 10 == 9:
+            db.session.commit()
+    db.session.commit()
+
+
+def bench_app(data: Path, database: str, app_name: str) -> Any:
+    """A Tollgate app on ``app_name``'s database with the secrets seed() wrote, in this
+    process (seeding only; the servers are gunicorn processes)."""
+    env = tollgate_env(data, database, app_name)
+    os.environ.update({k: env[k] for k in ("INSTANCE_PATH",)})
+    sys.path.insert(0, str(ROOT))
+    from app import create_app
+
+    return create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"],
+            "SECRET_KEY": env["SECRET_KEY"],
+            "ENCRYPTION_KEYS": env["ENCRYPTION_KEYS"],
+            "SECRET_KEY_JWT_KEY": env["SECRET_KEY_JWT_KEY"],
+            "ACCESS_KEY_JWT_KEY": env["ACCESS_KEY_JWT_KEY"],
+            "SESSION_JWT_KEY": env["SESSION_JWT_KEY"],
+            "SESSION_ACCESS_TOKEN_LIFETIME": SESSION_JWT_LIFETIME,
+            "AUTO_MIGRATE": False,
+        }
+    )
+
+
+def seed_expired(data: Path, database: str, app_name: str, count: int) -> dict[str, int]:
+    """Top ``app_name``'s database up to ``count`` dead token rows (access token expired a
+    day ago, no refresh token: what ``tokens purge`` deletes), owned like seed()'s filler.
+    Returns the dead rows found and the rows added."""
+    from sqlalchemy import func, not_, select
+
+    app = bench_app(data, database, app_name)
+    from app.clock import utcnow
+    from app.extensions import db
+    from app.oauth2.models import OAuthToken
+
+    ids: dict[str, Any] = json.loads((data / "ids.json").read_text())
+    ids.update({k: uuid.UUID(ids[k]) for k in ("user_id", "family_id")})
+    with app.app_context():
+        now = utcnow()
+        dead = db.session.scalar(
+            select(func.count()).select_from(OAuthToken).where(not_(OAuthToken.live_clause(now)))
+        )
+        added = max(0, count - int(dead or 0))
+        insert_tokens(
+            added, ids, now=now - timedelta(days=2), access_expires_at=now - timedelta(days=1)
+        )
+        db.engine.dispose()
+    return {"dead_before": int(dead or 0), "added": added}
+
+
+def seed(
+    data: Path,
+    refresh_tokens: int,
+    database: str = "sqlite",
+    app_name: str = "tollgate",
+    filler: int = 10_000,
+) -> dict[str, str]:
+    """A migrated Tollgate database (``app_name``'s) with a user, a client, ``filler`` live
+    filler tokens, a real access token, an API key, three accounts, a session, and
+    ``refresh_tokens`` never-used refresh tokens of Sure device lineages and as many of
+    session lineages (written to refresh_tokens.txt and session_refresh_tokens.txt); the
+    rows' owners go to ids.json (``seed_expired`` adds rows of the same owners)."""
     from cryptography.fernet import Fernet
     from sqlalchemy import insert
 
@@ -233,10 +388,8 @@ def seed(data: Path, refresh_tokens: int, database: str = "sqlite") -> dict[str,
             }
         )
     )
-    env = tollgate_env(data, database)
-    os.environ.update({k: env[k] for k in ("INSTANCE_PATH",)})
-    sys.path.insert(0, str(ROOT))
-    from app import create_app, crypto, dbupgrade
+    app = bench_app(data, database, app_name)
+    from app import crypto, dbupgrade
     from app.apikeys import services as apikeys
     from app.clock import utcnow
     from app.extensions import db
@@ -248,18 +401,6 @@ def seed(data: Path, refresh_tokens: int, database: str = "sqlite") -> dict[str,
     from app.resources import services as resources
     from app.sessions import tokens as sessions
 
-    app = create_app(
-        {
-            "SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"],
-            "SECRET_KEY": env["SECRET_KEY"],
-            "ENCRYPTION_KEYS": env["ENCRYPTION_KEYS"],
-            "SECRET_KEY_JWT_KEY": env["SECRET_KEY_JWT_KEY"],
-            "ACCESS_KEY_JWT_KEY": env["ACCESS_KEY_JWT_KEY"],
-            "SESSION_JWT_KEY": env["SESSION_JWT_KEY"],
-            "SESSION_ACCESS_TOKEN_LIFETIME": SESSION_JWT_LIFETIME,
-            "AUTO_MIGRATE": False,
-        }
-    )
     dbupgrade.upgrade(app)
     with app.app_context():
         now = utcnow()
@@ -311,47 +452,29 @@ def seed(data: Path, refresh_tokens: int, database: str = "sqlite") -> dict[str,
         year = now + timedelta(days=365)
         jwts = _seed_jwt_credentials(user, now=now)
         org_admin = _seed_org_admin_token(now=now)
-
-        def rows(
-            count: int, refresh: bool, profile: str = "mobile"
-        ) -> tuple[list[dict], list[str]]:
-            plain, batch = [], []
-            for _ in range(count):
-                value = (
-                    sessions.new_refresh_token(user.session_epoch)
-                    if profile == "session"
-                    else crypto.new_token(crypto.PREFIX_REFRESH_TOKEN)
-                )
-                plain.append(value)
-                batch.append(
-                    {
-                        "id": uuid.uuid4(),
-                        "lineage_id": uuid.uuid4(),
-                        "client_id": mobile.client_id if refresh else client.client_id,
-                        "user_id": user.id,
-                        "family_id": user.family_id,
-                        "grant_type": "password",
-                        "profile": profile,
-                        "scope": "read_write",
-                        "lineage_scope": "read_write",
-                        "access_token_digest": crypto.digest(crypto.new_token("tga_")),
-                        "refresh_token_digest": crypto.digest(value) if refresh else None,
-                        "issued_at": now,
-                        "access_expires_at": year,
-                        "refresh_expires_at": (
-                            now + timedelta(days=14) if profile == "session" else None
-                        ),
-                    }
-                )
-            return batch, plain
-
-        filler, _ = rows(10_000, refresh=False)
-        db.session.execute(insert(OAuthToken), filler)
-        minted, refresh_plain = rows(refresh_tokens, refresh=True)
-        minted_sessions, session_plain = rows(refresh_tokens, refresh=True, profile="session")
+        ids = {
+            "user_id": user.id,
+            "family_id": user.family_id,
+            "client_id": client.client_id,
+            "mobile_client_id": mobile.client_id,
+        }
+        (data / "ids.json").write_text(json.dumps({k: str(v) for k, v in ids.items()}))
+        insert_tokens(filler, ids, now=now, access_expires_at=year)
+        minted, refresh_plain = token_rows(
+            refresh_tokens, ids, now=now, access_expires_at=year, refresh=True
+        )
+        minted_sessions, session_plain = token_rows(
+            refresh_tokens,
+            ids,
+            now=now,
+            access_expires_at=year,
+            refresh=True,
+            profile="session",
+            session_epoch=user.session_epoch,
+        )
         for batch in (minted, minted_sessions):
-            for start in range(0, len(batch), 5000):
-                db.session.execute(insert(OAuthToken), batch[start : start + 5000])
+            for start in range(0, len(batch), SEED_BATCH):
+                db.session.execute(insert(OAuthToken), batch[start : start + SEED_BATCH])
         db.session.commit()
         assert registered.client_secret and service.client_secret
         basics = {
@@ -813,7 +936,7 @@ def seed_database(
     servers = {CASES[case][0] for case in args.selected}
     urls = database_urls(data, database)
     if database == "postgres":
-        create_pg_databases()
+        create_pg_databases(servers)
     creds: dict[str, str] = {}
     spares: dict[str, list[str]] = {}
     pools: dict[str, list[str]] = {}
@@ -835,6 +958,22 @@ def seed_database(
         creds.update(json.loads((data / "creds.json").read_text()))
         split("F", data / "refresh_tokens.txt")
         split("SR", data / "session_refresh_tokens.txt")
+    for app, filler in SCALE_FILLER.items():
+        if app not in servers:
+            continue
+        app_data = scale_data(data, app)
+        log(f"{database}: seeding Tollgate's {app} database ({filler} live filler tokens)")
+        start = time.monotonic()
+        subprocess.run(
+            [str(BIN / "python"), __file__, "--seed-only", str(app_data), database, "0",
+             "--app", app, "--filler", str(filler)],
+            check=True,
+        )  # fmt: skip
+        settle(app_data, database, app)
+        args.seed_seconds.setdefault(database, {})[app] = time.monotonic() - start
+        log(f"{database}: {app} seeded in {args.seed_seconds[database][app]:.0f} s")
+        scoped = json.loads((app_data / "creds.json").read_text())
+        creds.update({f"{app}.{key}": value for key, value in scoped.items()})
     if "baseline" in servers:
         creds["baseline"] = "bl_" + os.urandom(32).hex()
         subprocess.run(
@@ -870,6 +1009,29 @@ def seed_database(
     return creds, spares, pools
 
 
+def settle(data: Path, database: str, app: str) -> None:
+    """After a bulk insert, the state a long-running database is in: on PostgreSQL the table
+    vacuumed and analysed (autovacuum's work), on SQLite the WAL checkpointed."""
+    url = database_urls(data, database)[app]
+    if database == "postgres":
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE oauth2_tokens")
+        return
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def creds_for(creds: dict[str, str], server: str) -> dict[str, str]:
+    """A scale server's own credentials (seeded into its own database), else ``creds``."""
+    prefix = f"{server}."
+    scoped = {k.removeprefix(prefix): v for k, v in creds.items() if k.startswith(prefix)}
+    return scoped or creds
+
+
 def baseline_env(data: Path, urls: dict[str, str]) -> dict[str, str]:
     env = {"BENCH_BASELINE_DB": str(data / "baseline.sqlite3")}
     if not urls["baseline"].startswith("sqlite"):
@@ -880,10 +1042,17 @@ def baseline_env(data: Path, urls: dict[str, str]) -> dict[str, str]:
 def make_servers(
     args: argparse.Namespace, database: str, data: Path, logs: Path
 ) -> dict[str, Server]:
+    """The servers that a selected case needs (the others may not be seeded)."""
     urls = database_urls(data, database)
     peers_bin = args.peers_venv / "bin"
-    return {
-        "baseline": Server(
+    needed = {CASES[case][0] for case in args.selected}
+
+    def tollgate(app: str, app_data: Path) -> Server:
+        env = tollgate_env(app_data, database, app)
+        return Server(app, "wsgi:app", env, ROOT, args.workers, logs, probe="/login")
+
+    factories = {
+        "baseline": lambda: Server(
             "baseline",
             "baseline_app:app",
             {**os.environ, **baseline_env(data, urls)},
@@ -891,16 +1060,9 @@ def make_servers(
             args.workers,
             logs,
         ),
-        "tollgate": Server(
-            "tollgate",
-            "wsgi:app",
-            tollgate_env(data, database),
-            ROOT,
-            args.workers,
-            logs,
-            probe="/login",
-        ),
-        "authlib": Server(
+        "tollgate": lambda: tollgate("tollgate", data),
+        **{app: (lambda app=app: tollgate(app, scale_data(data, app))) for app in SCALE_FILLER},
+        "authlib": lambda: Server(
             "authlib",
             "authlib_app:app",
             {**os.environ, "BENCH_PEER_DB_URL": urls["authlib"], "AUTHLIB_INSECURE_TRANSPORT": "1"},
@@ -909,7 +1071,7 @@ def make_servers(
             logs,
             bin=peers_bin,
         ),
-        "dot": Server(
+        "dot": lambda: Server(
             "dot",
             "dotsite.wsgi:application",
             {
@@ -924,6 +1086,7 @@ def make_servers(
             bin=peers_bin,
         ),
     }
+    return {name: make() for name, make in factories.items() if name in needed}
 
 
 def main() -> int:
@@ -938,11 +1101,18 @@ def main() -> int:
     parser.add_argument("--databases", default="sqlite,postgres", help="sqlite, postgres or both")
     parser.add_argument("--peers-venv", type=Path, default=None)
     parser.add_argument("--seed-only", nargs=3, metavar=("DATA", "DATABASE", "REFRESH"))
+    parser.add_argument("--app", default="tollgate", help="with --seed-only: whose database")
+    parser.add_argument("--filler", type=int, default=10_000, help="with --seed-only")
+    parser.add_argument("--seed-expired", nargs=4, metavar=("DATA", "DATABASE", "APP", "COUNT"))
     args = parser.parse_args()
     if args.seed_only:  # run by seed_database in a fresh process per database
         data, database, refresh = args.seed_only
-        creds = seed(Path(data), int(refresh), database)
+        creds = seed(Path(data), int(refresh), database, args.app, args.filler)
         (Path(data) / "creds.json").write_text(json.dumps(creds))
+        return 0
+    if args.seed_expired:  # run by run_cases before each XP run
+        data, database, app, count = args.seed_expired
+        print(json.dumps(seed_expired(Path(data), database, app, int(count))))
         return 0
     args.selected = [c.strip() for c in args.cases.split(",") if c.strip()] or list(CASES)
     unknown = sorted(set(args.selected) - set(CASES))
@@ -952,6 +1122,7 @@ def main() -> int:
     if not args.databases or set(args.databases) - {"sqlite", "postgres"}:
         parser.error("--databases: sqlite, postgres or both (comma-separated)")
     args.peers_venv = args.peers_venv or args.base / "peers-venv"
+    args.seed_seconds = {}  # database -> scale app -> seconds its seeding took
     signal.signal(signal.SIGTERM, lambda *_: (stop_all(), sys.exit(143)))
 
     logs = args.base / "logs"
@@ -979,6 +1150,8 @@ def main() -> int:
                     if not selected:
                         continue
                     needed = len(selected) * (args.duration + max(2, args.duration // 4) + 3)
+                    if "XP" in selected and round_no <= XP_ROUNDS:  # re-seeding takes as long
+                        needed += int(args.seed_seconds[database].get(name, 60))
                     if time.time() + needed + 20 > args.deadline:
                         notes.append(f"round {round_no} {database} {name}: skipped (time budget)")
                         continue
@@ -987,9 +1160,11 @@ def main() -> int:
                     server.start()
                     try:
                         spare = {c: spares[c][round_no - 1] for c in spares}
+                        if name not in ("tollgate", "dot"):  # the scale databases have none
+                            spare = {}
                         failures = check(
                             server,
-                            creds,
+                            creds_for(creds, name),
                             spare.get("DR" if name == "dot" else "F"),
                             spare.get("SR"),
                         )
@@ -1002,7 +1177,7 @@ def main() -> int:
                         run_cases(
                             server,
                             name,
-                            creds,
+                            creds_for(creds, name),
                             round_no,
                             args,
                             logs,
@@ -1028,6 +1203,7 @@ def main() -> int:
                 "results": results,
                 "verify_ms": verify_ms,
                 "verify_cpu_ms": verify_cpu_ms,
+                "scale_seed_seconds": args.seed_seconds,
                 "notes": notes,
             },
             indent=2,
@@ -1118,6 +1294,9 @@ def run_cases(
                 {"BENCH_BODY": cc_body, "BENCH_AUTH": basic(DOT_CC_HASHED_ID, DOT_SECRET)},
             ),
         ]
+    elif name in SCALE_FILLER:
+        usage = (server.url("/api/v1/usage"), bearer_of(creds["access_token"]), None, None)
+        plan = [("X10K", *usage)] if name == "scale10k" else [("X1M", *usage), ("XP", *usage)]
     else:
         login_body = json.dumps(
             {"email": "bench@example.com", "password": PASSWORD, "device": DEVICE}
@@ -1184,16 +1363,38 @@ def run_cases(
             ),
         ]
     for case, url, headers, script, env in plan:
-        if case not in args.selected:
+        if case not in args.selected or (case == "XP" and round_no > XP_ROUNDS):
             continue
         tag = f"{database}-{case}-{round_no}"
+        purge: Purge | None = None
+        reseeded: dict[str, Any] = {}
+        if case == "XP":  # SCALE_ROWS dead rows for the purge to delete
+            reseeded = reseed_expired(scale_data(data, name), database, name)
         if case not in NO_WARM_UP:
             wrk(url, warm, logs, f"warm-{tag}", headers, script, env)
             server.drain()
+        if case == "XP":  # starts right before wrk: the measurement is while it runs
+            purge = Purge(server, logs / f"purge-{tag}.txt")
         result = wrk(url, args.duration, logs, tag, headers, script, env)
         result["round"] = round_no
         result["rss_mib"] = server.worker_rss_mib()
         server.drain()
+        if purge is not None:
+            result.update(reseeded)
+            result.update(purge.finish(min(PURGE_TIMEOUT, args.deadline - time.time() - 60)))
+            left = top_up_expired(scale_data(data, name), database, name, 0)["dead_before"]
+            result["expired_left"] = left  # what a stopped purge left, 0 once it finished
+            settle(scale_data(data, name), database, name)
+            log(
+                f"  {database} XP: {reseeded['expired_added']} expired rows added in "
+                f"{reseeded['expired_seed_s']:.0f} s; purge "
+                + (
+                    f"deleted {result['purged_tokens']} token rows in {result['purge_s']:.0f} s"
+                    if result["purge_finished"]
+                    else f"stopped unfinished after {result['purge_s']:.0f} s, "
+                    f"{left} dead rows left"
+                )
+            )
         results[case].append(result)
         log(
             f"  {database} {case}: {result['rps']:.0f} req/s  p50 {result['p50']} ms  "
@@ -1202,21 +1403,193 @@ def run_cases(
         )
 
 
+# --- the scale cases --------------------------------------------------------------------------
+
+
+def top_up_expired(data: Path, database: str, app: str, count: int) -> dict[str, int]:
+    """seed_expired in a fresh process, as for seeding (``count`` 0: only counts)."""
+    out = subprocess.run(
+        [str(BIN / "python"), __file__, "--seed-expired", str(data), database, app, str(count)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def reseed_expired(data: Path, database: str, app: str) -> dict[str, Any]:
+    """Top ``app``'s database up to SCALE_ROWS dead rows and settle it; how many there were,
+    how many were added and how long it took."""
+    start = time.monotonic()
+    added = top_up_expired(data, database, app, SCALE_ROWS)
+    settle(data, database, app)
+    return {
+        "expired_before": added["dead_before"],
+        "expired_added": added["added"],
+        "expired_seed_s": time.monotonic() - start,
+    }
+
+
+class Purge:
+    """``flask tokens purge`` against a Tollgate server's database, in the background: the
+    same command, configuration and batch size as production runs (BENCH_PURGE_BATCH
+    overrides the batch size)."""
+
+    def __init__(self, server: Server, log_path: Path) -> None:
+        command = [str(BIN / "flask"), "--app", "wsgi:app", "tokens", "purge"]
+        if PURGE_BATCH:
+            command += ["--batch-size", PURGE_BATCH]
+        self.log_path = log_path
+        self.started = time.monotonic()
+        with open(log_path, "w") as out:
+            self.proc = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=server.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        _running.append(self.proc)
+
+    def finish(self, timeout: float) -> dict[str, Any]:
+        """Wait up to ``timeout`` seconds for the purge (stopped after that, its batches so
+        far committed): how long it ran, whether it finished, how many token rows it
+        deleted."""
+        finished = True
+        try:
+            self.proc.wait(timeout=max(timeout, 1))
+        except subprocess.TimeoutExpired:
+            finished = False
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        seconds = time.monotonic() - self.started
+        if self.proc in _running:
+            _running.remove(self.proc)
+        purged = None
+        if finished and self.proc.returncode == 0:
+            lines = self.log_path.read_text().strip().splitlines()
+            with contextlib.suppress(ValueError, IndexError, KeyError):
+                purged = int(json.loads(lines[-1])["purged"]["tokens"])
+        return {
+            "purge_s": seconds,
+            "purge_finished": finished and self.proc.returncode == 0,
+            "purged_tokens": purged,
+        }
+
+
 # --- the report ------------------------------------------------------------------------------
 
 
-def _ratio(results: dict[str, list[dict]], case: str, base: str | None) -> float | None:
-    """The median of per-round ratios of two cases' req/s (same run, same database)."""
+def _ratio(
+    results: dict[str, list[dict]], case: str, base: str | None, key: str = "rps"
+) -> float | None:
+    """The median of per-round ratios of two cases' req/s (``key``: or their p50 / p99
+    latency; same run, same database)."""
     if base is None:
         return None
-    a = {r["round"]: r["rps"] for r in results.get(case, [])}
-    b = {r["round"]: r["rps"] for r in results.get(base, [])}
+    a = {r["round"]: r[key] for r in results.get(case, []) if r[key] is not None}
+    b = {r["round"]: r[key] for r in results.get(base, []) if r[key] is not None}
     values = [a[r] / b[r] for r in a if b.get(r)]
     return statistics.median(values) if values else None
 
 
+def _count(rows: int) -> str:
+    """1000000 -> "1 M", 10000 -> "10 k"."""
+    if rows >= 1_000_000 and rows % 100_000 == 0:
+        return f"{rows / 1_000_000:g} M"
+    return f"{rows / 1000:g} k" if rows % 100 == 0 else str(rows)
+
+
 def _fmt(value: float | None, digits: int = 2) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
+
+
+def scale_target_rows(
+    results: dict[str, dict[str, list[dict]]], args: argparse.Namespace
+) -> list[str]:
+    """Issue 12 §2's scale target as two rows: X1M's p50 against X10K's (within ±10 %) and
+    XP's p99 (during the purge) against X1M's (at most twice)."""
+    rows, many = [], _count(SCALE_ROWS)
+    for hot_path, target, case, base, key, low, high in (
+        (f"scale: validation p50, 10 k → {many} live tokens (X1M vs X10K)",
+         "p50 within ±10 % (0.90–1.10 ×)", "X1M", "X10K", "p50", 0.9, 1.1),
+        (f"scale: validation p99 while `tokens purge` deletes {many} expired rows (XP vs X1M)",
+         "p99 ≤ 2 ×", "XP", "X1M", "p99", 0.0, 2.0),
+    ):  # fmt: skip
+        cells = []
+        for database in args.databases:
+            value = _ratio(results[database], case, base, key)
+            if value is None:
+                cells.append("not measured")
+                continue
+            cell = f"{value:.2f} {'met' if low <= value <= high else '**not met**'}"
+            if case == "XP":  # a p99 not taken while the purge ran is said so
+                runs = results[database]["XP"]
+                if any(not r["purge_finished"] for r in runs):
+                    cell += " (a purge was stopped unfinished)"
+                if any(r["purge_finished"] and r["purge_s"] < args.duration for r in runs):
+                    cell += " (a purge ended before wrk did)"
+            cells.append(cell)
+        rows.append(f"| {hot_path} | {target} | " + " | ".join(cells) + " |")
+    return rows
+
+
+def scale_reading(
+    results: dict[str, list[dict]], database: str, seed_seconds: dict[str, float]
+) -> list[str]:
+    """The scale cases' ratios, the seeding time of the big database and each purge."""
+    if not any(results[c] for c in ("X10K", "X1M", "XP")):
+        return []
+    many = _count(SCALE_ROWS)
+    ratios = [
+        f"{label} = {_fmt(_ratio(results, case, base, key))}"
+        for label, case, base, key in (
+            ("X1M / X10K p50", "X1M", "X10K", "p50"),
+            ("p99", "X1M", "X10K", "p99"),
+            ("req/s", "X1M", "X10K", "rps"),
+            ("XP / X1M p99", "XP", "X1M", "p99"),
+            ("p50", "XP", "X1M", "p50"),
+            ("req/s", "XP", "X1M", "rps"),
+        )
+    ]
+    lines = [
+        f"- Scale: X10K, X1M and XP send C0's request to Tollgate on databases of their own "
+        f"holding 10 k and {many} live filler tokens; XP while `flask tokens purge` deletes "
+        f"{many} expired rows, started right before wrk. {'; '.join(ratios[:3])}; "
+        f"{'; '.join(ratios[3:])}."
+    ]
+    if "scale1m" in seed_seconds:
+        seconds = seed_seconds["scale1m"]
+        lines.append(
+            f"- Seeding the {many}-token database (migrations, fixtures, the rows in "
+            f"{SEED_BATCH}-row executemany batches, then "
+            + ("VACUUM ANALYZE" if database == "postgres" else "a WAL checkpoint")
+            + f") took {seconds:.0f} s ({SCALE_ROWS / seconds:,.0f} rows/s)."
+        )
+    for run in results["XP"]:
+        deleted = run["expired_before"] + run["expired_added"] - run["expired_left"]
+        rate = deleted / run["purge_s"]
+        purge = (
+            f"deleted {run['purged_tokens']} token rows in {run['purge_s']:.0f} s "
+            f"({rate:,.0f} rows/s)"
+            if run["purge_finished"]
+            else f"was stopped unfinished after {run['purge_s']:.0f} s, having deleted "
+            f"{deleted} rows ({rate:,.0f} rows/s; {run['expired_left']} left"
+            + (f", about {run['expired_left'] / rate:,.0f} s more at that rate)" if rate else ")")
+        )
+        lines.append(
+            f"- XP round {run['round']}: {run['expired_added']} expired rows added in "
+            f"{run['expired_seed_s']:.0f} s ({run['expired_before']} were there); the purge "
+            f"{purge} (batch size {PURGE_BATCH or 'TOKEN_PURGE_BATCH_SIZE'})."
+        )
+    return lines
 
 
 # (hot path, target text, case, yardstick case or "login", minimum ratio)
@@ -1255,9 +1628,12 @@ def render(
         "order).",
         f"- Databases: {', '.join(args.databases)}. SQLite: one WAL file per app. PostgreSQL: "
         "one database per app on 127.0.0.1:5432 (psycopg 3, pre-pinged pool, Django with "
-        "persistent connections); Tollgate's rate-limit counters in Redis db 15.",
+        f"persistent connections); Tollgate's rate-limit counters in Redis db "
+        f"{REDIS_URL.rsplit('/', 1)[-1]}. Scale cases: Tollgate on databases of its own "
+        f"holding 10 k and {_count(SCALE_ROWS)} live filler tokens.",
         "- Command: `bash bench/run.sh` (knobs: BENCH_DATABASES, BENCH_CASES, BENCH_DURATION, "
-        "BENCH_ROUNDS, BENCH_WORKERS). Ratios are medians of per-round ratios, same database.",
+        "BENCH_ROUNDS, BENCH_WORKERS, BENCH_SCALE_ROWS). Ratios are medians of per-round ratios, "
+        "same database.",
         "",
         "## Targets (issue 12 §2; ratios within this run)",
         "",
@@ -1277,14 +1653,11 @@ def render(
             else:
                 cells.append(f"{value:.2f} {'met' if value >= minimum else '**not met**'}")
         lines.append(f"| {hot_path} | {target} | " + " | ".join(cells) + " |")
-    lines.append(
-        "| scale (10 k → 1 M live tokens; purge under load) | p50 within ±10 %; p99 ≤ 2 × | "
-        + " | ".join("not measured by this harness" for _ in args.databases)
-        + " |"
-    )
+    lines += scale_target_rows(results, args)
     for database in args.databases:
         lines += ["", *render_database(results[database], database, verify_ms, verify_cpu_ms,
                                        cores)]  # fmt: skip
+        lines += scale_reading(results[database], database, args.seed_seconds.get(database, {}))
         for case, rows in results[database].items():
             for row in rows:  # a run that did not measure what it says is said so
                 if row["rps"] == 0 or row["non2xx"] or row["socket_errors"]:

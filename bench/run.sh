@@ -2,17 +2,18 @@
 # The one command: bash bench/run.sh
 # Installs wrk (Debian) if missing, makes two venvs under $BENCH_BASE (the app's, with this
 # checkout installed; the peers', from bench/peers-requirements.txt), seeds fresh databases
-# (SQLite files; on PostgreSQL one bench database per app, Redis db 15 emptied), runs the
-# interleaved rounds of Tollgate, the minimal baseline, stock Authlib and django-oauth-toolkit,
-# writes RESULTS.md.
-# Bounded: stops itself before BENCH_BUDGET_S (default 2700 s); every server is stopped by
-# its process group on any exit.
+# (SQLite files; on PostgreSQL one bench database per app, named $BENCH_PG_PREFIX*, and the
+# Redis db of BENCH_REDIS_URL (15) emptied), runs the interleaved rounds of Tollgate (also on
+# its 10k- and 1M-token scale databases), the minimal baseline, stock Authlib and
+# django-oauth-toolkit, writes RESULTS.md.
+# Bounded: stops itself before BENCH_BUDGET_S (default 4500 s: the scale cases seed 1M-token
+# databases); every server is stopped by its process group on any exit.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$HERE")"
 BASE="${BENCH_BASE:-/tmp/tollgate-bench}"
 START=$(date +%s)
-DEADLINE=$((START + ${BENCH_BUDGET_S:-2700}))
+DEADLINE=$((START + ${BENCH_BUDGET_S:-4500}))
 
 if ! command -v wrk >/dev/null; then
     timeout 180 apt-get update -qq
