@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,29 @@ INSTALLED = _PACKAGED_MIGRATIONS.is_dir()
 MIGRATIONS_DIR = _PACKAGED_MIGRATIONS if INSTALLED else PROJECT_ROOT / "migrations"
 
 
+class Tollgate(Flask):
+    """Flask, with one per-request cost removed: Flask asks ``inspect`` whether every hook
+    and view is a coroutine function on every request (``ensure_sync``); the answer for a
+    given function never changes, so it is remembered."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._synced: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        try:
+            return self._synced[func]
+        except KeyError:
+            synced = self._synced[func] = super().ensure_sync(func)
+            return synced
+        except TypeError:  # an unhashable callable: ask every time
+            return super().ensure_sync(func)
+
+
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Build the application: config -> extensions -> migrations -> credential verifiers
     (OAuth server first) -> log redaction -> blueprints -> security headers -> errors -> CLI."""
-    app = Flask(
+    app = Tollgate(
         __name__,
         # Installed, Flask's default (<prefix>/var/app-instance), never inside site-packages.
         instance_path=os.environ.get("INSTANCE_PATH")
@@ -66,7 +86,15 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 def _init_extensions(app: Flask) -> None:
     from app import models, ratelimit, requestctx  # noqa: F401 - models: complete metadata
-    from app.extensions import SessionCookies, csrf, db, login_manager, migrate
+    from app.extensions import (
+        SessionCookies,
+        csrf,
+        db,
+        init_lookup_engine,
+        login_manager,
+        migrate,
+        ping_idle_connections,
+    )
     from app.gate import http as gate_http
 
     if app.config["TRUSTED_PROXY_COUNT"]:
@@ -74,6 +102,14 @@ def _init_extensions(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     app.session_interface = SessionCookies()
     db.init_app(app)
+    with app.app_context():
+        engine = db.engine
+        if (
+            engine.dialect.name != "sqlite"
+            and "pool_pre_ping" not in app.config["SQLALCHEMY_ENGINE_OPTIONS"]
+        ):
+            ping_idle_connections(engine)
+        init_lookup_engine(app, engine)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     login_manager.init_app(app)
     from app.web.views import load_user

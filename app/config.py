@@ -314,7 +314,8 @@ def _configure_engine(app: Flask) -> None:
     if uri.startswith("sqlite"):
         options.setdefault("connect_args", {"timeout": 30})
     else:
-        options.setdefault("pool_pre_ping", True)
+        # No pool_pre_ping (a ping per checkout): extensions.ping_idle_connections pings only
+        # connections that sat idle (installed unless pool_pre_ping is configured).
         # A database host that drops packets must not hold a request (or /readyz) until TCP
         # gives up: libpq stops trying after this many seconds.
         options.setdefault("connect_args", {"connect_timeout": POSTGRES_CONNECT_TIMEOUT})

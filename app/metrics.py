@@ -10,6 +10,8 @@ never a raw path, an id or anything a caller typed.
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import Counter, Histogram
 
 REQUEST_DURATION = Histogram(
@@ -46,21 +48,30 @@ REFRESH_REUSE = Counter(
 )
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_STATUS_CLASSES = {n: f"{n}xx" for n in range(1, 6)}
+# This process's histogram children by label values (bounded: endpoints x methods x classes).
+_durations: dict[tuple[str, str, str], Any] = {}
+_authentications: dict[tuple[str, str], Any] = {}
 
 
 def observe_request(endpoint: str | None, method: str, status: int, seconds: float) -> None:
     """One served request; a 429 also counts as a rate-limit refusal."""
     route = endpoint or "unmatched"
-    REQUEST_DURATION.labels(
-        route, method if method in _METHODS else "other", f"{status // 100}xx"
-    ).observe(seconds)
+    key = (route, method if method in _METHODS else "other", _STATUS_CLASSES[status // 100])
+    child = _durations.get(key)
+    if child is None:  # labels() takes a lock and builds the key on every call
+        child = _durations[key] = REQUEST_DURATION.labels(*key)
+    child.observe(seconds)
     if status == 429:
         RATE_LIMIT_REFUSALS.labels(route).inc()
 
 
 def authentication(kind: str, outcome: str) -> None:
     """``outcome``: success, rejected (a credential was presented and refused) or missing."""
-    AUTHENTICATIONS.labels(kind, outcome).inc()
+    child = _authentications.get((kind, outcome))
+    if child is None:
+        child = _authentications[(kind, outcome)] = AUTHENTICATIONS.labels(kind, outcome)
+    child.inc()
 
 
 def token_issued(grant_type: str, *, rotation: bool) -> None:

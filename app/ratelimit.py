@@ -24,6 +24,7 @@ by itself once the store does.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sqlite3
@@ -34,7 +35,7 @@ from pathlib import Path
 from typing import Protocol
 
 from flask import Flask, current_app
-from limits import parse
+from limits import RateLimitItem, parse
 from sqlalchemy import Column, Integer, String, Table, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Engine
@@ -66,6 +67,9 @@ class CounterStore(Protocol):
         """Add ``amount`` (may be negative) and return the new value, in one atomic step."""
 
     def get(self, key: str) -> int: ...
+
+    def incr_and_get(self, key: str, amount: int, expire_at: int, other: str) -> tuple[int, int]:
+        """``incr(key, ...)`` and ``get(other)`` together (one round trip where it can)."""
 
     def delete(self, key: str) -> None: ...
 
@@ -100,6 +104,17 @@ class RedisCounters:
     def get(self, key: str) -> int:
         try:
             return int(self.client.get(key) or 0)
+        except self._errors as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    def incr_and_get(self, key: str, amount: int, expire_at: int, other: str) -> tuple[int, int]:
+        try:
+            pipe = self.client.pipeline(transaction=True)
+            pipe.incrby(key, amount)
+            pipe.expireat(key, expire_at)
+            pipe.get(other)
+            count, _, value = pipe.execute()
+            return int(count), int(value or 0)
         except self._errors as exc:
             raise StoreUnavailable(str(exc)) from exc
 
@@ -154,6 +169,9 @@ class DatabaseCounters:
                 return int(value)
         except SQLAlchemyError as exc:
             raise StoreUnavailable(str(exc)) from exc
+
+    def incr_and_get(self, key: str, amount: int, expire_at: int, other: str) -> tuple[int, int]:
+        return self.incr(key, amount, expire_at), self.get(other)
 
     def delete(self, key: str) -> None:
         try:
@@ -220,6 +238,9 @@ class SQLiteFileCounters:
         except sqlite3.Error as exc:
             raise StoreUnavailable(str(exc)) from exc
 
+    def incr_and_get(self, key: str, amount: int, expire_at: int, other: str) -> tuple[int, int]:
+        return self.incr(key, amount, expire_at), self.get(other)
+
     def delete(self, key: str) -> None:
         try:
             self._connection().execute("DELETE FROM counters WHERE key = ?", (key,))
@@ -279,6 +300,15 @@ def incr(key: str, amount: int, expire_at: int) -> int:
         raise unavailable(exc) from None
 
 
+def incr_and_get(key: str, amount: int, expire_at: int, other: str) -> tuple[int, int]:
+    """``incr`` of ``key`` and ``get`` of ``other`` in one step of the store (503 when it is
+    unreachable)."""
+    try:
+        return _state().store.incr_and_get(key, amount, expire_at, other)
+    except StoreUnavailable as exc:
+        raise unavailable(exc) from None
+
+
 def get(key: str) -> int:
     try:
         return _state().store.get(key)
@@ -295,6 +325,12 @@ def delete(key: str) -> None:
 
 def enabled() -> bool:
     return _state().enabled
+
+
+@functools.lru_cache(maxsize=256)
+def _parse(limit: str) -> RateLimitItem:
+    """``limits.parse``, once per distinct setting (it runs on every request's checks)."""
+    return parse(limit)
 
 
 @dataclass(frozen=True)
@@ -323,7 +359,7 @@ class Throttle:
     config_key: str
 
     def window(self, key: str, now: float | None = None) -> Window:
-        item = parse(current_app.config[self.config_key])
+        item = _parse(current_app.config[self.config_key])
         seconds = item.get_expiry()
         now_s = int(time.time() if now is None else now)
         number = now_s // seconds

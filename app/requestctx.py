@@ -30,7 +30,7 @@ def _bind_caller() -> None:
     g.caller = Caller(
         ip=request.remote_addr,
         correlation_id=g.get("correlation_id"),
-        user_agent=(request.user_agent.string or None),
+        user_agent=request.headers.get("User-Agent") or None,
     )
 
 

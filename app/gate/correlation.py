@@ -26,7 +26,7 @@ def bind_correlation_id() -> None:
 
 def add_correlation_header(response: Response) -> Response:
     # A request refused by a hook that runs before binding has no id yet; it still gets one.
-    response.headers["X-Correlation-ID"] = g.get("correlation_id") or str(uuid.uuid4())
+    response.headers.add("X-Correlation-ID", g.get("correlation_id") or str(uuid.uuid4()))
     return response
 
 

@@ -22,8 +22,8 @@ def answer_preflight() -> Response | None:
 
 def add_cors_headers(response: Response) -> Response:
     if request.path.startswith(CORS_PREFIXES):
-        response.headers["Access-Control-Allow-Origin"] = "*"
-        response.headers["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
+        response.headers.add("Access-Control-Allow-Origin", "*")
+        response.headers.add("Access-Control-Expose-Headers", EXPOSED_HEADERS)
         if request.method == "OPTIONS":
             response.headers["Access-Control-Allow-Methods"] = (
                 "GET, POST, PUT, PATCH, DELETE, OPTIONS"

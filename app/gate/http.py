@@ -8,10 +8,12 @@ from app.gate import correlation, cors, limits, storable
 
 
 def _finish(response: Response) -> Response:
+    """The gate's response headers. Only this hook writes them, so they are appended
+    (``Headers.add``) rather than set: ``set`` scans every header already there."""
     correlation.add_correlation_header(response)
     tenant = g.get("tenant_id")
     if tenant is not None:  # the tenant the request acted in (RedCloud), errors included
-        response.headers["X-Tenant-ID"] = str(tenant)
+        response.headers.add("X-Tenant-ID", str(tenant))
     cors.add_cors_headers(response)
     return limits.add_headers(response)
 

@@ -69,6 +69,14 @@ class Principal:
             return permissions_for(self.role or "") | granted_permissions(self.user_id)
         return self.service_permissions
 
+    def has_permissions(self, needed: frozenset[str]) -> bool:
+        """Whether the caller holds every one of ``needed``. A user's base role, read with
+        the credential, usually covers a view's needs; the granted roles are read (one
+        query) only when it does not."""
+        if self.user_id is not None and needed <= permissions_for(self.role or ""):
+            return True
+        return needed <= self.permissions
+
     @property
     def user_bound(self) -> bool:
         """A credential of a user (session, token, API key, secret-key JWT): MFA gates apply.

@@ -6,7 +6,7 @@ from sqlalchemy import DateTime, bindparam, select
 
 from app import crypto, scopes
 from app.clock import utcnow
-from app.extensions import db
+from app.extensions import lookup
 from app.gate import CredentialRejected, Principal, Slot, messages
 from app.identity.models import User
 from app.oauth2.models import OAuthClient, OAuthToken
@@ -21,9 +21,7 @@ class AccessTokenVerifier:
     def verify(self, credential: str) -> Principal:
         # One round trip for the token and its owner, reading only the columns the decision
         # needs (this runs on every request). An inactive token is simply not found.
-        row = db.session.execute(
-            _LOOKUP, {"digest": crypto.digest(credential), "now": utcnow()}
-        ).first()
+        row = lookup(_LOOKUP, {"digest": crypto.digest(credential), "now": utcnow()})
         # Sure: a token with neither read nor read_write is a 401, not a 403.
         if row is None or not scopes.satisfies(row.scope, "read"):
             raise CredentialRejected(messages.ACCESS_TOKEN_INVALID)
