@@ -17,7 +17,7 @@ from app.apikeys.schemas import ApiKeyOut
 from app.audit.services import SYSTEM, Caller, record
 from app.clock import rfc3339
 from app.errors import Conflict, NotFound, ValidationFailed
-from app.extensions import db, execute_count
+from app.extensions import db, execute_count, lookup
 from app.identity.models import User
 
 
@@ -198,7 +198,7 @@ _LOOKUP = (
 def find_for_verification(key: str, *, now: datetime) -> Row[*tuple[Any, ...]] | None:
     """The key's columns (and whether it is active at ``now``) and its owner's, in one round
     trip, by digest (every request)."""
-    return db.session.execute(_LOOKUP, {"digest": crypto.digest(key), "now": now}).first()
+    return lookup(_LOOKUP, {"digest": crypto.digest(key), "now": now})
 
 
 def touch(key_id: uuid.UUID, last_used_at: datetime | None, *, now: datetime) -> datetime:

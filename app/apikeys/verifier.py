@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from flask import Flask, current_app
@@ -41,10 +41,7 @@ class PersonalApiKeyVerifier:
             raise CredentialRejected(messages.CREDENTIAL_MISSING)
         if not row.active:
             raise CredentialRejected(messages.ACCOUNT_DEACTIVATED)
-        details = services.describe(row)
-        details["last_used_at"] = services.describe_time(
-            services.touch(row.id, row.last_used_at, now=now)
-        )
+        last_used_at = services.touch(row.id, row.last_used_at, now=now)
         config = current_app.config
         limit = None if config["SELF_HOSTED"] else config["API_KEY_RATE_LIMITS"][row.tier]
         return Principal(
@@ -57,9 +54,45 @@ class PersonalApiKeyVerifier:
             rate_limit=RateLimitPolicy(
                 bucket=f"apikey:{row.id}", limit=limit, tier="noop" if limit is None else row.tier
             ),
-            details=details,
+            details=_KeyDetails(row, last_used_at),
             region=row.region,
         )
+
+
+class _KeyDetails(Mapping[str, Any]):
+    """The key as ApiKeyOut describes it (with the ``last_used_at`` now stored), built on
+    first read: only ``/usage`` reads it, so other requests never pay for the dump, and the
+    four fields it shows are read straight off the row (tests/apikeys: same as the dump)."""
+
+    def __init__(self, row: Any, last_used_at: Any) -> None:
+        self._row, self._last_used_at = row, last_used_at
+        self._described: dict[str, Any] | None = None
+
+    def _dump(self) -> dict[str, Any]:
+        if self._described is None:
+            described = services.describe(self._row)
+            described["last_used_at"] = services.describe_time(self._last_used_at)
+            self._described = described
+        return self._described
+
+    def __getitem__(self, key: str) -> Any:
+        # What /usage reads on every call, as ApiKeyOut writes it, without the whole dump.
+        row = self._row
+        if key == "name":
+            return row.name
+        if key == "scopes":
+            return [row.scope]
+        if key == "created_at":
+            return services.describe_time(row.created_at)
+        if key == "last_used_at":
+            return services.describe_time(self._last_used_at)
+        return self._dump()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._dump())
+
+    def __len__(self) -> int:
+        return len(self._dump())
 
 
 class GlobalApiKeyVerifier:

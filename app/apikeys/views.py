@@ -78,7 +78,7 @@ def revoke(key_id: str) -> Response:
 
 
 @bp.get("/usage")
-@require(scope="read")
+@require(scope="read", reads_only=True)
 @doc("Usage of the calling credential (Sure)", response={"type": "object"}, tag="usage")
 def usage() -> Response:
     principal = current_principal()

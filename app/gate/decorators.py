@@ -5,10 +5,12 @@ Order per request (Sure's base controller and RedCloud's pipeline, made stricter
    then ``X-Api-Key`` (any casing), then the browser session. The first credential present
    decides, never a fall-through: an Authorization header that is present but invalid is a
    401 even if a valid API key is also sent. A credential of another region is a 401;
-2. the tenant: the principal's own; ``X-Tenant-ID`` may only name it, except for callers
+2. the credential's rate limit (counted before the tenant and scope checks, as Sure counts
+   before its scope checks; an API key's budget is spent in the same round trip that reads
+   the client IP's failure budget);
+3. the tenant: the principal's own; ``X-Tenant-ID`` may only name it, except for callers
    holding both admin.users and admin.settings with the platform flag (403 TENANT_FORBIDDEN
    otherwise, audited); the resolved tenant is echoed in every response's ``X-Tenant-ID``;
-3. the credential's rate limit (counted before scope checks, as Sure does);
 4. the scope, then the permissions the view declared (all of them), the tenant's licensed
    feature (403 FEATURE_DISABLED), and in production TOTP for MFA-gated permissions
    (403 MFA_REQUIRED, the live flag);
@@ -33,6 +35,7 @@ from app.clock import utcnow
 from app.config import current_region
 from app.errors import BadRequest, Forbidden, Unauthorized
 from app.extensions import csrf, db
+from app.extensions import reads_only as declare_reads_only
 from app.gate import limits, messages
 from app.gate.bearer import bearer_challenge, bearer_credential
 from app.gate.principal import Principal
@@ -40,13 +43,12 @@ from app.gate.registry import CredentialRejected, Slot, verifiers
 from app.identity.models import User
 from app.identity.roles import FEATURES, MFA_GATED
 from app.identity.tenants import tenant_features, tenant_in_region
-from app.ratelimit import Throttle
 from app.requestctx import current_caller, request_base_url
 
 F = TypeVar("F", bound=Callable[..., Any])
 access_log = logging.getLogger("app.gate.access")
 
-AUTH_FAILURES_PER_IP = Throttle("auth-failures-ip", "RATE_LIMIT_AUTH_FAILURES_IP")
+AUTH_FAILURES_PER_IP = limits.AUTH_FAILURES_PER_IP
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Who may name another tenant in X-Tenant-ID (RedCloud): holders of both, and only with the
 # platform flag (a tenant admin's header may only name their own tenant).
@@ -100,9 +102,11 @@ def _invalid(message: str) -> Unauthorized:
     return Unauthorized(message, headers={"WWW-Authenticate": _challenge('error="invalid_token"')})
 
 
-def _verify(slot: Slot, value: str | None, failure_message: str) -> Principal:
+def _verify(
+    slot: Slot, value: str | None, failure_message: str, *, defer_ip_check: bool = False
+) -> Principal:
     try:
-        principal = _verify_slot(slot, value, failure_message)
+        principal = _verify_slot(slot, value, failure_message, defer_ip_check)
     except Unauthorized:
         metrics.authentication(slot, "rejected")
         raise
@@ -110,9 +114,18 @@ def _verify(slot: Slot, value: str | None, failure_message: str) -> Principal:
     return principal
 
 
-def _verify_slot(slot: Slot, value: str | None, failure_message: str) -> Principal:
+def _verify_slot(
+    slot: Slot, value: str | None, failure_message: str, defer_ip_check: bool = False
+) -> Principal:
+    """The principal of the slot's credential. A client IP whose failure budget is spent gets
+    429, even with a valid credential. Checked before verifying — except for an API key when
+    the caller will spend the key's budget right away (``defer_ip_check``): then the key is
+    verified first and the IP is read in the same round trip as the spend (limits.apply,
+    ``g.gate_ip_check``); a failure spends the IP's budget (429 once it is gone) either way."""
     ip = request.remote_addr or "unknown"
-    AUTH_FAILURES_PER_IP.check(ip)
+    deferred = defer_ip_check and slot == "api_key"
+    if not deferred:
+        AUTH_FAILURES_PER_IP.check(ip)
     if value:
         for verifier in verifiers(slot):
             if verifier.accepts(value):
@@ -125,10 +138,17 @@ def _verify_slot(slot: Slot, value: str | None, failure_message: str) -> Princip
                     # Issued by (or for a user of) another region: it does not exist here.
                     AUTH_FAILURES_PER_IP.fail(ip)
                     raise _invalid(failure_message)
-                if not principal.audience_covers(_base_url() + request.path):
+                if principal.audience is not None and not principal.audience_covers(
+                    _base_url() + request.path
+                ):
                     # Minted for another resource (RFC 8707; RFC 6750 §3.1 invalid_token).
                     AUTH_FAILURES_PER_IP.fail(ip)
                     raise _invalid(messages.WRONG_AUDIENCE)
+                if deferred:
+                    if limits.has_budget(principal):
+                        g.gate_ip_check = ip
+                    else:
+                        AUTH_FAILURES_PER_IP.check(ip)
                 return principal
     AUTH_FAILURES_PER_IP.fail(ip)
     raise _invalid(failure_message)
@@ -155,8 +175,9 @@ def _session_principal() -> Principal | None:
     )
 
 
-def resolve(allowed: frozenset[str] | None) -> Principal:
-    """``allowed``: the credential kinds a view takes; None: every kind a verifier offers."""
+def resolve(allowed: frozenset[str] | None, *, defer_ip_check: bool = False) -> Principal:
+    """``allowed``: the credential kinds a view takes; None: every kind a verifier offers.
+    ``defer_ip_check``: see ``_verify_slot``."""
     if "access_token" in request.args or "api_key" in request.args:
         raise BadRequest("Credentials are accepted only in request headers, never in the URL")
     master_key = request.headers.get("X-Master-Key")
@@ -167,7 +188,9 @@ def resolve(allowed: frozenset[str] | None) -> Principal:
         return _verify("bearer", bearer_credential(authorization), messages.ACCESS_TOKEN_INVALID)
     api_key = request.headers.get("X-Api-Key")
     if api_key is not None:
-        return _verify("api_key", api_key.strip(), messages.CREDENTIAL_MISSING)
+        return _verify(
+            "api_key", api_key.strip(), messages.CREDENTIAL_MISSING, defer_ip_check=defer_ip_check
+        )
     if allowed is None or "session" in allowed:
         try:
             principal = _session_principal()
@@ -232,6 +255,7 @@ def require(
     limit_after_scope: bool = False,
     first_party_only: bool = False,
     feature: str | None = None,
+    reads_only: bool = False,
 ) -> Callable[[F], F]:
     """Protect a view: who may call it (credential kinds), with which scope, with which
     permissions. Nothing else in views checks credentials. The rate limit counts before the
@@ -244,7 +268,11 @@ def require(
 
     ``feature``: a licensed feature (identity.roles.FEATURES) the tenant's plan must include.
     A route needing an MFA-gated permission (identity.roles.MFA_GATED) asks a user-bound
-    caller for TOTP enrolment when APP_ENV=production."""
+    caller for TOTP enrolment when APP_ENV=production.
+
+    ``reads_only``: the view writes nothing, so on a safe method its request runs without a
+    transaction of its own (extensions.reads_only: no BEGIN / ROLLBACK round trips on
+    PostgreSQL), credential lookup included."""
     allowed = None if credentials is None else frozenset(credentials)
     needed = frozenset([permission] if isinstance(permission, str) else permission or ())
     mfa_gated = bool(needed & MFA_GATED)
@@ -254,8 +282,12 @@ def require(
     def decorator(view: F) -> F:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            principal = resolve(allowed)
+            if reads_only and request.method in SAFE_METHODS:
+                declare_reads_only()
+            principal = resolve(allowed, defer_ip_check=not limit_after_scope)
             g.tenant_id = principal.family_id  # echoed even if the tenant header is refused
+            if not limit_after_scope:  # the tenant does not change whose budget it is
+                limits.apply(principal, blocked_ip_check=g.pop("gate_ip_check", None))
             principal = _tenant(principal)
             g.principal = principal
             g.tenant_id = principal.family_id
@@ -268,8 +300,6 @@ def require(
                     principal.credential_kind,
                     principal.credential_id,
                 )
-            if not limit_after_scope:
-                limits.apply(principal)
             if first_party_only and not principal.first_party:
                 raise Forbidden(messages.FIRST_PARTY_ONLY)
             if allowed is not None and principal.credential_kind not in allowed:
@@ -290,7 +320,7 @@ def require(
             if limit_after_scope:
                 limits.apply(principal)
             # All of them (no wildcard); the granted roles are read only when a view needs one.
-            if needed and not needed <= principal.permissions:
+            if needed and not principal.has_permissions(needed):
                 raise Forbidden("You are not authorized to perform this action")
             if feature is not None and feature not in tenant_features(principal.family_id):
                 raise FeatureDisabled()
@@ -307,6 +337,7 @@ def require(
         wrapper.required_credentials = allowed  # type: ignore[attr-defined]
         wrapper.first_party_only = first_party_only  # type: ignore[attr-defined]
         wrapper.required_feature = feature  # type: ignore[attr-defined]
+        wrapper.reads_only = reads_only  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return decorator

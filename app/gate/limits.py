@@ -31,8 +31,23 @@ def _key(policy: RateLimitPolicy, hour: int) -> str:
     return f"tg:budget:{policy.bucket}:{hour}"
 
 
-def apply(principal: Principal) -> None:
+# Bad tokens and API keys per client IP (the gate's brute-force guard): 429 once spent, even
+# for a valid credential.
+AUTH_FAILURES_PER_IP = ratelimit.Throttle("auth-failures-ip", "RATE_LIMIT_AUTH_FAILURES_IP")
+
+
+def has_budget(principal: Principal) -> bool:
+    """Whether ``apply`` will count this principal's request in the shared store."""
+    return principal.rate_limit is not None and principal.rate_limit.limit is not None
+
+
+def apply(principal: Principal, *, blocked_ip_check: str | None = None) -> None:
+    """Spend one unit of the principal's budget. ``blocked_ip_check``: an IP whose failure
+    budget the gate has not checked yet; it is read in the same round trip as the spend
+    (a blocked IP gets the 429 and its unit back)."""
     policy = principal.rate_limit
+    if (policy is None or policy.limit is None) and blocked_ip_check is not None:
+        AUTH_FAILURES_PER_IP.check(blocked_ip_check)
     if policy is None:
         return
     if policy.limit is None:
@@ -46,7 +61,16 @@ def apply(principal: Principal) -> None:
     hour, reset = _window(now)
     key = _key(policy, hour)
     expire_at = (hour + 2) * WINDOW
-    count = ratelimit.incr(key, 1, expire_at)
+    if blocked_ip_check is not None and ratelimit.enabled():
+        ip_window = AUTH_FAILURES_PER_IP.window(blocked_ip_check)
+        count, failures = ratelimit.incr_and_get(key, 1, expire_at, ip_window.key)
+        if failures >= ip_window.limit:
+            ratelimit.incr(key, -1, expire_at)
+            raise TooManyRequests(ip_window.resets_in)
+    else:
+        if blocked_ip_check is not None:
+            AUTH_FAILURES_PER_IP.check(blocked_ip_check)
+        count = ratelimit.incr(key, 1, expire_at)
     if count > policy.limit:
         ratelimit.incr(key, -1, expire_at)
         raise TooManyRequests(
@@ -61,6 +85,7 @@ def apply(principal: Principal) -> None:
                 "X-RateLimit-Reset": str(reset),
             },
         )
+    g.rate_limit_spent = (key, count)  # usage() of this request reads it from here
     g.rate_limit_headers = {
         "X-RateLimit-Limit": str(policy.limit),
         "X-RateLimit-Remaining": str(policy.limit - count),
@@ -69,7 +94,8 @@ def apply(principal: Principal) -> None:
 
 
 def usage(policy: RateLimitPolicy) -> dict[str, Any]:
-    """The current window of a budget, without counting (Sure's ``usage_for``)."""
+    """The current window of a budget, without counting (Sure's ``usage_for``): the count
+    this request's own ``apply`` saw, else the store's."""
     now = time.time()
     hour, reset = _window(now)
     reset_at = datetime.fromtimestamp((hour + 1) * WINDOW, UTC).isoformat().replace("+00:00", "Z")
@@ -82,7 +108,9 @@ def usage(policy: RateLimitPolicy) -> dict[str, Any]:
             "reset_in_seconds": 0,
             "reset_at": reset_at,
         }
-    current = min(ratelimit.get(_key(policy, hour)), policy.limit)
+    key = _key(policy, hour)
+    spent = g.get("rate_limit_spent")  # this request counted itself: no second round trip
+    current = min(spent[1] if spent and spent[0] == key else ratelimit.get(key), policy.limit)
     return {
         "tier": policy.tier,
         "limit": policy.limit,
@@ -96,5 +124,5 @@ def usage(policy: RateLimitPolicy) -> dict[str, Any]:
 def add_headers(response: Response) -> Response:
     headers = g.get("rate_limit_headers")
     if headers:
-        response.headers.update(headers)
+        response.headers.extend(headers)  # set on success only: a 429 carries its own
     return response

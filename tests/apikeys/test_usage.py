@@ -250,3 +250,24 @@ def test_revoked_key_has_no_usage(app, api, read_key) -> None:
         )
         db.session.commit()
     assert api.get("/api/v1/usage", headers=api_key(key)).status_code == 401
+
+
+def test_usage_shows_the_key_as_the_api_key_json_does(api, read_key) -> None:
+    """/usage reads its four key fields straight off the verified row; they must say what
+    the API-key JSON (ApiKeyOut, GET /api/v1/api_keys) says of the same key."""
+    key, _ = read_key
+    usage = api.get("/api/v1/usage", headers=api_key(key)).get_json()["api_key"]
+    from app.apikeys import services
+    from app.apikeys.verifier import _KeyDetails
+    from app.clock import utcnow as now
+
+    with api.application.app_context():
+        row = services.find_for_verification(key, now=now())
+        assert row is not None
+        details = _KeyDetails(row, row.last_used_at)
+        full = services.describe(row)
+        full["last_used_at"] = services.describe_time(row.last_used_at)
+        assert {name: details[name] for name in usage} == {name: full[name] for name in usage}
+        assert dict(details) == full
+    assert usage["scopes"] == full["scopes"]
+    assert usage["created_at"] == full["created_at"]

@@ -414,3 +414,19 @@ def test_lockout_answer_does_not_reveal_whether_the_key_was_valid(api, key, acco
     assert valid.status_code == invalid.status_code == 429
     assert _body(valid) == _body(invalid)
     assert _body(valid)["message"] != MSG_MISSING
+
+
+@pytest.mark.config(RATE_LIMIT_AUTH_FAILURES_IP=GUARD)
+def test_a_locked_out_ip_does_not_spend_the_keys_budget(app, api, key, account) -> None:
+    """The key's budget is spent in the same round trip that reads the IP's failure budget;
+    a request refused for its IP gives its unit back."""
+    for n in range(5):
+        api.get("/api/v1/accounts", headers=api_key(f"tgk_guess{n}"))
+    for _ in range(3):
+        assert api.get("/api/v1/accounts", headers=api_key(key)).status_code == 429
+    elsewhere = app.test_client()
+    usage = elsewhere.get(
+        "/api/v1/usage", headers=api_key(key), environ_overrides={"REMOTE_ADDR": "10.0.0.3"}
+    )
+    assert usage.status_code == 200
+    assert usage.get_json()["rate_limit"]["current_count"] == 1  # this /usage call only
