@@ -65,30 +65,33 @@ def _one(item: type[Schema], obj: Any, status: int = 200) -> tuple[Response, int
 
 
 @bp.get("/accounts")
-@require(scope="read", permission="accounts.view")
+@require(scope="read", permission="accounts.view", reads_only=True)
 @doc("List the family's accounts", response=schemas.AccountPage, query=schemas.AccountQuery)
 def accounts_index() -> Response:
     q = _query(schemas.AccountQuery)
     page = svc.list_accounts(
         _family(), q["page"], q["per_page"], include_disabled=q["include_disabled"]
     )
-    return _page("accounts", page, schemas.AccountOut)
+    return jsonify(
+        accounts=[schemas.account_json(account) for account in page.items],
+        pagination=page.pagination,
+    )
 
 
 @bp.get("/accounts/<account_id>")
-@require(scope="read", permission="accounts.view")
+@require(scope="read", permission="accounts.view", reads_only=True)
 @doc("Show an account", response=schemas.AccountOut, query=schemas.AccountVisibility)
 def accounts_show(account_id: str) -> tuple[Response, int]:
     q = _query(schemas.AccountVisibility)
     account = svc.get_account(_family(), account_id, include_disabled=q["include_disabled"])
-    return _one(schemas.AccountOut, account)
+    return jsonify(schemas.account_json(account)), 200
 
 
 # --- transactions --------------------------------------------------------------------------
 
 
 @bp.get("/transactions")
-@require(scope="read", permission="transactions.view")
+@require(scope="read", permission="transactions.view", reads_only=True)
 @doc("List transactions", response=schemas.TransactionPage, query=schemas.TransactionQuery)
 def transactions_index() -> Response:
     q = _query(schemas.TransactionQuery)
@@ -104,7 +107,7 @@ def transactions_index() -> Response:
 
 
 @bp.get("/transactions/<transaction_id>")
-@require(scope="read", permission="transactions.view")
+@require(scope="read", permission="transactions.view", reads_only=True)
 @doc("Show a transaction", response=schemas.TransactionOut)
 def transactions_show(transaction_id: str) -> tuple[Response, int]:
     return _one(schemas.TransactionOut, svc.get_transaction(_family(), transaction_id))
@@ -153,7 +156,7 @@ def transactions_destroy(transaction_id: str) -> Response:
 
 
 @bp.get("/tags")
-@require(scope="read", permission="tags.view")
+@require(scope="read", permission="tags.view", reads_only=True)
 @doc("List tags", response=schemas.TagPage, query=schemas.PageQuery)
 def tags_index() -> Response:
     q = _query(schemas.PageQuery)
@@ -161,7 +164,7 @@ def tags_index() -> Response:
 
 
 @bp.get("/tags/<tag_id>")
-@require(scope="read", permission="tags.view")
+@require(scope="read", permission="tags.view", reads_only=True)
 @doc("Show a tag", response=schemas.TagOut)
 def tags_show(tag_id: str) -> tuple[Response, int]:
     return _one(schemas.TagOut, svc.get_tag(_family(), tag_id))
@@ -195,7 +198,7 @@ def tags_destroy(tag_id: str) -> Response:
 
 
 @bp.get("/valuations")
-@require(scope="read", permission="valuations.view")
+@require(scope="read", permission="valuations.view", reads_only=True)
 @doc("List valuations", response=schemas.ValuationPage, query=schemas.PageQuery)
 def valuations_index() -> Response:
     q = _query(schemas.PageQuery)
@@ -205,7 +208,7 @@ def valuations_index() -> Response:
 
 
 @bp.get("/valuations/<valuation_id>")
-@require(scope="read", permission="valuations.view")
+@require(scope="read", permission="valuations.view", reads_only=True)
 @doc("Show a valuation", response=schemas.ValuationOut)
 def valuations_show(valuation_id: str) -> tuple[Response, int]:
     return _one(schemas.ValuationOut, svc.get_valuation(_family(), valuation_id))
@@ -260,7 +263,7 @@ def _account_selection() -> list[uuid.UUID] | None:
 
 
 @bp.get("/cloud_accounts")
-@require(scope="read", permission="cloud_accounts.view")
+@require(scope="read", permission="cloud_accounts.view", reads_only=True)
 @doc(
     "List the tenant's cloud accounts (an access key sees its selection)",
     response=schemas.CloudAccountPage,
@@ -275,7 +278,7 @@ def cloud_accounts_index() -> Response:
 
 
 @bp.get("/cloud_accounts/<cloud_account_id>")
-@require(scope="read", permission="cloud_accounts.view")
+@require(scope="read", permission="cloud_accounts.view", reads_only=True)
 @doc("Show a cloud account", response=schemas.CloudAccountOut)
 def cloud_accounts_show(cloud_account_id: str) -> tuple[Response, int]:
     account = svc.get_cloud_account(_family(), cloud_account_id, account_ids=_account_selection())
@@ -322,7 +325,7 @@ TASK_PAGE_JSON = {
 
 
 @bp.get("/tasks")
-@require(scope="read", permission="tasks.view")
+@require(scope="read", permission="tasks.view", reads_only=True)
 @doc("List the tenant's tasks", response=TASK_PAGE_JSON, query=schemas.PageQuery)
 def tasks_index() -> Response:
     q = _query(schemas.PageQuery)
