@@ -157,13 +157,7 @@ def refresh(
     named by ``device_id``, if the user has it, is marked as seen."""
     if not refresh_token:
         raise errors.RefreshTokenRequired()
-    token = tokens.rotate_refresh_token(refresh_token, now=now, caller=caller)
-    if device_id is not None:
-        row = oauth2.find_token(token["access_token"])
-        if row is not None and row[0].user_id is not None:
-            devices.touch_device(row[0].user_id, device_id, now=now)
-            db.session.commit()
-    return token
+    return tokens.rotate_refresh_token(refresh_token, now=now, caller=caller, device_id=device_id)
 
 
 def enable_ai(user: User, *, now: datetime, caller: Caller) -> dict[str, Any]:

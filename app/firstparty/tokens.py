@@ -21,13 +21,15 @@ from app.audit.services import Caller
 from app.clock import epoch
 from app.extensions import db
 from app.firstparty.errors import InvalidRefreshToken
+from app.identity import devices
 from app.identity.models import User
 from app.oauth2.models import OAuthToken
-from app.oauth2.services.clients import first_party_client, get_client
+from app.oauth2.services.clients import first_party_client
 from app.oauth2.services.refresh import (
     SESSION_PROFILE,
     claim_refresh_token,
     find_refresh_token,
+    load_presented,
     report_refresh_reuse,
 )
 from app.oauth2.services.tokens import Lineage, save_token
@@ -76,17 +78,28 @@ def issue_device_token(
     return token
 
 
-def rotate_refresh_token(value: str, *, now: datetime, caller: Caller) -> dict[str, Any]:
+def rotate_refresh_token(
+    value: str, *, now: datetime, caller: Caller, device_id: str | None = None
+) -> dict[str, Any]:
     """Sure's /api/v1/auth/refresh (and /auth/refresh): a refresh token of a first-party
     client (no client authentication here, so never a third-party one: RFC 6749 §6),
     rotated with the same guarantees as /oauth/token (atomic claim; a retry within the
     lineage's reuse interval gets a sibling pair; any other replay revokes the lineage). The
     lineage keeps its client, owner, device, scope and profile: a session gets a new access
     JWT and refresh token (app.sessions), any other lineage a 30-day opaque pair, as Sure's
-    does. Commits."""
-    row = find_refresh_token(value, None, now=now, caller=caller)
-    user = db.session.get(User, row.user_id) if row is not None and row.user_id else None
-    client = get_client(row.client_id) if row is not None else None
+    does. ``device_id``: the user's device of that name, if any, is marked as seen in the
+    same transaction. Commits."""
+    # The token, its owner and its client in one read.
+    presented = load_presented(value)
+    row = (
+        find_refresh_token(value, None, now=now, caller=caller, presented=presented)
+        if presented is not None
+        else None
+    )
+    user = presented.owner if presented is not None and row is not None else None
+    client = presented.client if presented is not None and row is not None else None
+    if client is not None and client.disabled_at is not None:  # as get_client answers
+        client = None
     if row is None or user is None or not user.active or client is None:
         raise InvalidRefreshToken()
     # Everything is read and prepared before the first write: on SQLite the write lock is
@@ -101,6 +114,8 @@ def rotate_refresh_token(value: str, *, now: datetime, caller: Caller) -> dict[s
     if not claim_refresh_token(row, now=now, caller=caller):
         report_refresh_reuse(row, now=now, caller=caller)
         raise InvalidRefreshToken()
+    if device_id is not None:
+        devices.touch_device(user.id, device_id, now=now)
     if session is not None:
         sessions.save_pair(session, client=client, user=user, parent=row, now=now, caller=caller)
         db.session.commit()

@@ -9,6 +9,7 @@ from authlib.oauth2 import OAuth2Request
 from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from sqlalchemy.engine import Row
 
 from app.clock import epoch, utcnow
 from app.errors import TooManyRequests
@@ -24,13 +25,14 @@ INTROSPECTION_PER_CLIENT = Throttle("introspect-client", "RATE_LIMIT_INTROSPECT_
 
 
 class FoundToken:
-    """A token row together with the kind of token that was presented."""
+    """A token row together with the kind of token that was presented: the ORM row for
+    revocation, the introspection columns (tokens.find_usable_for_introspection) there."""
 
-    def __init__(self, row: OAuthToken, kind: tokens.TokenKind) -> None:
+    def __init__(self, row: OAuthToken | Row[Any], kind: tokens.TokenKind) -> None:
         self.row, self.kind = row, kind
 
     def check_client(self, client: OAuthClient) -> bool:
-        return self.row.check_client(client)
+        return bool(self.row.client_id == client.client_id)
 
 
 def _query(token_string: str) -> FoundToken | None:
@@ -57,6 +59,7 @@ class Revocation(RevocationEndpoint):
         return _query(token_string)
 
     def revoke_token(self, token: FoundToken, request: OAuth2Request) -> None:
+        assert isinstance(token.row, OAuthToken)  # revocation's lookup (_query) loads rows
         tokens.revoke_token(
             token.row,
             token.kind,
@@ -82,7 +85,10 @@ class Introspection(IntrospectionEndpoint):
             raise InvalidRequestError("Missing 'token' in request.")
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> FoundToken | None:
-        return _query(token_string)
+        # Only a token that works now: an unusable one answers {"active": false} anyway, and
+        # one statement decides (token, owner and client), not three.
+        found = tokens.find_usable_for_introspection(token_string, now=utcnow())
+        return FoundToken(*found) if found else None
 
     def check_permission(
         self, token: FoundToken, client: OAuthClient, request: OAuth2Request
@@ -91,10 +97,9 @@ class Introspection(IntrospectionEndpoint):
         return token.check_client(client)
 
     def create_introspection_payload(self, token: FoundToken | None) -> dict[str, Any]:
+        # None: unknown, expired, revoked, a deactivated owner's, a disabled client's or
+        # another client's token (query_token finds only tokens that work now).
         if token is None:
-            return {"active": False}
-        # Expired, revoked, a deactivated owner's or a disabled client's: dead everywhere.
-        if not tokens.token_usable(token.row, token.kind, now=utcnow()):
             return {"active": False}
         return self.introspect_token(token)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import crypto, scopes
@@ -126,12 +126,14 @@ def get_client(client_id: str | None) -> OAuthClient | None:
     (a deleted client is disabled too)."""
     if not client_id or len(client_id) > 64 or "\x00" in client_id:
         return None
-    client: OAuthClient | None = db.session.scalar(
-        select(OAuthClient).where(OAuthClient.client_id == client_id)
-    )
+    client: OAuthClient | None = db.session.scalar(_CLIENT_BY_ID, {"client_id": client_id})
     if client is None or client.disabled_at is not None:
         return None
     return client
+
+
+# Built once (every token, introspection and revocation request looks its client up).
+_CLIENT_BY_ID = select(OAuthClient).where(OAuthClient.client_id == bindparam("client_id"))
 
 
 # --- the built-in first-party client ------------------------------------------------------------
