@@ -51,6 +51,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import statistics
@@ -218,11 +219,15 @@ def tollgate_env(data: Path, database: str = "sqlite", app: str = "tollgate") ->
     return {
         **os.environ,
         # PostgreSQL as production runs it: psycopg 3 with the engine options app/config.py
-        # sets (a pre-pinged QueuePool per worker), and the counters in Redis.
+        # sets (a QueuePool per worker, idle connections pinged), and the counters in Redis.
         "DATABASE_URL": urls[app],
         "REDIS_URL": urls["redis"],
         "AUTHLIB_INSECURE_TRANSPORT": "1",  # plain http on loopback, as for the peers
         "INSTANCE_PATH": str(data / "instance"),
+        # Metrics as the README's serve counts them: every worker writes its samples to
+        # files (prometheus_client's multiprocess mode), so every case pays what production
+        # pays for /metrics (Server.start empties the directory).
+        "PROMETHEUS_MULTIPROC_DIR": str(data / f"prometheus-{app}"),
         "SECRET_KEY": stored["SECRET_KEY"],
         "ENCRYPTION_KEYS": stored["ENCRYPTION_KEYS"],
         "SECRET_KEY_JWT_KEY": stored["SECRET_KEY_JWT_KEY"],
@@ -584,6 +589,10 @@ class Server:
 
     def start(self) -> None:
         log_file = open(self.logs / f"{self.name}-{self.port}.log", "w")  # noqa: SIM115
+        metrics_dir = self.env.get("PROMETHEUS_MULTIPROC_DIR")
+        if metrics_dir:  # a fresh start, as serve's (ops.multiprocess.prepare)
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+            Path(metrics_dir).mkdir(parents=True)
         self.proc = subprocess.Popen(
             [
                 str(self.bin / "gunicorn"),
@@ -1626,8 +1635,10 @@ def render(
         f"the servers); gunicorn sync workers = {args.workers} for every app; "
         f"{args.rounds} interleaved round(s) (even rounds reverse the database and server "
         "order).",
-        f"- Databases: {', '.join(args.databases)}. SQLite: one WAL file per app. PostgreSQL: "
-        "one database per app on 127.0.0.1:5432 (psycopg 3, pre-pinged pool, Django with "
+        f"- Databases: {', '.join(args.databases)}. SQLite: one WAL file per app, "
+        "synchronous=NORMAL for every app. PostgreSQL: "
+        "one database per app on 127.0.0.1:5432 (psycopg 3; the baseline and Authlib with "
+        "SQLAlchemy's pool defaults, Tollgate with its own, Django with "
         f"persistent connections); Tollgate's rate-limit counters in Redis db "
         f"{REDIS_URL.rsplit('/', 1)[-1]}. Scale cases: Tollgate on databases of its own "
         f"holding 10 k and {_count(SCALE_ROWS)} live filler tokens.",

@@ -32,6 +32,8 @@ from authlib.oauth2.rfc6749 import grants
 from consts import AUTHLIB_BENCH_TOKEN, AUTHLIB_CLIENT_ID, AUTHLIB_CLIENT_SECRET
 from flask import Flask, jsonify
 from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 db = SQLAlchemy()
 
@@ -53,10 +55,19 @@ class Token(db.Model, OAuth2TokenMixin):
 URL = os.environ.get("BENCH_PEER_DB_URL", "sqlite:////tmp/tollgate-bench/data/authlib.db")
 app = Flask(__name__)
 app.config["SQLALCHEMY_DATABASE_URI"] = URL
-# The engine options Tollgate ships (app/config.py): a pre-pinged pool on PostgreSQL.
+# SQLAlchemy's own pool defaults (no ping on checkout: the cheapest setting, no handicap);
+# on SQLite the same WAL + synchronous=NORMAL durability as Tollgate's embedded default.
 app.config["SQLALCHEMY_ENGINE_OPTIONS"] = (
-    {"connect_args": {"timeout": 30}} if URL.startswith("sqlite") else {"pool_pre_ping": True}
+    {"connect_args": {"timeout": 30}} if URL.startswith("sqlite") else {}
 )
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_synchronous(dbapi_connection, connection_record):
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+
+
 app.config["OAUTH2_TOKEN_EXPIRES_IN"] = {"client_credentials": 3600}
 db.init_app(app)
 

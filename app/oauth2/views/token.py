@@ -9,7 +9,7 @@ from flask import Response, jsonify, request
 from app import scopes
 from app.clock import epoch, utcnow
 from app.errors import NO_STORE, TollgateError, Unauthorized
-from app.extensions import csrf
+from app.extensions import csrf, reads_only
 from app.gate.bearer import bearer_challenge, bearer_credential
 from app.oauth2 import resource_indicators
 from app.oauth2.server import authorization
@@ -63,6 +63,7 @@ def revoke() -> Response:
 @csrf.exempt
 def introspect() -> Response:
     _require_form_body()
+    reads_only()  # introspection writes nothing (its budget lives in the counter store)
     response: Response = authorization.create_endpoint_response("introspection")
     return response
 

@@ -44,7 +44,12 @@ else:
             "CONN_MAX_AGE": None,
             # IMMEDIATE avoids SQLITE_BUSY on read->write lock upgrades with several workers
             # writing; journal_mode=WAL is set in the file by seed.py.
-            "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
+            # synchronous=NORMAL: the same WAL durability as Tollgate's embedded default.
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": "PRAGMA synchronous=NORMAL",
+            },
         }
     }
 
