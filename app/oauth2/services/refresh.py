@@ -16,7 +16,7 @@ from app.config import current_region
 from app.extensions import db, execute_count
 from app.identity.models import User
 from app.oauth2.models import OAuthClient, OAuthToken
-from app.oauth2.services.tokens import find_token, revoke_replayed_lineage
+from app.oauth2.services.tokens import find_token, kind_of, revoke_replayed_lineage
 
 # The profile of RedCloud session lineages (app.sessions): short-lived JWTs of the built-in
 # first-party client, rotated only where they were issued (/auth/refresh and Sure's refresh),
@@ -37,7 +37,7 @@ class Presented:
 def load_presented(value: str) -> Presented | None:
     """The row of a presented refresh token (by digest, whatever its state) together with
     its owner and client: the three reads of Sure's refresh in one statement."""
-    if not value or len(value) > 512 or not value.startswith(crypto.PREFIX_REFRESH_TOKEN):
+    if kind_of(value) != "refresh_token":
         return None
     found = db.session.execute(_PRESENTED, {"digest": crypto.digest(value)}).first()
     return Presented(*found) if found is not None else None

@@ -102,16 +102,22 @@ def save_token(
     return token_id
 
 
-def find_token(value: str | None) -> tuple[OAuthToken, TokenKind] | None:
-    """Look a presented token up by its digest; the prefix says which kind it can be."""
+def kind_of(value: str | None) -> TokenKind | None:
+    """Which kind of token a presented value can be, by its prefix; None for anything else
+    (empty, over-long, or not ours)."""
     if not value or len(value) > 512:
         return None
-    kind: TokenKind
     if value.startswith(crypto.PREFIX_ACCESS_TOKEN):
-        kind = "access_token"
-    elif value.startswith(crypto.PREFIX_REFRESH_TOKEN):
-        kind = "refresh_token"
-    else:
+        return "access_token"
+    if value.startswith(crypto.PREFIX_REFRESH_TOKEN):
+        return "refresh_token"
+    return None
+
+
+def find_token(value: str | None) -> tuple[OAuthToken, TokenKind] | None:
+    """Look a presented token up by its digest; the prefix says which kind it can be."""
+    kind = kind_of(value)
+    if kind is None or value is None:
         return None
     row: OAuthToken | None = db.session.scalar(_BY_DIGEST[kind], {"digest": crypto.digest(value)})
     return (row, kind) if row is not None else None
@@ -154,14 +160,8 @@ def find_usable_for_introspection(
     """The introspection view of a presented token that works right now (``token_usable``:
     active, owner active, client enabled), in one round trip, or None. The columns RFC 7662's
     answer needs; ``client_id`` for the caller's permission check."""
-    if not value or len(value) > 512:
-        return None
-    kind: TokenKind
-    if value.startswith(crypto.PREFIX_ACCESS_TOKEN):
-        kind = "access_token"
-    elif value.startswith(crypto.PREFIX_REFRESH_TOKEN):
-        kind = "refresh_token"
-    else:
+    kind = kind_of(value)
+    if kind is None or value is None:
         return None
     row = lookup(_INTROSPECTION[kind], {"digest": crypto.digest(value), "now": now})
     return (row, kind) if row is not None else None
