@@ -22,9 +22,7 @@ from app.resources.schemas import AccountOut, account_json
         ("USD", "0", {"account_type": "credit_card"}),
     ],
 )
-def test_account_json_is_the_schema_dump(
-    app, user, make_account, currency, balance, extra
-) -> None:
+def test_account_json_is_the_schema_dump(app, user, make_account, currency, balance, extra) -> None:
     account_id = make_account(user.family_id, currency=currency, balance=balance, **extra)
     with app.app_context():
         account = db.session.scalar(select(Account).where(Account.id == uuid.UUID(account_id)))
