@@ -87,8 +87,8 @@ def rotate_refresh_token(
     lineage's reuse interval gets a sibling pair; any other replay revokes the lineage). The
     lineage keeps its client, owner, device, scope and profile: a session gets a new access
     JWT and refresh token (app.sessions), any other lineage a 30-day opaque pair, as Sure's
-    does. ``device_id``: the user's device of that name, if any, is marked as seen in the
-    same transaction. Commits."""
+    does. ``device_id``: the user's device of that name, if any, is then marked as seen.
+    Commits."""
     # The token, its owner and its client in one read.
     presented = load_presented(value)
     row = (
@@ -114,21 +114,24 @@ def rotate_refresh_token(
     if not claim_refresh_token(row, now=now, caller=caller):
         report_refresh_reuse(row, now=now, caller=caller)
         raise InvalidRefreshToken()
-    if device_id is not None:
-        devices.touch_device(user.id, device_id, now=now)
     if session is not None:
         sessions.save_pair(session, client=client, user=user, parent=row, now=now, caller=caller)
         db.session.commit()
-        return token
-    save_token(
-        {**token, "scope": row.lineage_scope},
-        client=client,
-        user=user,
-        grant_type="refresh_token",
-        lineage=Lineage(lineage_id=row.lineage_id, scope=row.lineage_scope, parent=row),
-        now=now,
-        caller=caller,
-    )
+    else:
+        save_token(
+            {**token, "scope": row.lineage_scope},
+            client=client,
+            user=user,
+            grant_type="refresh_token",
+            lineage=Lineage(lineage_id=row.lineage_id, scope=row.lineage_scope, parent=row),
+            now=now,
+            caller=caller,
+        )
+    if device_id is not None:
+        # After the rotation's commit, in a transaction of its own: "last seen" never holds
+        # the rotation back (a busy device row cannot delay or fail a refresh).
+        devices.touch_device(user.id, device_id, now=now)
+        db.session.commit()
     return token
 
 
