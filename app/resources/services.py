@@ -57,15 +57,20 @@ def paginate(query: Select[Any], page: int, per_page: int) -> Page:
     """One round trip for the page and the total (a window count); a second, plain count
     only when the page is past the end."""
     per_page = min(per_page, 100)  # Sure clamps per_page to 100
-    rows = (
-        db.session.execute(
-            query.add_columns(func.count().over().label("total"))
-            .limit(per_page)
-            .offset((page - 1) * per_page)
-        )
-        .unique()
-        .all()
+    statement = (
+        query.add_columns(func.count().over().label("total"))
+        .limit(per_page)
+        .offset((page - 1) * per_page)
     )
+    return _page(statement, {}, query, page, per_page)
+
+
+def _page(
+    statement: Select[Any], params: dict[str, Any], query: Select[Any], page: int, per_page: int
+) -> Page:
+    """Run ``paginate``'s page statement (built there, or once for a hot list); ``query``
+    counts the rows when the page is past the end."""
+    rows = db.session.execute(statement, params).unique().all()
     if rows:
         return Page([row[0] for row in rows], page, per_page, rows[0].total)
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
@@ -151,19 +156,13 @@ def list_accounts(
     family_id: uuid.UUID, page: int, per_page: int, *, include_disabled: bool = False
 ) -> Page:
     per_page = min(per_page, 100)  # Sure clamps per_page to 100
-    rows = (
-        db.session.execute(
-            _ACCOUNT_PAGES[include_disabled],
-            {"family_id": family_id, "limit": per_page, "offset": (page - 1) * per_page},
-        )
-        .unique()
-        .all()
+    return _page(
+        _ACCOUNT_PAGES[include_disabled],
+        {"family_id": family_id, "limit": per_page, "offset": (page - 1) * per_page},
+        _accounts(family_id, include_disabled),
+        page,
+        per_page,
     )
-    if rows:
-        return Page([row[0] for row in rows], page, per_page, rows[0].total)
-    query = _accounts(family_id, include_disabled)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    return Page([], page, per_page, total or 0)
 
 
 def _account_page(include_disabled: bool) -> Select[Any]:
