@@ -550,6 +550,17 @@ def register_cli(app: Flask) -> None:
     sso_cli.register(app)  # sso providers|identities, invitations
 
 
+def worker_app() -> Flask:
+    """A ``serve`` worker's app, built after the fork: the command already migrated, and what
+    start-up loaded is frozen out of the garbage collector's walks (app/ops/heap.py)."""
+    from app import create_app
+    from app.ops.heap import freeze_startup_objects
+
+    app = create_app({"AUTO_MIGRATE": False})
+    freeze_startup_objects()
+    return app
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -558,7 +569,6 @@ def serve(host: str, port: int, workers: int) -> None:
     """Serve with gunicorn (sync workers). Each worker builds its own app after the fork."""
     from gunicorn.app.base import BaseApplication
 
-    from app import create_app
     from app.ops import multiprocess
 
     multiprocess.prepare(current_app.instance_path)  # before gunicorn forks the workers
@@ -583,6 +593,6 @@ def serve(host: str, port: int, workers: int) -> None:
             self.cfg.set("child_exit", multiprocess.child_exit)
 
         def load(self):  # type: ignore[no-untyped-def]
-            return create_app({"AUTO_MIGRATE": False})  # the command already migrated
+            return worker_app()
 
     _Server().run()
