@@ -2,16 +2,18 @@
 """Where a hot path's time goes: one bench case served in-process, without gunicorn or wrk.
 
 The WSGI app is called directly with the case's request (bench.py's seed and credentials), so
-what is measured is Tollgate's own work per request. Two measures:
+what is measured is Tollgate's own work per request. Three measures:
 
 - ``--cprofile``: cProfile over the requests; prints the top frames by cumulative time
   (``--top``), Tollgate's and its libraries', to attribute the cost;
 - ``--callgrind``: run under ``valgrind --tool=callgrind --instr-atstart=no``; only the timed
   requests are counted, and ``callgrind_annotate`` then gives instructions per request — a
   count, not a time, so it repeats exactly whatever else the machine is doing (bench/README.md
-  "Where the time goes" lists the counts before and after each change).
+  "Where the time goes" lists the counts before and after each change);
+- ``--gc``: the garbage collector's collections and time per request, with the heap as
+  ``create_app`` leaves it and then as a serving worker freezes it (app/ops/heap.py).
 
-Without either it prints CPU microseconds per request (best of three).
+Without any of them it prints CPU microseconds per request (best of three).
 
     python bench/hotpaths.py --case C0 --database sqlite --cprofile
     valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=/tmp/cg.out \\
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import io
 import json
 import os
@@ -113,6 +116,7 @@ def main() -> int:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--cprofile", action="store_true")
     mode.add_argument("--callgrind", action="store_true")
+    mode.add_argument("--gc", action="store_true", help="the garbage collector's share")
     args = parser.parse_args()
     data = args.data or Path("/tmp/tollgate-profile") / args.database
     if not (data / "creds.json").exists():
@@ -134,6 +138,7 @@ def main() -> int:
     Path(env["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
     os.environ.update(env)
     from app import create_app
+    from app.ops.heap import freeze_startup_objects
 
     app = create_app()
     tokens = (data / "refresh_tokens.txt").read_text().split()
@@ -150,6 +155,13 @@ def main() -> int:
         subprocess.run([*control, "off", str(os.getpid())], check=True, capture_output=True)
         print(f"{args.case} {args.database}: {args.requests} requests counted")
         return 0
+    if args.gc:
+        print(f"{args.case} {args.database}: {len(gc.get_objects())} objects tracked")
+        print("  as create_app leaves the heap:", _collector_share(call, args.requests))
+        frozen = freeze_startup_objects()
+        print(f"  after freeze_startup_objects() ({frozen} frozen), as a serving worker:")
+        print("  ", _collector_share(call, args.requests))
+        return 0
     if args.cprofile:
         profiler = cProfile.Profile()
         profiler.enable()
@@ -163,6 +175,29 @@ def main() -> int:
     best = min(_cpu_seconds(call, args.requests) for _ in range(3))
     print(f"{args.case} {args.database}: {best / args.requests * 1e6:.0f} µs CPU per request")
     return 0
+
+
+def _collector_share(call: Callable[[], None], requests: int) -> str:
+    """Collections per generation over ``requests`` requests, and their time per request."""
+    counts, seconds, started = [0, 0, 0], [0.0, 0.0, 0.0], [0.0]
+
+    def watch(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            counts[info["generation"]] += 1
+            seconds[info["generation"]] += time.perf_counter() - started[0]
+
+    gc.callbacks.append(watch)
+    try:
+        for _ in range(requests):
+            call()
+    finally:
+        gc.callbacks.remove(watch)
+    return ", ".join(
+        f"generation {g}: {counts[g]} collections, {seconds[g] / requests * 1e6:.1f} µs/request"
+        for g in range(3)
+    )
 
 
 def _cpu_seconds(call: Callable[[], None], requests: int) -> float:
