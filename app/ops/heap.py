@@ -3,8 +3,8 @@
 A worker holds some 145 k objects that the garbage collector tracks once the app is built
 (modules, SQLAlchemy's mappers and compiled statements, Authlib's grants, Jinja's templates,
 the OpenAPI document...). None of them is ever garbage, yet every full collection walks all of
-them: on the bench's gate case one full collection every few thousand requests, about 0.12 s
-each on this machine kind — a stall that shows in p99, and some 3 % of the CPU time. Freezing
+them: on the bench's gate case about one full collection in several thousand requests, some
+0.12 s each on this machine kind — a stall that lands in some request's latency. Freezing
 them (``gc.freeze``: moved to a permanent generation that collections skip; CPython's advice for
 long-lived objects, and Instagram's for forked servers) leaves the collector only the request's
 own objects. Garbage made during start-up is collected first, so none is frozen for good.
