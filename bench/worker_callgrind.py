@@ -10,8 +10,10 @@ fork to its exit, are taken for a short and a long load, and
 
     (instructions_long - instructions_short) / (requests_long - requests_short)
 
-cancels its start-up and imports. A count, not a time: it repeats on a busy machine to within a
-few per cent (which requests a garbage collection falls on varies).
+cancels its start-up and imports. A count, not a time: with the default loads (4 s and 14 s,
+some 250 requests apart) it repeats on a busy machine to within a few per cent (1.87 M and
+1.91 M for B); shorter loads do not (3 s and 8 s once gave B 3.07 M: a one-off such as a full
+collection spread over too few requests).
 
     python bench/worker_callgrind.py --case C0 --database sqlite
     python bench/worker_callgrind.py --case AL
